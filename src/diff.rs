@@ -1,0 +1,1 @@
+//! Snapshot vs snapshot → sorted changes at attribute and link level. (Being written.)

@@ -1,0 +1,1 @@
+//! A Graph-compatible server for tests, demos and benchmarks. (Being written.)

@@ -1,0 +1,20 @@
+//! tenantgit keeps a Microsoft Entra ID tenant in git: `snapshot` commits one normalized YAML file
+//! per directory object, `diff` reports attribute- and link-level differences between the live
+//! tenant and any commit, `restore`/`apply` put chosen objects back. See DESIGN.md for the flow:
+//! Graph → normalize → Snapshot → (git tree | diff | plan).
+
+pub mod cli;
+pub mod diff;
+pub mod emulator;
+pub mod error;
+pub mod graph;
+pub mod layout;
+pub mod model;
+pub mod normalize;
+pub mod read;
+pub mod render;
+pub mod schema;
+pub mod store;
+pub mod yaml;
+
+pub use error::{Error, Result};

@@ -1,0 +1,218 @@
+//! Raw Graph JSON → canonical [`Object`]. Pure and idempotent: normalizing a normalized object
+//! gives it back unchanged. Managed properties are kept (absent ones as null), everything else —
+//! volatile timestamps, OData bookkeeping, secret values — is dropped; nested mappings get sorted
+//! keys and set-like arrays are sorted, so the same tenant always gives the same bytes.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::model::{LinkRef, Object};
+use crate::schema::KindSpec;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("Graph returned a {kind} entry that is not a JSON object")]
+    NotAnObject { kind: String },
+    #[error("Graph returned a {kind} object without an id")]
+    MissingId { kind: String },
+    #[error("{kind} object {id} has an unknown @odata.type {odata_type:?}")]
+    UnknownType {
+        kind: String,
+        id: String,
+        odata_type: String,
+        known: Vec<String>,
+    },
+}
+
+impl NormalizeError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            NormalizeError::UnknownType { known, .. } => Some(format!(
+                "tenantgit knows the types {}; a newer tenantgit may know this one",
+                known.join(", ")
+            )),
+            _ => Some(
+                "this is a Graph response tenantgit does not understand; please report it".into(),
+            ),
+        }
+    }
+}
+
+/// Canonical form of one raw Graph object and its links.
+pub fn normalize(
+    kind: &'static KindSpec,
+    raw: &Value,
+    links: BTreeMap<String, Vec<LinkRef>>,
+) -> Result<Object, NormalizeError> {
+    let Value::Object(raw) = raw else {
+        return Err(NormalizeError::NotAnObject {
+            kind: kind.kind.clone(),
+        });
+    };
+    let id = match raw.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        _ if kind.singleton => kind.kind.clone(),
+        _ => {
+            return Err(NormalizeError::MissingId {
+                kind: kind.kind.clone(),
+            })
+        }
+    };
+    let mut props = Map::new();
+    props.insert("id".into(), Value::String(id.clone()));
+    let odata_type = if kind.has_variants() {
+        let t = raw
+            .get("@odata.type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !kind.variants.contains_key(t) {
+            return Err(NormalizeError::UnknownType {
+                kind: kind.kind.clone(),
+                id,
+                odata_type: t.to_string(),
+                known: kind.variants.keys().cloned().collect(),
+            });
+        }
+        props.insert("@odata.type".into(), Value::String(t.to_string()));
+        Some(t.to_string())
+    } else {
+        None
+    };
+    for p in kind.managed_for(odata_type.as_deref()) {
+        if kind.is_secret(p) {
+            continue;
+        }
+        let value = raw.get(p).map_or(Value::Null, |v| clean(kind, p, v));
+        props.insert(p.to_string(), value);
+    }
+    let links = kind
+        .links
+        .iter()
+        .map(|l| {
+            let mut refs = links.get(&l.name).cloned().unwrap_or_default();
+            refs.sort_by(|a, b| a.id.cmp(&b.id));
+            refs.dedup_by(|a, b| a.id == b.id);
+            (l.name.clone(), refs)
+        })
+        .collect();
+    Ok(Object {
+        kind,
+        id,
+        props,
+        links,
+    })
+}
+
+/// Re-normalizes an object read from a file (its properties already in object form).
+pub fn renormalize(object: &Object) -> Result<Object, NormalizeError> {
+    normalize(
+        object.kind,
+        &Value::Object(object.props.clone()),
+        object.links.clone(),
+    )
+}
+
+/// OData bookkeeping that is never part of an object's state.
+fn is_bookkeeping(key: &str) -> bool {
+    if key == "@odata.type" {
+        return false;
+    }
+    key.starts_with("@odata.")
+        || key == "@removed"
+        || key.ends_with("@delta")
+        || key.ends_with("@odata.context")
+        || key.ends_with("@odata.nextLink")
+        || key.ends_with("@odata.deltaLink")
+        || key.ends_with("@odata.count")
+}
+
+fn clean(kind: &KindSpec, path: &str, value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().filter(|k| !is_bookkeeping(k)).collect();
+            keys.sort();
+            let mut out = Map::with_capacity(keys.len());
+            for k in keys {
+                let child = format!("{path}.{k}");
+                if kind.is_secret(&child) {
+                    continue;
+                }
+                out.insert(k.clone(), clean(kind, &child, &map[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(|v| clean(kind, path, v)).collect();
+            if kind.is_set_like(path) {
+                sort_set(&mut items);
+            }
+            Value::Array(items)
+        }
+        other => other.clone(),
+    }
+}
+
+/// Sorts a set-like array and drops duplicates: scalars by value, objects by `id` or `keyId`
+/// and then by their whole canonical text.
+fn sort_set(items: &mut Vec<Value>) {
+    let key = |v: &Value| -> (String, String) {
+        let primary = match v {
+            Value::Object(m) => m
+                .get("id")
+                .or_else(|| m.get("keyId"))
+                .or_else(|| m.get("resourceAppId"))
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .unwrap_or_default(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        (primary, v.to_string())
+    };
+    let mut keyed: Vec<((String, String), Value)> = items.drain(..).map(|v| (key(&v), v)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    items.extend(keyed.into_iter().map(|(_, v)| v));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema;
+    use serde_json::json;
+
+    #[test]
+    fn drops_secrets_and_volatile_sorts_sets_and_fills_nulls() {
+        let apps = schema::kind("applications").unwrap();
+        let raw = json!({
+            "@odata.context": "x", "id": "a1", "displayName": "App", "deletedDateTime": "2020-01-01",
+            "passwordCredentials": [
+                {"keyId": "k2", "hint": "abc", "secretText": "s3cr3t"},
+                {"keyId": "k1", "hint": "xyz", "secretText": null}
+            ],
+            "keyCredentials": [{"keyId": "c1", "key": "AAAA", "type": "AsymmetricX509Cert"}],
+            "identifierUris": ["b", "a", "b"]
+        });
+        let o = normalize(apps, &raw, BTreeMap::new()).unwrap();
+        let text = serde_json::to_string(&o.props).unwrap();
+        assert!(!text.contains("s3cr3t") && !text.contains("AAAA") && !text.contains("secretText"));
+        assert!(!text.contains("deletedDateTime") && !text.contains("@odata.context"));
+        assert_eq!(o.props["identifierUris"], json!(["a", "b"]));
+        assert_eq!(o.props["passwordCredentials"][0]["keyId"], "k1");
+        assert_eq!(o.props["notes"], Value::Null);
+        assert_eq!(o.props.keys().next().unwrap(), "id");
+        let again = renormalize(&o).unwrap();
+        assert_eq!(again.props, o.props);
+    }
+
+    #[test]
+    fn unknown_variant_is_an_error() {
+        let nl = schema::kind("namedLocations").unwrap();
+        let err = normalize(
+            nl,
+            &json!({"id": "x", "@odata.type": "#microsoft.graph.fooLocation"}),
+            BTreeMap::new(),
+        );
+        assert!(matches!(err, Err(NormalizeError::UnknownType { .. })));
+    }
+}

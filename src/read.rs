@@ -1,0 +1,1 @@
+//! Reads the live tenant through Graph into a Snapshot. (Being written.)

@@ -1,0 +1,1 @@
+//! Renderers for diffs and plans: human, json, markdown. (Being written.)
