@@ -1,0 +1,58 @@
+//! What most commands need before they start: the snapshot repository, its `tenantgit.toml`, and
+//! a Graph client configured from the environment and the file.
+
+use crate::config::{self, FileConfig};
+use crate::error::Error;
+use crate::graph::{self, GraphClient, GraphFileSettings};
+use crate::store::Store;
+
+use super::Global;
+
+pub struct Repo {
+    pub store: Store,
+    pub config: FileConfig,
+    /// The repository was created by this command.
+    pub created: bool,
+}
+
+impl Repo {
+    /// An existing snapshot repository.
+    pub fn open(global: &Global) -> Result<Repo, Error> {
+        let store = Store::open(&global.dir)?;
+        let config = load_config(&store)?;
+        Ok(Repo { store, config, created: false })
+    }
+
+    /// The repository, initialised when the folder has none.
+    pub fn open_or_init(global: &Global) -> Result<Repo, Error> {
+        let (store, created) = Store::open_or_init(&global.dir)?;
+        let config = if created {
+            FileConfig::parse(config::DEFAULT_TEXT, config::FILE_NAME)?
+        } else {
+            load_config(&store)?
+        };
+        Ok(Repo { store, config, created })
+    }
+}
+
+fn load_config(store: &Store) -> Result<FileConfig, Error> {
+    match store.read_file(config::FILE_NAME)? {
+        Some(text) => FileConfig::parse(&text, config::FILE_NAME),
+        None => Ok(FileConfig::default()),
+    }
+}
+
+/// A Graph client from the process environment and the repository's `[graph]` settings.
+pub fn graph_client(config: &FileConfig) -> Result<GraphClient, Error> {
+    let g = &config.graph;
+    let file = GraphFileSettings {
+        graph_url: g.url.clone(),
+        authority_host: g.authority_host.clone(),
+        tenant_id: g.tenant_id.clone(),
+        client_id: g.client_id.clone(),
+        concurrency: g.concurrency,
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let settings = graph::resolve_settings(&env, &file)?;
+    Ok(GraphClient::new(settings)?)
+}

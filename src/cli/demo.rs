@@ -1,0 +1,212 @@
+//! `tenantgit demo`: the product's motivating story, played on the embedded Graph emulator and
+//! narrated on stderr. A healthy tenant is snapshotted; a bulk script meant to change job titles
+//! instead wipes department, job title and extension attributes of a whole department and
+//! removes those users from their groups; a second snapshot records the damage; the difference
+//! report shows it. Everything goes over real HTTP to the emulator, through the same code paths
+//! as a real tenant. The repository is left behind for `git log -p`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::emulator::{Emulator, EmulatorConfig, SyntheticSpec};
+use crate::error::Error;
+use crate::graph::{Credential, GraphClient, GraphSettings, Secret};
+use crate::model::Snapshot;
+use crate::ops;
+use crate::read::NoProgress;
+use crate::store::{CommitOptions, Store};
+use crate::{config, schema};
+
+use super::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder for the demo's snapshot repository (must not exist or be empty); a new temporary
+    /// folder when not given.
+    pub dir: Option<PathBuf>,
+    /// Size of the synthetic tenant.
+    #[arg(long, value_name = "SPEC", default_value = "users=3000,groups=300,members=20,apps=40,policies=12")]
+    pub tenant: SyntheticSpec,
+}
+
+pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
+    let dir = demo_dir(args.dir)?;
+    let say = |s: &str| global.say(s);
+    say(&format!("tenantgit demo — repository: {}", dir.display()));
+    say("");
+    say("Starting the Graph emulator with a synthetic tenant (this stands in for Microsoft Graph;");
+    say("tenantgit talks to it over HTTP exactly as it would to graph.microsoft.com).");
+    let emulator = Emulator::start(EmulatorConfig { synthetic: Some(args.tenant.clone()), ..EmulatorConfig::default() })
+        .map_err(|e| Error::usage(format!("cannot start the emulator: {e}"), "is the loopback interface available?"))?;
+    let defaults = EmulatorConfig::default();
+    let client = GraphClient::new(GraphSettings {
+        graph_url: emulator.url(),
+        authority_host: emulator.url(),
+        tenant_id: defaults.tenant_id.clone(),
+        client_id: defaults.client_id.clone(),
+        credential: Credential::ClientSecret(Secret::new(defaults.client_secret.clone())),
+        concurrency: 8,
+        max_retries: 8,
+    })?;
+    say(&format!("  emulator listening on {}", emulator.url()));
+    say("");
+
+    let (store, _) = Store::open_or_init(&dir)?;
+    let kinds: Vec<_> = schema::kinds().iter().collect();
+    let rt = super::runtime()?;
+    let toml = vec![(config::FILE_NAME.to_string(), config::DEFAULT_TEXT.as_bytes().to_vec())];
+
+    say("1. Snapshot of the healthy tenant");
+    let options = CommitOptions { message_title: "snapshot: healthy tenant".into(), ..CommitOptions::default() };
+    let first = rt.block_on(ops::snapshot(&store, &client, &kinds, &toml, &options, &NoProgress))?;
+    let first_commit = first.outcome.commit.expect("a new repository always gets a first commit");
+    say(&format!(
+        "   {} objects committed as {} in {:.1}s",
+        first.objects,
+        short(&first_commit.to_string()),
+        first.read_seconds + first.outcome.git_seconds
+    ));
+    let healthy = store.load_snapshot(first_commit, &|k, _| k.kind == "users" || k.kind == "groups")?;
+    say("");
+
+    let (department, victims) = largest_department(&healthy);
+    say(&format!(
+        "2. A bulk script meant to update job titles in {department} goes wrong: it clears department,"
+    ));
+    say(&format!(
+        "   jobTitle and extension attributes of all {} users of the department and removes them from",
+        victims.len()
+    ));
+    say("   their groups.");
+    let writes = rt.block_on(damage(&client, &healthy, &victims))?;
+    say(&format!("   {writes} Graph writes later, the tenant is damaged; nobody noticed yet."));
+    say("");
+
+    say("3. The next scheduled snapshot records the damage");
+    let options = CommitOptions { message_title: "snapshot: after the bulk change".into(), ..CommitOptions::default() };
+    let second = rt.block_on(ops::snapshot(&store, &client, &kinds, &[], &options, &NoProgress))?;
+    let Some(second_commit) = second.outcome.commit else {
+        return Err(Error::usage("the damage left no trace in the snapshot", "this is a bug in the demo"));
+    };
+    for (kind, c) in &second.outcome.summary.per_kind {
+        if !c.changed.is_empty() || !c.added.is_empty() || !c.removed.is_empty() {
+            say(&format!(
+                "   {kind}: {} changed, {} added, {} removed",
+                c.changed.len(),
+                c.added.len(),
+                c.removed.len()
+            ));
+        }
+    }
+    say(&format!("   committed {}", short(&second_commit.to_string())));
+    say("");
+
+    say("4. What changed (git diff of one damaged user's file):");
+    show_one_file_diff(global, &store, first_commit, second_commit)?;
+    say("");
+    say(&format!("Explore the history: cd {} && git log --stat", dir.display()));
+    drop(emulator);
+    Ok(0)
+}
+
+fn short(id: &str) -> &str {
+    &id[..10.min(id.len())]
+}
+
+/// A new empty folder for the repository: the one given (created if missing, refused if it has
+/// files) or a fresh temporary one that is kept.
+fn demo_dir(dir: Option<PathBuf>) -> Result<PathBuf, Error> {
+    match dir {
+        Some(dir) => {
+            if dir.exists() {
+                let mut entries =
+                    std::fs::read_dir(&dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+                if entries.next().is_some() {
+                    return Err(Error::usage(
+                        format!("{} is not empty", dir.display()),
+                        "give the demo a new folder, or leave DIR out to use a temporary one",
+                    ));
+                }
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+            Ok(dir)
+        }
+        None => {
+            let tmp = tempfile::Builder::new()
+                .prefix("tenantgit-demo-")
+                .tempdir()
+                .map_err(|e| Error::io("cannot create a temporary folder", e))?;
+            Ok(tmp.keep())
+        }
+    }
+}
+
+/// The department with the most users, and their ids.
+fn largest_department(snapshot: &Snapshot) -> (String, Vec<String>) {
+    let mut by_dept: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for user in snapshot.of_kind("users") {
+        if let Some(Value::String(d)) = user.props.get("department") {
+            by_dept.entry(d.clone()).or_default().push(user.id.clone());
+        }
+    }
+    by_dept.into_iter().max_by_key(|(_, ids)| ids.len()).unwrap_or_default()
+}
+
+/// The bad bulk script: PATCHes and `$ref` removals through Graph, concurrently.
+async fn damage(client: &GraphClient, healthy: &Snapshot, victims: &[String]) -> Result<usize, Error> {
+    let victim_set: std::collections::HashSet<&str> = victims.iter().map(String::as_str).collect();
+    let mut requests: Vec<(Method, String, Option<Value>)> = Vec::new();
+    let wiped: serde_json::Map<String, Value> =
+        (1..=15).map(|i| (format!("extensionAttribute{i}"), Value::Null)).collect();
+    for id in victims {
+        requests.push((
+            Method::PATCH,
+            format!("users/{id}"),
+            Some(json!({"department": null, "jobTitle": null, "onPremisesExtensionAttributes": wiped})),
+        ));
+    }
+    for group in healthy.of_kind("groups") {
+        for member in group.link_ids("members").filter(|m| victim_set.contains(m)) {
+            requests.push((Method::DELETE, format!("groups/{}/members/{member}/$ref", group.id), None));
+        }
+    }
+    let total = requests.len();
+    let client = Arc::new(client.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (method, path, body) in requests {
+        let client = client.clone();
+        tasks.spawn(async move { client.send(method, &path, body.as_ref()).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.map_err(|e| Error::usage(format!("a demo write panicked: {e}"), "this is a bug"))??;
+    }
+    Ok(total)
+}
+
+/// Prints the unified diff of the first changed user file between two commits.
+fn show_one_file_diff(global: &Global, store: &Store, old: git2::Oid, new: git2::Oid) -> Result<(), Error> {
+    let before = store.tree_index(old)?;
+    let after = store.tree_index(new)?;
+    for (path, oid) in after.iter() {
+        if !path.starts_with("users/") {
+            continue;
+        }
+        let Some(old_oid) = before.get(path) else { continue };
+        if old_oid == oid {
+            continue;
+        }
+        let a = String::from_utf8_lossy(&store.read_blob(old_oid)?).to_string();
+        let b = String::from_utf8_lossy(&store.read_blob(oid)?).to_string();
+        let diff = similar::TextDiff::from_lines(&a, &b);
+        let text = diff.unified_diff().context_radius(1).header(path, path).to_string();
+        for line in text.lines() {
+            global.say(format!("   {line}"));
+        }
+        return Ok(());
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Progress bars on stderr while the tenant is read (hidden with `--quiet` or when stderr is not
+//! a terminal: indicatif draws nothing there).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::read::ReadProgress;
+
+pub struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    pub fn new(quiet: bool) -> Bars {
+        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        Bars { multi: MultiProgress::with_draw_target(target), bars: Mutex::new(HashMap::new()) }
+    }
+
+    fn bar(&self, kind: &str) -> ProgressBar {
+        let mut bars = self.bars.lock().expect("progress lock is never poisoned");
+        bars.entry(kind.to_string())
+            .or_insert_with(|| {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:>28} {pos:>8} objects {msg}")
+                        .expect("the template is valid"),
+                );
+                bar.set_prefix(kind.to_string());
+                bar
+            })
+            .clone()
+    }
+
+    pub fn clear(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+impl ReadProgress for Bars {
+    fn started(&self, kind: &str) {
+        self.bar(kind).enable_steady_tick(std::time::Duration::from_millis(120));
+    }
+
+    fn read(&self, kind: &str, objects: usize) {
+        self.bar(kind).set_position(objects as u64);
+    }
+
+    fn finished(&self, kind: &str, objects: usize) {
+        let bar = self.bar(kind);
+        bar.set_position(objects as u64);
+        bar.finish_with_message("done");
+    }
+}

@@ -1,0 +1,78 @@
+//! `tenantgit snapshot`: make git match the tenant.
+
+use crate::config;
+use crate::error::Error;
+use crate::ops;
+use crate::store::CommitOptions;
+
+use super::context::{self, Repo};
+use super::progress::Bars;
+use super::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Snapshot only this kind (repeatable); files of other kinds stay as they are.
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Title of the commit message.
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
+    let repo = Repo::open_or_init(global)?;
+    let _lock = repo.store.lock("snapshot")?;
+    let kinds = if args.kinds.is_empty() {
+        repo.config.kinds_in_scope()
+    } else {
+        args.kinds.iter().map(|k| config::check_kind(k, "--kind")).collect::<Result<Vec<_>, _>>()?
+    };
+    let client = context::graph_client(&repo.config)?;
+    let extra: Vec<(String, Vec<u8>)> = if repo.created {
+        vec![(config::FILE_NAME.to_string(), config::DEFAULT_TEXT.as_bytes().to_vec())]
+    } else {
+        Vec::new()
+    };
+    let title = args.message.unwrap_or_else(|| match &repo.config.tenant.name {
+        Some(name) => format!("snapshot of {name}"),
+        None => "snapshot".to_string(),
+    });
+    let options = CommitOptions { message_title: title, ..CommitOptions::default() };
+    let bars = Bars::new(global.quiet);
+    let run = super::runtime()?.block_on(ops::snapshot(&repo.store, &client, &kinds, &extra, &options, &bars));
+    bars.clear();
+    let run = run?;
+    let m = client.metrics();
+    global.say(format!(
+        "read {} objects of {} kinds in {:.1}s ({} Graph requests, {} batch items, {} retries)",
+        run.objects,
+        kinds.len(),
+        run.read_seconds,
+        m.requests,
+        m.batch_items,
+        m.retries
+    ));
+    match run.outcome.commit {
+        Some(commit) => {
+            for (kind, c) in &run.outcome.summary.per_kind {
+                if c.added.len() + c.changed.len() + c.removed.len() > 0 {
+                    global.say(format!(
+                        "  {kind}: {} added, {} changed, {} removed",
+                        c.added.len(),
+                        c.changed.len(),
+                        c.removed.len()
+                    ));
+                }
+            }
+            global.say(format!(
+                "committed {} ({} git objects written in {:.2}s)",
+                &commit.to_string()[..10],
+                run.outcome.objects_written,
+                run.outcome.git_seconds
+            ));
+            println!("{commit}");
+        }
+        None => global.say("no changes: the tenant matches HEAD, nothing committed"),
+    }
+    Ok(0)
+}

@@ -1,0 +1,187 @@
+//! `tenantgit.toml`: the repository's own settings (tenant, Graph endpoints, kinds in scope,
+//! accepted differences, safety thresholds). Parsed once into typed data; credentials are never
+//! read from here — they come from the environment.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::schema::{self, KindSpec};
+
+pub const FILE_NAME: &str = "tenantgit.toml";
+
+/// The file written into a new snapshot repository.
+pub const DEFAULT_TEXT: &str = r#"# tenantgit configuration: committed with the snapshots, so changes to it are reviewed too.
+# Credentials never go here. They come from the environment:
+#   AZURE_TENANT_ID, AZURE_CLIENT_ID and one of AZURE_CLIENT_SECRET,
+#   AZURE_CLIENT_CERTIFICATE_PATH (PEM) or AZURE_FEDERATED_TOKEN_FILE;
+#   or a ready access token in TENANTGIT_ACCESS_TOKEN.
+
+[tenant]
+# name = "contoso"                        # shown in commit messages
+
+[graph]
+# tenant-id = "00000000-0000-0000-0000-000000000000"   # AZURE_TENANT_ID wins
+# client-id = "00000000-0000-0000-0000-000000000000"   # AZURE_CLIENT_ID wins
+# url = "https://graph.microsoft.com"     # TENANTGIT_GRAPH_URL wins (national clouds differ)
+# authority-host = "https://login.microsoftonline.com"   # AZURE_AUTHORITY_HOST wins
+# concurrency = 8                         # requests in flight
+
+[snapshot]
+# kinds = ["users", "groups", "applications", "servicePrincipals", "namedLocations",
+#          "conditionalAccessPolicies", "authenticationMethodsPolicy", "authorizationPolicy"]
+
+# Accepted differences that `tenantgit diff` does not report (kind "*" for every kind):
+# [[diff.ignore]]
+# kind = "users"
+# paths = ["onPremisesExtensionAttributes.*"]
+
+[safety]
+# threshold = 0.3        # refuse (without --force) plans touching more than this share of a kind
+# min-objects = 10       # ... when the kind has at least this many objects
+# protected = ["users/<id>", "conditionalAccessPolicies/<id>"]   # need --force to change
+"#;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub tenant: TenantConfig,
+    #[serde(default)]
+    pub graph: GraphConfig,
+    #[serde(default)]
+    pub snapshot: SnapshotConfig,
+    #[serde(default)]
+    pub diff: DiffConfig,
+    #[serde(default)]
+    pub safety: SafetyConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GraphConfig {
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub url: Option<String>,
+    pub authority_host: Option<String>,
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SnapshotConfig {
+    pub kinds: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DiffConfig {
+    #[serde(default)]
+    pub ignore: Vec<crate::diff::IgnoreRule>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SafetyConfig {
+    pub threshold: Option<f64>,
+    pub min_objects: Option<usize>,
+    #[serde(default)]
+    pub protected: Vec<String>,
+    /// Per-kind overrides: `[safety.kinds.users] threshold = 0.1`.
+    #[serde(default)]
+    pub kinds: BTreeMap<String, KindSafety>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct KindSafety {
+    pub threshold: Option<f64>,
+    pub min_objects: Option<usize>,
+}
+
+impl FileConfig {
+    /// Parses the file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<FileConfig, Error> {
+        let config: FileConfig = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(1);
+            Error::config(
+                format!("{origin}:{line}: {}", e.message().trim()),
+                format!("fix {origin}; `tenantgit snapshot` in an empty folder writes a commented default"),
+            )
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), Error> {
+        if let Some(kinds) = &self.snapshot.kinds {
+            for k in kinds {
+                check_kind(k, &format!("{origin}: [snapshot] kinds"))?;
+            }
+        }
+        for k in self.safety.kinds.keys() {
+            check_kind(k, &format!("{origin}: [safety.kinds]"))?;
+        }
+        for t in self
+            .safety
+            .threshold
+            .iter()
+            .chain(self.safety.kinds.values().filter_map(|k| k.threshold.as_ref()))
+        {
+            if !(0.0..=1.0).contains(t) {
+                return Err(Error::config(
+                    format!("{origin}: [safety] threshold {t} is not a share between 0 and 1"),
+                    "write e.g. threshold = 0.3 for 30%",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Kinds in scope for snapshots and diffs, in apply order.
+    pub fn kinds_in_scope(&self) -> Vec<&'static KindSpec> {
+        match &self.snapshot.kinds {
+            None => schema::kinds().iter().collect(),
+            Some(names) => schema::kinds().iter().filter(|k| names.contains(&k.kind)).collect(),
+        }
+    }
+}
+
+/// The kind with this name, or an error listing the known kinds.
+pub fn check_kind(name: &str, context: &str) -> Result<&'static KindSpec, Error> {
+    schema::kind(name).ok_or_else(|| {
+        Error::usage(
+            format!("{context}: unknown kind `{name}`"),
+            format!("known kinds: {}", schema::kind_names().join(", ")),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_text_parses() {
+        let c = FileConfig::parse(DEFAULT_TEXT, FILE_NAME).unwrap();
+        assert_eq!(c.kinds_in_scope().len(), schema::kinds().len());
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = FileConfig::parse("[snapshot]\nkinds = [\"users\", \"robots\"]\n", "tenantgit.toml").unwrap_err();
+        assert!(err.to_string().contains("robots"), "{err}");
+        let err = FileConfig::parse("[graph]\nnope = 1\n", "tenantgit.toml").unwrap_err();
+        assert!(err.to_string().starts_with("tenantgit.toml:2:"), "{err}");
+    }
+}

@@ -1,0 +1,248 @@
+//! `tenantgit snapshot` end to end: the real binary against the in-process Graph emulator.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::json;
+use tenantgit::emulator::FaultRule;
+
+const SMALL: &str = "users=60,groups=12,members=8,apps=4,policies=4";
+
+#[test]
+fn first_snapshot_commits_every_kind_and_prints_the_commit() {
+    let h = Harness::synthetic(SMALL);
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 0);
+    let commit = stdout(&out).trim().to_string();
+    assert_eq!(commit.len(), 40, "stdout is the commit id: {commit:?}");
+    assert_eq!(h.head().as_deref(), Some(commit.as_str()));
+    let files = h.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+    for prefix in [
+        "tenantgit.toml",
+        "users/",
+        "groups/",
+        "applications/",
+        "servicePrincipals/",
+        "namedLocations/",
+        "conditionalAccessPolicies/",
+        "policies/authenticationMethodsPolicy.yaml",
+        "policies/authorizationPolicy.yaml",
+    ] {
+        assert!(files.lines().any(|f| f.starts_with(prefix)), "no {prefix} in\n{files}");
+    }
+    assert_eq!(files.lines().filter(|f| f.starts_with("users/")).count(), 60);
+    // The working tree matches the commit.
+    assert_eq!(h.git(&["status", "--porcelain"]), "");
+    // Commit message names kinds and objects.
+    let message = h.git(&["log", "-1", "--format=%B"]);
+    assert!(message.contains("users: 60 added"), "{message}");
+    // Objects are packed, and the repository is sound.
+    h.git(&["fsck", "--full", "--strict"]);
+    let loose = h.git(&["count-objects", "-v"]);
+    let count: usize = loose.lines().find_map(|l| l.strip_prefix("count: ")).unwrap().parse().unwrap();
+    assert!(count < 5, "objects should be packed, found {count} loose:\n{loose}");
+    // Narration goes to stderr.
+    assert!(stderr(&out).contains("committed"), "{}", stderr(&out));
+}
+
+#[test]
+fn unchanged_tenant_gives_the_same_tree_and_no_commit() {
+    let h = Harness::synthetic(SMALL);
+    assert_status(&h.run(&["snapshot"]), 0);
+    let head = h.head().unwrap();
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 0);
+    assert_eq!(stdout(&out), "", "no commit id when nothing changed");
+    assert_eq!(h.head().unwrap(), head);
+    assert!(stderr(&out).contains("no changes"), "{}", stderr(&out));
+
+    // A second repository of the same tenant has the same tree, byte for byte.
+    let other = h.home.path().join("other");
+    let out = h.command(&["snapshot"]).arg("-C").arg(&other).output().unwrap();
+    assert_status(&out, 0);
+    assert_eq!(git(&other, &["rev-parse", "HEAD^{tree}"]), h.git(&["rev-parse", "HEAD^{tree}"]));
+}
+
+#[test]
+fn a_changed_tenant_commits_only_what_changed() {
+    let h = Harness::synthetic(SMALL);
+    assert_status(&h.run(&["snapshot"]), 0);
+    let user = first_file(&h, "users/");
+    let id = id_of(&h, &user);
+    graph_patch(&h, &format!("users/{id}"), json!({"department": "Changed Dept"}));
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 0);
+    let changed = h.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
+    assert_eq!(changed.trim(), user, "only the patched user's file changes");
+    let message = h.git(&["log", "-1", "--format=%B"]);
+    assert!(message.contains("users: 0 added, 1 changed, 0 removed"), "{message}");
+}
+
+#[test]
+fn a_fault_mid_read_commits_nothing_and_exits_2() {
+    let h = Harness::synthetic(SMALL);
+    assert_status(&h.run(&["snapshot"]), 0);
+    let head = h.head().unwrap();
+    graph_patch(&h, "users/".to_string() + &id_of(&h, &first_file(&h, "users/")), json!({"city": "Elsewhere"}));
+    let rule: FaultRule = serde_json::from_value(json!({
+        "method": "GET", "pathPrefix": "/v1.0/groups", "action": {"status": 500}
+    }))
+    .unwrap();
+    h.emulator.set_faults(vec![rule]);
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("error:") && err.contains("groups"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(stdout(&out), "");
+    assert_eq!(h.head().unwrap(), head, "HEAD must not move");
+    assert_eq!(h.git(&["status", "--porcelain"]), "", "working tree untouched");
+}
+
+#[test]
+fn a_429_storm_still_yields_the_identical_commit() {
+    let calm = Harness::synthetic(SMALL);
+    assert_status(&calm.run(&["snapshot"]), 0);
+    let tree = calm.git(&["rev-parse", "HEAD^{tree}"]);
+
+    let storm = Harness::synthetic(SMALL);
+    let rule: FaultRule = serde_json::from_value(json!({
+        "probability": 0.4, "action": {"throttle": {"retryAfter": 0.01}}
+    }))
+    .unwrap();
+    storm.emulator.set_faults(vec![rule]);
+    let out = storm.run(&["snapshot"]);
+    assert_status(&out, 0);
+    assert!(storm.emulator.stats().throttled > 0, "the storm must have throttled something");
+    assert_eq!(storm.git(&["rev-parse", "HEAD^{tree}"]), tree);
+}
+
+#[test]
+fn bad_credentials_name_the_variable_to_fix() {
+    let h = Harness::synthetic(SMALL);
+    let out = h.command(&["snapshot"]).env("AZURE_CLIENT_SECRET", "wrong-secret").output().unwrap();
+    assert_status(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("AZURE_CLIENT_SECRET"), "{err}");
+    assert!(!err.contains("wrong-secret"), "the secret must not be printed: {err}");
+    assert!(h.head().is_none(), "nothing committed");
+
+    let out = h.command(&["snapshot"]).env_remove("AZURE_CLIENT_ID").output().unwrap();
+    assert_status(&out, 2);
+    assert!(stderr(&out).contains("AZURE_CLIENT_ID"), "{}", stderr(&out));
+}
+
+#[test]
+fn unreachable_graph_is_a_clear_error() {
+    let h = Harness::synthetic(SMALL);
+    let out = h.command(&["snapshot"]).env("TENANTGIT_GRAPH_URL", "http://127.0.0.1:9").output().unwrap();
+    assert_status(&out, 2);
+    let err = stderr(&out);
+    assert!(err.starts_with("error:") && err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn a_locked_repository_is_refused() {
+    let h = Harness::synthetic(SMALL);
+    assert_status(&h.run(&["snapshot"]), 0);
+    std::fs::write(h.repo.join(".git/tenantgit.lock"), "12345 snapshot\n").unwrap();
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 2);
+    assert!(stderr(&out).contains("lock"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_folder_with_files_but_no_repository_is_refused() {
+    let h = Harness::synthetic(SMALL);
+    std::fs::create_dir_all(&h.repo).unwrap();
+    std::fs::write(h.repo.join("notes.txt"), "mine").unwrap();
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 2);
+    assert!(stderr(&out).contains("not a git repository"), "{}", stderr(&out));
+    assert!(!h.repo.join(".git").exists(), "nothing written");
+}
+
+#[test]
+fn secrets_never_reach_git_or_output() {
+    // A seed whose application carries secret values that Graph would never return on a list:
+    // even so, none may reach the repository.
+    let seed = tempfile::tempdir().unwrap();
+    let dir = seed.path().join("applications/ab");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("leaky.ab000000-0000-4000-8000-000000000001.yaml"),
+        "id: ab000000-0000-4000-8000-000000000001\ndisplayName: Leaky\nappId: cd000000-0000-4000-8000-000000000001\n\
+         passwordCredentials:\n- keyId: 0e000000-0000-4000-8000-000000000001\n  hint: Sup\n  secretText: SuperSecretValue123\n\
+         keyCredentials:\n- keyId: 0f000000-0000-4000-8000-000000000001\n  key: UHJpdmF0ZUtleUJ5dGVz\n  type: AsymmetricX509Cert\n",
+    )
+    .unwrap();
+    let h = Harness::seeded(seed.path());
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 0);
+    let everything = h.git(&["log", "-p", "--all"]);
+    for secret in ["SuperSecretValue123", "UHJpdmF0ZUtleUJ5dGVz", SECRET] {
+        assert!(!everything.contains(secret), "{secret} reached git");
+        assert!(!stdout(&out).contains(secret) && !stderr(&out).contains(secret), "{secret} reached output");
+    }
+    assert!(everything.contains("0e000000-0000-4000-8000-000000000001"), "credential metadata is kept");
+}
+
+#[test]
+fn every_kind_round_trips_through_the_emulator() {
+    // example-repo is a snapshot repository: seeding the emulator with it and snapshotting the
+    // result must give the very same files.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo");
+    let h = Harness::seeded(&example);
+    assert_status(&h.run(&["snapshot"]), 0);
+    let kinds = tenantgit::schema::kinds();
+    let mut compared = 0;
+    for entry in walkdir::WalkDir::new(&example) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(&example).unwrap().to_string_lossy().to_string();
+        if entry.file_type().is_file() && tenantgit::layout::kind_for_path(&rel).is_some() {
+            let ours = std::fs::read_to_string(h.repo.join(&rel)).unwrap_or_else(|_| panic!("{rel} missing"));
+            assert_eq!(ours, std::fs::read_to_string(entry.path()).unwrap(), "{rel} differs");
+            compared += 1;
+        }
+    }
+    for kind in kinds {
+        let files = h.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+        assert!(files.lines().any(|f| tenantgit::layout::kind_for_path(f).is_some_and(|k| k.kind == kind.kind)), "example-repo lacks {}", kind.kind);
+    }
+    assert!(compared > 20, "example-repo is too small: {compared} files");
+}
+
+fn first_file(h: &Harness, prefix: &str) -> String {
+    h.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().find(|f| f.starts_with(prefix)).unwrap().to_string()
+}
+
+fn id_of(h: &Harness, path: &str) -> String {
+    let text = std::fs::read_to_string(h.repo.join(path)).unwrap();
+    text.lines().next().unwrap().strip_prefix("id: ").unwrap().trim_matches('"').to_string()
+}
+
+/// A PATCH through the emulator's Graph API, as an admin would make it.
+fn graph_patch(h: &Harness, path: impl AsRef<str>, body: serde_json::Value) {
+    let client = reqwest::blocking::Client::new();
+    let token: serde_json::Value = client
+        .post(format!("{}/contoso-test/oauth2/v2.0/token", h.emulator.url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "tenantgit-emulator"),
+            ("client_secret", SECRET),
+            ("scope", &format!("{}/.default", h.emulator.url())),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let resp = client
+        .patch(format!("{}/v1.0/{}", h.emulator.url(), path.as_ref()))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .unwrap();
+    assert!(resp.status().is_success(), "PATCH failed: {}", resp.text().unwrap());
+}
