@@ -150,13 +150,12 @@ impl Endpoint {
             }
             Proof::FederatedFile(path) => {
                 // Re-read every time: kubelet and CI runners rotate the file under us.
-                let assertion = std::fs::read_to_string(path).map_err(|e| {
-                    GraphError::CredentialFile {
+                let assertion =
+                    std::fs::read_to_string(path).map_err(|e| GraphError::CredentialFile {
                         variable: "AZURE_FEDERATED_TOKEN_FILE",
                         path: path.clone(),
                         detail: e.to_string(),
-                    }
-                })?;
+                    })?;
                 let assertion = assertion.trim().to_string();
                 if assertion.is_empty() {
                     return Err(GraphError::CredentialFile {
@@ -338,23 +337,41 @@ fn load_certificate(path: &Path) -> Result<CertificateKey, GraphError> {
     let cert = blocks
         .iter()
         .find(|b| b.label == "CERTIFICATE")
-        .ok_or_else(|| fail("no CERTIFICATE block; the PEM must hold the certificate and its private key".into()))?;
+        .ok_or_else(|| {
+            fail(
+                "no CERTIFICATE block; the PEM must hold the certificate and its private key"
+                    .into(),
+            )
+        })?;
     let key = blocks
         .iter()
         .find(|b| b.label.ends_with("PRIVATE KEY"))
-        .ok_or_else(|| fail("no PRIVATE KEY block; the PEM must hold the certificate and its private key".into()))?;
+        .ok_or_else(|| {
+            fail(
+                "no PRIVATE KEY block; the PEM must hold the certificate and its private key"
+                    .into(),
+            )
+        })?;
     let key = match key.label {
-        "PRIVATE KEY" | "RSA PRIVATE KEY" => jsonwebtoken::EncodingKey::from_rsa_pem(key.text.as_bytes())
-            .map_err(|e| fail(format!("the private key is not an RSA key tenantgit can use: {e}")))?,
-        "ENCRYPTED PRIVATE KEY" => {
-            return Err(fail(
-                "the private key is encrypted; export it without a password (openssl pkcs8 -nocrypt)".into(),
-            ))
+        "PRIVATE KEY" | "RSA PRIVATE KEY" => {
+            jsonwebtoken::EncodingKey::from_rsa_pem(key.text.as_bytes()).map_err(|e| {
+                fail(format!(
+                    "the private key is not an RSA key tenantgit can use: {e}"
+                ))
+            })?
         }
-        other => return Err(fail(format!("{other} is not supported; Entra client certificates use RSA keys"))),
+        "ENCRYPTED PRIVATE KEY" => return Err(fail(
+            "the private key is encrypted; export it without a password (openssl pkcs8 -nocrypt)"
+                .into(),
+        )),
+        other => {
+            return Err(fail(format!(
+                "{other} is not supported; Entra client certificates use RSA keys"
+            )))
+        }
     };
-    let thumbprint_s256 = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(&cert.der));
+    let thumbprint_s256 =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&cert.der));
     Ok(CertificateKey {
         key,
         thumbprint_s256,

@@ -79,7 +79,11 @@ impl GraphClient {
                 };
                 for outcome in outcomes {
                     match outcome {
-                        Outcome::Page { index, items, next: link } => {
+                        Outcome::Page {
+                            index,
+                            items,
+                            next: link,
+                        } => {
                             results[index].extend(items);
                             if let Some(url) = link {
                                 next.push(Item {
@@ -188,7 +192,10 @@ impl GraphClient {
         };
         let retry_after = header("Retry-After").as_deref().and_then(parse_retry_after);
         let request_id = header("request-id");
-        let body = answer.get_mut("body").map(Value::take).unwrap_or(Value::Null);
+        let body = answer
+            .get_mut("body")
+            .map(Value::take)
+            .unwrap_or(Value::Null);
         let abs_url = format!("{}{}", self.inner.base, item.url);
         if (200..300).contains(&status) {
             let (items, next) = self.split_page("GET", &abs_url, body)?;

@@ -270,8 +270,8 @@ impl GraphClient {
     pub(super) fn display_path(&self, url: &str) -> String {
         let relative = url
             .strip_prefix(&self.inner.base)
-            .map(|r| r.trim_start_matches('/'))
-            .unwrap_or(url);
+            .unwrap_or(url)
+            .trim_start_matches('/');
         redact_query(relative)
     }
 
@@ -288,7 +288,9 @@ impl GraphClient {
             detail,
         };
         let Value::Object(mut map) = body else {
-            return Err(invalid("expected a JSON object with a `value` array".into()));
+            return Err(invalid(
+                "expected a JSON object with a `value` array".into(),
+            ));
         };
         let items = match map.remove("value") {
             Some(Value::Array(items)) => items,
@@ -490,7 +492,9 @@ impl Transport {
                             error: GraphError::InvalidResponse {
                                 method: "POST".into(),
                                 path: path.clone(),
-                                detail: format!("the connection broke while reading the answer ({e})"),
+                                detail: format!(
+                                    "the connection broke while reading the answer ({e})"
+                                ),
                             },
                             after: None,
                         },
@@ -547,7 +551,10 @@ fn send_failure(
     let detail = if e.is_timeout() {
         "no answer in time".to_string()
     } else {
-        format!("the connection closed before an answer arrived ({})", e.without_url())
+        format!(
+            "the connection closed before an answer arrived ({})",
+            e.without_url()
+        )
     };
     let error = GraphError::InvalidResponse {
         method: method.into(),
@@ -571,7 +578,13 @@ pub(super) fn http_error(
     request_id: Option<String>,
 ) -> GraphError {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(e) = error_from_value(method, path.clone(), status, parsed.as_ref(), request_id.clone()) {
+    if let Some(e) = error_from_value(
+        method,
+        path.clone(),
+        status,
+        parsed.as_ref(),
+        request_id.clone(),
+    ) {
         return e;
     }
     let text = String::from_utf8_lossy(body);

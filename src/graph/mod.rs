@@ -27,7 +27,10 @@ pub use settings::{
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
     /// Graph answered with an error status.
-    #[error("{method} {path}: HTTP {status} {code}: {message}{}", request_id_suffix(request_id))]
+    #[error(
+        "{method} {path}: HTTP {status} {code}: {message}{}",
+        request_id_suffix(request_id)
+    )]
     Http {
         method: String,
         path: String,
@@ -240,10 +243,13 @@ fn permission_in_message(message: &str) -> Option<String> {
     let is_permission = |w: &str| {
         let parts: Vec<&str> = w.split('.').collect();
         parts.len() >= 2
-            && parts[0].chars().next().is_some_and(|c| c.is_ascii_uppercase())
-            && parts.iter().all(|p| {
-                !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric())
-            })
+            && parts[0]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase())
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
             && parts[1..]
                 .iter()
                 .any(|p| p.starts_with("Read") || p.starts_with("ReadWrite"))

@@ -104,9 +104,10 @@ const DEFAULT_MAX_RETRIES: u32 = 8;
 fn cloud_endpoints(cloud: &str) -> Option<(&'static str, &'static str)> {
     Some(match cloud.to_ascii_lowercase().as_str() {
         "global" | "public" | "gcc" => (DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL),
-        "usgov" | "gcch" | "usgov-l4" => {
-            ("https://login.microsoftonline.us", "https://graph.microsoft.us")
-        }
+        "usgov" | "gcch" | "usgov-l4" => (
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us",
+        ),
         "usgov-dod" | "dod" | "usgov-l5" => (
             "https://login.microsoftonline.us",
             "https://dod-graph.microsoft.us",
@@ -140,9 +141,7 @@ pub fn resolve_settings(
     let cloud = match file_value(&file.cloud) {
         Some(name) => Some(cloud_endpoints(&name).ok_or_else(|| GraphError::Config {
             variable: "cloud in tenantgit.toml [graph]".into(),
-            message: format!(
-                "unknown cloud {name:?}; known: global, usgov, usgov-dod, china"
-            ),
+            message: format!("unknown cloud {name:?}; known: global, usgov, usgov-dod, china"),
         })?),
         None => None,
     };
