@@ -71,7 +71,7 @@ impl GraphClient {
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     Err(e) => {
                         return Err(GraphError::InvalidResponse {
-                            method: "POST".into(),
+                            method: "POST",
                             path: "$batch".into(),
                             detail: format!("batch task ended early: {e}"),
                         })
@@ -101,7 +101,7 @@ impl GraphClient {
                             item.failures += 1;
                             if item.failures > max_retries {
                                 return Err(GraphError::RetriesExhausted {
-                                    method: "GET".into(),
+                                    method: "GET",
                                     path: self.display_path(&item.url),
                                     attempts: item.failures,
                                     last: Box::new(error),
@@ -143,7 +143,7 @@ impl GraphClient {
             .await?;
         self.count_batch_items(chunk.len());
         let invalid = |detail: String| GraphError::InvalidResponse {
-            method: "POST".into(),
+            method: "POST",
             path: "$batch".into(),
             detail,
         };
@@ -213,7 +213,7 @@ impl GraphClient {
         let path = self.display_path(&abs_url);
         let error = error_from_value("GET", path.clone(), status, Some(&body), request_id.clone())
             .unwrap_or(GraphError::Http {
-                method: "GET".into(),
+                method: "GET",
                 path,
                 status,
                 code: String::new(),

@@ -245,7 +245,7 @@ impl GraphClient {
                 return Ok(path.to_string());
             }
             return Err(GraphError::InvalidResponse {
-                method: "GET".into(),
+                method: "GET",
                 path: redact_query(path),
                 detail: format!(
                     "link points outside {}; tenantgit sends its token only to Graph",
@@ -278,12 +278,12 @@ impl GraphClient {
     /// A page's `value` items and its nextLink, checked.
     pub(super) fn split_page(
         &self,
-        method: &str,
+        method: &'static str,
         url: &str,
         body: Value,
     ) -> Result<(Vec<Value>, Option<String>), GraphError> {
         let invalid = |detail: String| GraphError::InvalidResponse {
-            method: method.into(),
+            method,
             path: self.display_path(url),
             detail,
         };
@@ -334,7 +334,7 @@ impl GraphClient {
                 Err(Failure::Retry { error, after }) => {
                     if attempt > transport.max_retries {
                         return Err(GraphError::RetriesExhausted {
-                            method: req.method.to_string(),
+                            method: method_name(&req.method),
                             path: self.display_path(&req.url),
                             attempts: attempt,
                             last: Box::new(error),
@@ -359,7 +359,7 @@ impl GraphClient {
             .acquire()
             .await
             .expect("the semaphore lives as long as the client and is never closed");
-        let method = req.method.as_str();
+        let method = method_name(&req.method);
         let path = self.display_path(&req.url);
         let mut builder = inner
             .transport
@@ -382,7 +382,7 @@ impl GraphClient {
             Ok(b) => b,
             Err(e) => {
                 let error = GraphError::InvalidResponse {
-                    method: method.into(),
+                    method,
                     path,
                     detail: format!("the connection broke while reading the answer ({e})"),
                 };
@@ -403,7 +403,7 @@ impl GraphClient {
                     Ok(v) => v,
                     Err(e) => {
                         let error = GraphError::InvalidResponse {
-                            method: method.into(),
+                            method,
                             path,
                             detail: format!(
                                 "HTTP {status} with a body that is not JSON ({e}; {} bytes)",
@@ -478,7 +478,7 @@ impl Transport {
                             self.count_bytes(body.len());
                             Failure::Retry {
                                 error: GraphError::Http {
-                                    method: "POST".into(),
+                                    method: "POST",
                                     path: path.clone(),
                                     status,
                                     code: String::new(),
@@ -490,7 +490,7 @@ impl Transport {
                         }
                         Err(e) => Failure::Retry {
                             error: GraphError::InvalidResponse {
-                                method: "POST".into(),
+                                method: "POST",
                                 path: path.clone(),
                                 detail: format!(
                                     "the connection broke while reading the answer ({e})"
@@ -505,7 +505,7 @@ impl Transport {
                 Failure::Retry { error, after } => {
                     if attempt > self.max_retries {
                         return Err(GraphError::RetriesExhausted {
-                            method: "POST".into(),
+                            method: "POST",
                             path,
                             attempts: attempt,
                             last: Box::new(error),
@@ -523,6 +523,19 @@ impl Transport {
     }
 }
 
+/// The method's name for errors; Graph only ever sees the standard ones.
+pub(super) fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        _ => "OTHER",
+    }
+}
+
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -533,7 +546,7 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 /// A request that got no HTTP answer.
 fn send_failure(
     e: reqwest::Error,
-    method: &str,
+    method: &'static str,
     path: &str,
     url: &str,
     idempotent: bool,
@@ -557,7 +570,7 @@ fn send_failure(
         )
     };
     let error = GraphError::InvalidResponse {
-        method: method.into(),
+        method,
         path: path.into(),
         detail,
     };
@@ -571,7 +584,7 @@ fn send_failure(
 /// Graph's error body (`{"error":{"code","message","innerError":{"request-id"}}}`) as a
 /// typed error; anything else keeps a short excerpt of the body as the message.
 pub(super) fn http_error(
-    method: &str,
+    method: &'static str,
     path: String,
     status: u16,
     body: &[u8],
@@ -590,7 +603,7 @@ pub(super) fn http_error(
     let text = String::from_utf8_lossy(body);
     let excerpt: String = text.trim().chars().take(200).collect();
     GraphError::Http {
-        method: method.into(),
+        method,
         path,
         status,
         code: String::new(),
@@ -605,7 +618,7 @@ pub(super) fn http_error(
 
 /// A typed error from a parsed Graph error body; `None` when the body has no `error` object.
 pub(super) fn error_from_value(
-    method: &str,
+    method: &'static str,
     path: String,
     status: u16,
     body: Option<&Value>,
@@ -627,7 +640,7 @@ pub(super) fn error_from_value(
             .map(str::to_string)
     });
     Some(GraphError::Http {
-        method: method.into(),
+        method,
         path,
         status,
         code: field("code"),

@@ -32,7 +32,7 @@ pub enum GraphError {
         request_id_suffix(request_id)
     )]
     Http {
-        method: String,
+        method: &'static str,
         path: String,
         status: u16,
         /// Graph's error code (`Authorization_RequestDenied`); may be empty.
@@ -65,14 +65,14 @@ pub enum GraphError {
     /// dropped mid-response, a nextLink pointing elsewhere.
     #[error("{method} {path}: invalid response: {detail}")]
     InvalidResponse {
-        method: String,
+        method: &'static str,
         path: String,
         detail: String,
     },
     /// A retryable failure that persisted; `last` is the final attempt's error.
     #[error("{method} {path}: gave up after {attempts} attempts")]
     RetriesExhausted {
-        method: String,
+        method: &'static str,
         path: String,
         attempts: u32,
         #[source]

@@ -812,3 +812,10 @@ fn bad_settings_name_the_variable_to_fix() {
         Err(GraphError::Config { .. })
     ));
 }
+
+#[test]
+fn errors_stay_small() {
+    // Every crate function returns crate::Error, which holds a GraphError; clippy's
+    // result_large_err starts at 128 bytes.
+    assert!(std::mem::size_of::<crate::Error>() < 128);
+}
