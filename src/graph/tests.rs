@@ -819,3 +819,27 @@ fn errors_stay_small() {
     // result_large_err starts at 128 bytes.
     assert!(std::mem::size_of::<crate::Error>() < 128);
 }
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_they_expire() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let token: super::test_server::Handler = Arc::new(move |_c: &Call| {
+        let i = n.fetch_add(1, Ordering::SeqCst) + 1;
+        // A one-second token: refreshed after half its lifetime.
+        Reply::json(
+            json!({"token_type": "Bearer", "expires_in": 1, "access_token": format!("short-{i}")}),
+        )
+    });
+    let server = start(|_c: &Call| Reply::json(json!({"ok": true})), token).await;
+    let c = client(&server.url);
+    c.get("a").await.unwrap();
+    c.get("b").await.unwrap();
+    assert_eq!(server.calls_to("token").len(), 1, "a fresh token is reused");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    c.get("c").await.unwrap();
+    assert_eq!(server.calls_to("token").len(), 2);
+    assert_eq!(
+        server.calls_to("c")[0].headers["authorization"],
+        "Bearer short-2"
+    );
+}
