@@ -28,7 +28,8 @@ pub use settings::{
 pub enum GraphError {
     /// Graph answered with an error status.
     #[error(
-        "{method} {path}: HTTP {status} {code}: {message}{}",
+        "{method} {path}: HTTP {status}{}: {message}{}",
+        code_suffix(code),
         request_id_suffix(request_id)
     )]
     Http {
@@ -98,6 +99,14 @@ pub enum GraphError {
     /// A page callback stopped the paging; the caller holds its own error.
     #[error("paging stopped by the caller")]
     Stopped,
+}
+
+fn code_suffix(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        format!(" {code}")
+    }
 }
 
 fn request_id_suffix(request_id: &Option<String>) -> String {
