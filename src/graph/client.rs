@@ -1,0 +1,682 @@
+//! The HTTP side of the Graph client: one request with its retries (GRAPH.md B.5/B.6), paging
+//! over `@odata.nextLink` (B.1), bounded concurrency, and the counters behind [`Metrics`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, ACCEPT, RETRY_AFTER};
+use reqwest::Method;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use super::auth::TokenSource;
+use super::retry::{parse_retry_after, RetryTiming};
+use super::settings::{GraphSettings, Secret};
+use super::GraphError;
+
+/// A cheap-to-clone handle on one Graph connection (settings, token cache, concurrency limit,
+/// counters).
+#[derive(Clone)]
+pub struct GraphClient {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) transport: Transport,
+    /// `{graph_url}/v1.0`
+    pub(super) base: String,
+    tokens: TokenSource,
+    limit: Semaphore,
+}
+
+/// The reqwest client with what every request shares: retry policy and counters.
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    counters: Counters,
+    pub(super) timing: RetryTiming,
+    pub(super) max_retries: u32,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    batch_items: AtomicU64,
+    bytes_read: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+}
+
+/// What a client has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Metrics {
+    /// HTTP requests sent, token requests and `$batch` posts included.
+    pub requests: u64,
+    /// Requests sent inside `$batch` posts.
+    pub batch_items: u64,
+    /// Response body bytes received.
+    pub bytes_read: u64,
+    /// Requests (or batch items) sent again after a retryable failure.
+    pub retries: u64,
+    /// 429 answers received (top level and batch items).
+    pub throttled: u64,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct GraphResponse {
+    pub status: u16,
+    /// The JSON body; `Null` when the body is empty (204).
+    pub body: Value,
+    pub request_id: Option<String>,
+}
+
+/// One request as the retry loop sees it.
+pub(super) struct Request<'a> {
+    pub(super) method: Method,
+    /// Absolute URL.
+    pub(super) url: String,
+    pub(super) body: Option<&'a Value>,
+    /// Whether sending it twice is harmless, so that 5xx, timeouts and cut-off answers may be
+    /// retried. Writes are only retried on 429/503 and failed connects, where Graph has not
+    /// acted on them.
+    pub(super) idempotent: bool,
+}
+
+enum Failure {
+    Retry {
+        error: GraphError,
+        after: Option<Duration>,
+    },
+    Unauthorized {
+        error: GraphError,
+        token: Secret,
+    },
+    Fatal(GraphError),
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("base", &self.inner.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GraphClient {
+    pub fn new(settings: GraphSettings) -> Result<Self, GraphError> {
+        Self::with_timing(settings, RetryTiming::default())
+    }
+
+    /// Like [`GraphClient::new`] with other retry delays (tests, benchmarks).
+    pub fn with_timing(settings: GraphSettings, timing: RetryTiming) -> Result<Self, GraphError> {
+        if settings.concurrency == 0 {
+            return Err(GraphError::Config {
+                variable: "concurrency in tenantgit.toml [graph]".into(),
+                message: "concurrency must be at least 1".into(),
+            });
+        }
+        let tokens = TokenSource::new(&settings)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("tenantgit/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(20))
+            // A 999-item page of a large kind takes seconds; minutes means a stuck connection.
+            .timeout(Duration::from_secs(180))
+            .build()
+            .map_err(|e| GraphError::Config {
+                variable: "TENANTGIT_GRAPH_URL".into(),
+                message: format!("cannot set up the HTTP client: {e}"),
+            })?;
+        Ok(GraphClient {
+            inner: Arc::new(Inner {
+                transport: Transport {
+                    http,
+                    counters: Counters::default(),
+                    timing,
+                    max_retries: settings.max_retries,
+                },
+                base: format!("{}/v1.0", settings.graph_url.trim_end_matches('/')),
+                tokens,
+                limit: Semaphore::new(settings.concurrency),
+            }),
+        })
+    }
+
+    /// GET one resource; `path` is relative to `/v1.0` (`users?$select=id&$top=999`).
+    pub async fn get(&self, path: &str) -> Result<Value, GraphError> {
+        let url = self.url_for(path)?;
+        let resp = self
+            .execute(&Request {
+                method: Method::GET,
+                url,
+                body: None,
+                idempotent: true,
+            })
+            .await?;
+        Ok(resp.body)
+    }
+
+    /// GET a collection, following `@odata.nextLink` to the end and handing each page's `value`
+    /// items to `page` as they arrive.
+    pub async fn get_pages(
+        &self,
+        path: &str,
+        mut page: impl FnMut(Vec<Value>) -> Result<(), GraphError>,
+    ) -> Result<(), GraphError> {
+        let mut url = self.url_for(path)?;
+        loop {
+            let resp = self
+                .execute(&Request {
+                    method: Method::GET,
+                    url: url.clone(),
+                    body: None,
+                    idempotent: true,
+                })
+                .await?;
+            let (items, next) = self.split_page("GET", &url, resp.body)?;
+            page(items)?;
+            match next {
+                Some(next) => url = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Every item of a collection.
+    pub async fn get_all(&self, path: &str) -> Result<Vec<Value>, GraphError> {
+        let mut all = Vec::new();
+        self.get_pages(path, |items| {
+            all.extend(items);
+            Ok(())
+        })
+        .await?;
+        Ok(all)
+    }
+
+    /// One request of any method; `path` relative to `/v1.0`. A non-2xx answer is an error.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<GraphResponse, GraphError> {
+        let url = self.url_for(path)?;
+        let idempotent = matches!(method, Method::GET | Method::HEAD);
+        self.execute(&Request {
+            method,
+            url,
+            body,
+            idempotent,
+        })
+        .await
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        let c = &self.inner.transport.counters;
+        Metrics {
+            requests: c.requests.load(Ordering::Relaxed),
+            batch_items: c.batch_items.load(Ordering::Relaxed),
+            bytes_read: c.bytes_read.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            throttled: c.throttled.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn count_batch_items(&self, n: usize) {
+        self.inner
+            .transport
+            .counters
+            .batch_items
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(super) fn count_retry(&self, throttled: bool) {
+        let c = &self.inner.transport.counters;
+        c.retries.fetch_add(1, Ordering::Relaxed);
+        if throttled {
+            c.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Absolute URL of a path relative to `/v1.0`, or of an absolute URL on the Graph root.
+    pub(super) fn url_for(&self, path: &str) -> Result<String, GraphError> {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            if self.is_on_graph(path) {
+                return Ok(path.to_string());
+            }
+            return Err(GraphError::InvalidResponse {
+                method: "GET",
+                path: redact_query(path),
+                detail: format!(
+                    "link points outside {}; tenantgit sends its token only to Graph",
+                    self.inner.base
+                ),
+            });
+        }
+        Ok(format!(
+            "{}/{}",
+            self.inner.base,
+            path.trim_start_matches('/')
+        ))
+    }
+
+    /// Whether an absolute URL is under `{graph_url}/v1.0/`.
+    pub(super) fn is_on_graph(&self, url: &str) -> bool {
+        url.strip_prefix(&self.inner.base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
+    /// The path relative to `/v1.0` for messages, with opaque paging tokens elided.
+    pub(super) fn display_path(&self, url: &str) -> String {
+        let relative = url
+            .strip_prefix(&self.inner.base)
+            .unwrap_or(url)
+            .trim_start_matches('/');
+        redact_query(relative)
+    }
+
+    /// A page's `value` items and its nextLink, checked.
+    pub(super) fn split_page(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Value,
+    ) -> Result<(Vec<Value>, Option<String>), GraphError> {
+        let invalid = |detail: String| GraphError::InvalidResponse {
+            method,
+            path: self.display_path(url),
+            detail,
+        };
+        let Value::Object(mut map) = body else {
+            return Err(invalid(
+                "expected a JSON object with a `value` array".into(),
+            ));
+        };
+        let items = match map.remove("value") {
+            Some(Value::Array(items)) => items,
+            _ => return Err(invalid("no `value` array in a collection response".into())),
+        };
+        let next = match map.remove("@odata.nextLink") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(link)) => {
+                if !self.is_on_graph(&link) {
+                    return Err(invalid(format!(
+                        "@odata.nextLink points outside {}; tenantgit sends its token only to Graph",
+                        self.inner.base
+                    )));
+                }
+                Some(link)
+            }
+            Some(_) => return Err(invalid("@odata.nextLink is not a string".into())),
+        };
+        Ok((items, next))
+    }
+
+    /// Sends a request, retrying what is safe to retry, refreshing the token once on a 401.
+    pub(super) async fn execute(&self, req: &Request<'_>) -> Result<GraphResponse, GraphError> {
+        let transport = &self.inner.transport;
+        let mut attempt: u32 = 0;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            match self.attempt(req).await {
+                Ok(resp) => return Ok(resp),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Unauthorized { error, token }) => {
+                    // An expired or revoked token: one fresh token, one more try.
+                    if refreshed || !self.inner.tokens.refreshable() {
+                        return Err(error);
+                    }
+                    refreshed = true;
+                    self.inner.tokens.invalidate(&token).await;
+                    self.count_retry(false);
+                }
+                Err(Failure::Retry { error, after }) => {
+                    if attempt > transport.max_retries {
+                        return Err(GraphError::RetriesExhausted {
+                            method: method_name(&req.method),
+                            path: self.display_path(&req.url),
+                            attempts: attempt,
+                            last: Box::new(error),
+                        });
+                    }
+                    self.count_retry(matches!(error, GraphError::Http { status: 429, .. }));
+                    tokio::time::sleep(transport.timing.delay(attempt, after)).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, req: &Request<'_>) -> Result<GraphResponse, Failure> {
+        let inner = &self.inner;
+        let token = inner
+            .tokens
+            .token(&inner.transport)
+            .await
+            .map_err(Failure::Fatal)?;
+        let _permit = inner
+            .limit
+            .acquire()
+            .await
+            .expect("the semaphore lives as long as the client and is never closed");
+        let method = method_name(&req.method);
+        let path = self.display_path(&req.url);
+        let mut builder = inner
+            .transport
+            .http
+            .request(req.method.clone(), &req.url)
+            .bearer_auth(token.expose())
+            .header("client-request-id", uuid::Uuid::new_v4().to_string())
+            .header(ACCEPT, "application/json");
+        if let Some(body) = req.body {
+            builder = builder.json(body);
+        }
+        inner.transport.count_request();
+        let resp = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => return Err(send_failure(e, method, &path, &req.url, req.idempotent)),
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let error = GraphError::InvalidResponse {
+                    method,
+                    path,
+                    detail: format!("the connection broke while reading the answer ({e})"),
+                };
+                return Err(if req.idempotent {
+                    Failure::Retry { error, after: None }
+                } else {
+                    Failure::Fatal(error)
+                });
+            }
+        };
+        inner.transport.count_bytes(bytes.len());
+        let request_id = header_str(&headers, "request-id");
+        if (200..300).contains(&status) {
+            let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+                Value::Null
+            } else {
+                match serde_json::from_slice(&bytes) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let error = GraphError::InvalidResponse {
+                            method,
+                            path,
+                            detail: format!(
+                                "HTTP {status} with a body that is not JSON ({e}; {} bytes)",
+                                bytes.len()
+                            ),
+                        };
+                        return Err(if req.idempotent {
+                            Failure::Retry { error, after: None }
+                        } else {
+                            Failure::Fatal(error)
+                        });
+                    }
+                }
+            };
+            return Ok(GraphResponse {
+                status,
+                body,
+                request_id,
+            });
+        }
+        let error = http_error(method, path, status, &bytes, request_id);
+        let after = header_str(&headers, RETRY_AFTER.as_str())
+            .as_deref()
+            .and_then(parse_retry_after);
+        Err(classify_status(status, req.idempotent, error, after, token))
+    }
+}
+
+impl Transport {
+    fn count_request(&self) {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_bytes(&self, n: usize) {
+        self.counters
+            .bytes_read
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// POSTs a token request form, retrying throttling, 5xx and connection failures (a token
+    /// request changes nothing, so it is always safe to repeat). Returns status and body.
+    pub(crate) async fn post_token_form(
+        &self,
+        url: &str,
+        form: &[(&str, String)],
+    ) -> Result<(u16, Vec<u8>), GraphError> {
+        let path = url.to_string();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.count_request();
+            let failure = match self
+                .http
+                .post(url)
+                .header(ACCEPT, "application/json")
+                .form(form)
+                .send()
+                .await
+            {
+                Err(e) => send_failure(e, "POST", &path, url, true),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let after = header_str(resp.headers(), RETRY_AFTER.as_str())
+                        .as_deref()
+                        .and_then(parse_retry_after);
+                    match resp.bytes().await {
+                        Ok(body) if !matches!(status, 429 | 500 | 502 | 503 | 504) => {
+                            self.count_bytes(body.len());
+                            return Ok((status, body.to_vec()));
+                        }
+                        Ok(body) => {
+                            self.count_bytes(body.len());
+                            Failure::Retry {
+                                error: GraphError::Http {
+                                    method: "POST",
+                                    path: path.clone(),
+                                    status,
+                                    code: String::new(),
+                                    message: "the token endpoint is unavailable".into(),
+                                    request_id: None,
+                                },
+                                after,
+                            }
+                        }
+                        Err(e) => Failure::Retry {
+                            error: GraphError::InvalidResponse {
+                                method: "POST",
+                                path: path.clone(),
+                                detail: format!(
+                                    "the connection broke while reading the answer ({e})"
+                                ),
+                            },
+                            after: None,
+                        },
+                    }
+                }
+            };
+            match failure {
+                Failure::Retry { error, after } => {
+                    if attempt > self.max_retries {
+                        return Err(GraphError::RetriesExhausted {
+                            method: "POST",
+                            path,
+                            attempts: attempt,
+                            last: Box::new(error),
+                        });
+                    }
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    if matches!(error, GraphError::Http { status: 429, .. }) {
+                        self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tokio::time::sleep(self.timing.delay(attempt, after)).await;
+                }
+                Failure::Fatal(e) | Failure::Unauthorized { error: e, .. } => return Err(e),
+            }
+        }
+    }
+}
+
+/// The method's name for errors; Graph only ever sees the standard ones.
+pub(super) fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        _ => "OTHER",
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A request that got no HTTP answer.
+fn send_failure(
+    e: reqwest::Error,
+    method: &'static str,
+    path: &str,
+    url: &str,
+    idempotent: bool,
+) -> Failure {
+    if e.is_connect() {
+        // Nothing reached the server, so even a write is safe to send again.
+        return Failure::Retry {
+            error: GraphError::Unreachable {
+                url: url.split('?').next().unwrap_or(url).to_string(),
+                source: e.without_url(),
+            },
+            after: None,
+        };
+    }
+    let detail = if e.is_timeout() {
+        "no answer in time".to_string()
+    } else {
+        format!(
+            "the connection closed before an answer arrived ({})",
+            e.without_url()
+        )
+    };
+    let error = GraphError::InvalidResponse {
+        method,
+        path: path.into(),
+        detail,
+    };
+    if idempotent {
+        Failure::Retry { error, after: None }
+    } else {
+        Failure::Fatal(error)
+    }
+}
+
+/// Graph's error body (`{"error":{"code","message","innerError":{"request-id"}}}`) as a
+/// typed error; anything else keeps a short excerpt of the body as the message.
+pub(super) fn http_error(
+    method: &'static str,
+    path: String,
+    status: u16,
+    body: &[u8],
+    request_id: Option<String>,
+) -> GraphError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    if let Some(e) = error_from_value(
+        method,
+        path.clone(),
+        status,
+        parsed.as_ref(),
+        request_id.clone(),
+    ) {
+        return e;
+    }
+    let text = String::from_utf8_lossy(body);
+    let excerpt: String = text.trim().chars().take(200).collect();
+    GraphError::Http {
+        method,
+        path,
+        status,
+        code: String::new(),
+        message: if excerpt.is_empty() {
+            "(no body)".into()
+        } else {
+            excerpt
+        },
+        request_id,
+    }
+}
+
+/// A typed error from a parsed Graph error body; `None` when the body has no `error` object.
+pub(super) fn error_from_value(
+    method: &'static str,
+    path: String,
+    status: u16,
+    body: Option<&Value>,
+    request_id: Option<String>,
+) -> Option<GraphError> {
+    let error = body?.get("error")?;
+    let field = |name: &str| {
+        error
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let inner_id = ["innerError", "innererror"].iter().find_map(|k| {
+        error
+            .get(*k)?
+            .get("request-id")?
+            .as_str()
+            .map(str::to_string)
+    });
+    Some(GraphError::Http {
+        method,
+        path,
+        status,
+        code: field("code"),
+        message: field("message"),
+        request_id: request_id.or(inner_id),
+    })
+}
+
+fn classify_status(
+    status: u16,
+    idempotent: bool,
+    error: GraphError,
+    after: Option<Duration>,
+    token: Secret,
+) -> Failure {
+    match status {
+        401 => Failure::Unauthorized { error, token },
+        // Graph has not acted on a throttled or unavailable request: safe for writes too.
+        429 | 503 => Failure::Retry { error, after },
+        500 | 502 | 504 if idempotent => Failure::Retry { error, after },
+        _ => Failure::Fatal(error),
+    }
+}
+
+/// A URL or relative path with the values of opaque token parameters (`$skiptoken`,
+/// `$deltatoken`) elided: they are long, meaningless to a reader, and not ours to log.
+pub(super) fn redact_query(url: &str) -> String {
+    let Some((path, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.to_ascii_lowercase().contains("token") => format!("{k}=…"),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", params.join("&"))
+}
