@@ -63,7 +63,7 @@ pub fn slug(name: &str) -> String {
 }
 
 /// Ids are usually GUIDs; anything that could not stand in a file name is replaced.
-fn safe_component(id: &str) -> String {
+pub fn safe_component(id: &str) -> String {
     id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {

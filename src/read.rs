@@ -371,7 +371,7 @@ mod tests {
 
     fn sample(name: &str) -> Value {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/graph-samples")
+            .join("tests/fixtures/graph-samples")
             .join(name);
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
