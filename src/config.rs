@@ -26,6 +26,7 @@ pub const DEFAULT_TEXT: &str = r#"# tenantgit configuration: committed with the 
 # client-id = "00000000-0000-0000-0000-000000000000"   # AZURE_CLIENT_ID wins
 # url = "https://graph.microsoft.com"     # TENANTGIT_GRAPH_URL wins (national clouds differ)
 # authority-host = "https://login.microsoftonline.com"   # AZURE_AUTHORITY_HOST wins
+# cloud = "global"                        # or usgov, usgov-dod, china: sets both endpoints
 # concurrency = 8                         # requests in flight
 
 [snapshot]
@@ -71,6 +72,8 @@ pub struct GraphConfig {
     pub client_id: Option<String>,
     pub url: Option<String>,
     pub authority_host: Option<String>,
+    /// `global`, `usgov`, `usgov-dod` or `china`: sets both endpoints.
+    pub cloud: Option<String>,
     pub concurrency: Option<usize>,
 }
 

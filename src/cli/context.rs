@@ -51,6 +51,7 @@ pub fn graph_client(config: &FileConfig) -> Result<GraphClient, Error> {
         tenant_id: g.tenant_id.clone(),
         client_id: g.client_id.clone(),
         concurrency: g.concurrency,
+        cloud: g.cloud.clone(),
     };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let settings = graph::resolve_settings(&env, &file)?;
