@@ -220,7 +220,7 @@ pub fn diff(
     deleted: &HashMap<ObjectKey, DeletedInfo>,
     options: &DiffOptions,
 ) -> Vec<Change> {
-    let mut names = NameIndex::new(old, new);
+    let mut lookup = Lookup::new(old, new);
     let mut changes = Vec::new();
     // Both maps are ordered by key: one merge pass, no lookups.
     let mut a = old.objects.iter().peekable();
@@ -235,16 +235,16 @@ pub fn diff(
         let change = match step {
             std::cmp::Ordering::Less => {
                 let (key, o) = a.next().expect("peeked");
-                removed(key, o, deleted.get(key).cloned(), options, &mut names)
+                removed(key, o, deleted.get(key).cloned(), options, &mut lookup)
             }
             std::cmp::Ordering::Greater => {
                 let (_, n) = b.next().expect("peeked");
-                added(n, options, &mut names)
+                added(n, options, &mut lookup)
             }
             std::cmp::Ordering::Equal => {
                 let (_, o) = a.next().expect("peeked");
                 let (_, n) = b.next().expect("peeked");
-                modified(o, n, options, &mut names)
+                modified(o, n, options, &mut lookup)
             }
         };
         changes.extend(change);
@@ -266,9 +266,9 @@ pub fn sort_changes(changes: &mut [Change]) {
     });
 }
 
-fn added(n: &Object, options: &DiffOptions, names: &mut NameIndex) -> Option<Change> {
+fn added(n: &Object, options: &DiffOptions, lookup: &mut Lookup) -> Option<Change> {
     let empty = empty_like(n);
-    let mut change = compare(&empty, n, options, names);
+    let mut change = compare(&empty, n, options, lookup);
     change.change = ChangeKind::Added;
     Some(change)
 }
@@ -278,23 +278,23 @@ fn removed(
     o: &Object,
     restorable: Option<DeletedInfo>,
     options: &DiffOptions,
-    names: &mut NameIndex,
+    lookup: &mut Lookup,
 ) -> Option<Change> {
     let empty = empty_like(o);
-    let mut change = compare(o, &empty, options, names);
+    let mut change = compare(o, &empty, options, lookup);
     change.display_name = o.display_name().to_string();
     change.key = key.clone();
     change.change = ChangeKind::Removed { restorable };
     Some(change)
 }
 
-fn modified(
-    o: &Object,
-    n: &Object,
-    options: &DiffOptions,
-    names: &mut NameIndex,
-) -> Option<Change> {
-    let change = compare(o, n, options, names);
+fn modified(o: &Object, n: &Object, options: &DiffOptions, lookup: &mut Lookup) -> Option<Change> {
+    // Most objects of a tenant are unchanged and then identical, value for value: one deep
+    // comparison, no allocation.
+    if identical_maps(&o.props, &n.props) && o.links == n.links {
+        return None;
+    }
+    let change = compare(o, n, options, lookup);
     (!change.attributes.is_empty() || !change.links.is_empty()).then_some(change)
 }
 
@@ -310,18 +310,18 @@ fn empty_like(o: &Object) -> Object {
 
 /// The attribute and link differences of two versions of one object (named after `new`,
 /// unless `new` is the empty stand-in of a removed object — the caller renames it).
-fn compare(o: &Object, n: &Object, options: &DiffOptions, names: &mut NameIndex) -> Change {
+fn compare(o: &Object, n: &Object, options: &DiffOptions, lookup: &mut Lookup) -> Change {
     let kind = n.kind;
     let ignore = |path: &str| options.ignore.ignores(&kind.kind, &n.id, path);
     let mut attributes = Vec::new();
-    let order = top_level_order(kind, o, n);
+    let order = top_level_order(lookup, kind, o, n);
     let mut path = String::new();
-    for key in &order {
+    for &key in &order {
         if key == "id" {
             continue;
         }
-        let ov = o.props.get(key.as_str()).unwrap_or(&Value::Null);
-        let nv = n.props.get(key.as_str()).unwrap_or(&Value::Null);
+        let ov = o.props.get(key).unwrap_or(&Value::Null);
+        let nv = n.props.get(key).unwrap_or(&Value::Null);
         path.clear();
         path.push_str(key);
         let start = attributes.len();
@@ -353,7 +353,7 @@ fn compare(o: &Object, n: &Object, options: &DiffOptions, names: &mut NameIndex)
         let empty = Vec::new();
         let ol = o.links.get(name).unwrap_or(&empty);
         let nl = n.links.get(name).unwrap_or(&empty);
-        if let Some(lc) = diff_links(name, ol, nl, names) {
+        if let Some(lc) = diff_links(name, ol, nl, lookup) {
             links.push(lc);
         }
     }
@@ -368,25 +368,54 @@ fn compare(o: &Object, n: &Object, options: &DiffOptions, names: &mut NameIndex)
 
 /// Top-level property names in file order: `@odata.type`, the schema's managed properties for
 /// either side's type, then anything else either side has, by name.
-fn top_level_order(kind: &KindSpec, o: &Object, n: &Object) -> Vec<String> {
-    let mut order: Vec<String> = vec!["@odata.type".into()];
-    for t in [n.odata_type(), o.odata_type()] {
-        for p in kind.managed_for(t) {
-            if !order.iter().any(|x| x == p) {
-                order.push(p.to_string());
+fn top_level_order<'a>(
+    lookup: &mut Lookup<'_>,
+    kind: &'static KindSpec,
+    o: &'a Object,
+    n: &'a Object,
+) -> Vec<&'a str> {
+    let (nt, ot) = (variant(kind, n), variant(kind, o));
+    let base = lookup.order(kind, nt);
+    let mut order: Vec<&'a str> = base.keys.clone();
+    let mut known: Option<&std::collections::HashSet<&'static str>> = Some(&base.set);
+    let other;
+    if ot != nt {
+        other = lookup.order(kind, ot);
+        for p in &other.keys {
+            if !order.contains(p) {
+                order.push(p);
             }
         }
+        // Membership now needs the union: fall back to the list.
+        known = None;
     }
-    let mut extra: Vec<&String> = o
+    let mut extra: Vec<&'a str> = o
         .props
         .keys()
         .chain(n.props.keys())
-        .filter(|k| !order.contains(k))
+        .map(String::as_str)
+        .filter(|k| match known {
+            Some(set) => !set.contains(k),
+            None => !order.contains(k),
+        })
         .collect();
-    extra.sort();
+    extra.sort_unstable();
     extra.dedup();
-    order.extend(extra.into_iter().cloned());
+    order.extend(extra);
     order
+}
+
+/// The variant key of an object's `@odata.type` as the schema spells it (so it lives as long as
+/// the schema), or `None` for kinds without variants or an unknown type.
+fn variant(kind: &'static KindSpec, o: &Object) -> Option<&'static str> {
+    let t = o.odata_type()?;
+    kind.variants.get_key_value(t).map(|(k, _)| k.as_str())
+}
+
+/// A kind's top-level property order for one variant.
+struct Order {
+    keys: Vec<&'static str>,
+    set: std::collections::HashSet<&'static str>,
 }
 
 /// Appends the differences between two values at `path` (restored on return).
@@ -397,6 +426,9 @@ fn diff_value(
     new: &Value,
     out: &mut Vec<AttributeChange>,
 ) {
+    if identical(old, new) {
+        return;
+    }
     match (old, new) {
         // Recurse so that each changed leaf gets its own line; null stands for "no keys".
         (Value::Object(_), Value::Object(_) | Value::Null) | (Value::Null, Value::Object(_)) => {
@@ -452,6 +484,25 @@ fn diff_value(
     }
 }
 
+/// Exact equality with object keys in the same order: what two normalizations of one object
+/// give. Cheaper than `==` on maps (no hashing); a `false` only means "compare properly".
+fn identical(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => identical_maps(x, y),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| identical(p, q))
+        }
+        _ => a == b,
+    }
+}
+
+fn identical_maps(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && identical(va, vb))
+}
+
 /// Set equality of two arrays, element order and duplicates aside.
 fn sets_equal(a: &[Value], b: &[Value]) -> bool {
     let mut x: Vec<String> = a.iter().map(canonical).collect();
@@ -492,7 +543,7 @@ fn diff_links(
     name: &str,
     old: &[LinkRef],
     new: &[LinkRef],
-    names: &mut NameIndex,
+    lookup: &mut Lookup,
 ) -> Option<LinkChange> {
     let old = sorted(old);
     let new = sorted(new);
@@ -521,7 +572,7 @@ fn diff_links(
     }
     for r in added.iter_mut().chain(removed.iter_mut()) {
         if r.display_name.as_deref().is_none_or(str::is_empty) {
-            r.display_name = names.name_of(&r.id);
+            r.display_name = lookup.name_of(&r.id);
         }
     }
     (!added.is_empty() || !removed.is_empty()).then(|| LinkChange {
@@ -544,19 +595,38 @@ fn sorted(refs: &[LinkRef]) -> std::borrow::Cow<'_, [LinkRef]> {
     }
 }
 
-/// Display names of objects by id, for link ends whose own name is unknown. Built on first use:
-/// most reports never need it.
-struct NameIndex<'a> {
+/// What a diff looks up repeatedly: display names of objects by id, for link ends whose own name
+/// is unknown (built on first use: most reports never need it), and property orders.
+struct Lookup<'a> {
     snapshots: [&'a Snapshot; 2],
     index: Option<HashMap<&'a str, &'a str>>,
+    /// Property order per kind and variant, computed once per diff rather than per object.
+    orders: HashMap<(&'static str, Option<&'static str>), std::rc::Rc<Order>>,
 }
 
-impl<'a> NameIndex<'a> {
+impl<'a> Lookup<'a> {
     fn new(old: &'a Snapshot, new: &'a Snapshot) -> Self {
-        NameIndex {
+        Lookup {
             snapshots: [old, new],
             index: None,
+            orders: HashMap::new(),
         }
+    }
+
+    fn order(
+        &mut self,
+        kind: &'static KindSpec,
+        variant: Option<&'static str>,
+    ) -> std::rc::Rc<Order> {
+        self.orders
+            .entry((kind.kind.as_str(), variant))
+            .or_insert_with(|| {
+                let mut keys = vec!["@odata.type"];
+                keys.extend(kind.managed_for(variant));
+                let set = keys.iter().copied().collect();
+                std::rc::Rc::new(Order { keys, set })
+            })
+            .clone()
     }
 
     fn name_of(&mut self, id: &str) -> Option<String> {

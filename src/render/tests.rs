@@ -230,7 +230,8 @@ fn long_and_multiline_values_become_unified_diffs() {
     );
 }
 
-/// `cargo test --lib render::tests::render_100k_users -- --ignored --nocapture`
+/// `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo test --lib render::tests::render_100k_users -- --ignored --nocapture`
+/// (opt-level 3 for this crate only: the figures of an unoptimized build mean little).
 #[test]
 #[ignore = "benchmark: prints timings, asserts nothing about them"]
 fn render_100k_users() {
@@ -259,6 +260,13 @@ fn render_100k_users() {
         old.insert(o);
         new.insert(n);
     }
+    let t = std::time::Instant::now();
+    let none = diff::diff(&old, &old, &HashMap::new(), &DiffOptions::default());
+    eprintln!(
+        "diff of identical snapshots: {} changes in {:?}",
+        none.len(),
+        t.elapsed()
+    );
     let t = std::time::Instant::now();
     let changes = diff::diff(&old, &new, &HashMap::new(), &DiffOptions::default());
     eprintln!("diff: {} changes in {:?}", changes.len(), t.elapsed());
