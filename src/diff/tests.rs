@@ -430,3 +430,44 @@ fn variant_change_reports_type_and_both_types_properties() {
         "{p:?}"
     );
 }
+
+#[test]
+fn renamed_link_end_alone_is_no_drift() {
+    let old = snap([fixture::group(
+        SALES,
+        "Sales Team",
+        "x",
+        &[(ALICE, "Alice Smith")],
+    )]);
+    let new = snap([fixture::group(
+        SALES,
+        "Sales Team",
+        "x",
+        &[(ALICE, "Alice Smith-Jones")],
+    )]);
+    assert!(run(&old, &new, &DiffOptions::default()).is_empty());
+    let new = snap([fixture::group(
+        SALES,
+        "Sales Team",
+        "x",
+        &[(BOB, "Bob Jones")],
+    )]);
+    let changes = run(&old, &new, &DiffOptions::default());
+    assert_eq!(changes[0].links[0].added[0].id, BOB);
+    assert_eq!(changes[0].links[0].removed[0].id, ALICE);
+}
+
+#[test]
+fn unsorted_link_lists_from_hand_edited_files_still_compare_as_sets() {
+    let mut a = fixture::group(SALES, "Sales Team", "x", &[]);
+    a.links.insert(
+        "members".into(),
+        vec![
+            LinkRef::new(BOB, None),
+            LinkRef::new(ALICE, None),
+            LinkRef::new(BOB, None),
+        ],
+    );
+    let b = fixture::group(SALES, "Sales Team", "x", &[(ALICE, "A"), (BOB, "B")]);
+    assert!(run(&snap([a]), &snap([b]), &DiffOptions::default()).is_empty());
+}
