@@ -1,1 +1,0 @@
-//! Snapshot vs snapshot → sorted changes at attribute and link level. (Being written.)
