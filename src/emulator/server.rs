@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -272,18 +273,32 @@ pub(crate) async fn process(
     (reply, mangle)
 }
 
-/// A body that sends `first` (if any) and then fails, which makes hyper abort the connection.
+/// A body that sends `first` (if any), waits a moment so that the status line, headers and
+/// that part reach the client, and then fails, which makes hyper abort the connection.
 struct Broken {
     first: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Broken {
+    fn new(first: Option<Bytes>) -> Broken {
+        Broken {
+            first,
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        }
+    }
 }
 
 impl futures_core::Stream for Broken {
     type Item = Result<Bytes, std::io::Error>;
 
-    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.first.take() {
-            Some(b) => Poll::Ready(Some(Ok(b))),
-            None => Poll::Ready(Some(Err(std::io::Error::new(
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(b) = self.first.take() {
+            return Poll::Ready(Some(Ok(b)));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
                 std::io::ErrorKind::ConnectionAborted,
                 "emulator fault: connection dropped",
             )))),
@@ -309,14 +324,14 @@ fn to_response(ctx: &Ctx, reply: Reply, mangle: Option<Mangle>) -> Response {
         Some(Mangle::Truncate) => {
             let full = bytes.unwrap_or_else(|| b"{\"value\":[]}".to_vec());
             let half = Bytes::from(full[..full.len() / 2].to_vec());
-            (status(reply.status), Some(JSON_TYPE), Body::from_stream(Broken { first: Some(half) }))
+            (status(reply.status), Some(JSON_TYPE), Body::from_stream(Broken::new(Some(half))))
         }
         Some(Mangle::NonJson(s)) => (
             status(s),
             Some("text/html; charset=utf-8"),
             Body::from("<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The proxy received an invalid response.</p></body></html>"),
         ),
-        Some(Mangle::Drop) => (status(reply.status), Some(JSON_TYPE), Body::from_stream(Broken { first: None })),
+        Some(Mangle::Drop) => (status(reply.status), Some(JSON_TYPE), Body::from_stream(Broken::new(None))),
     };
     let mut resp = (code, body).into_response();
     let h = resp.headers_mut();
