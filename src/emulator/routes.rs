@@ -391,7 +391,10 @@ fn page_size(req: &Req) -> Result<usize, Reply> {
 
 /// Where a page starts, what it selects and how large it is: from the `$skiptoken` when there is
 /// one (the token carries the query), from the query otherwise.
-fn paging(req: &Req) -> Result<(Option<String>, Option<Vec<String>>, usize), Reply> {
+/// Where a page starts (exclusive), what it selects, how many items it holds.
+type PageStart = (Option<String>, Option<Vec<String>>, usize);
+
+fn paging(req: &Req) -> Result<PageStart, Reply> {
     if let Some(tok) = &req.query.skiptoken {
         return match PageToken::decode(tok).filter(|t| t.c == req.path) {
             Some(t) => Ok((Some(t.a), t.s, t.t)),

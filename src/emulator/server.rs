@@ -3,8 +3,8 @@
 //! → route), and the running [`Emulator`] with its own thread and tokio runtime.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -365,6 +365,23 @@ fn shape_secret(name: &str, value: Value, keep_key: bool) -> Value {
         "passwordCredentials" => "secretText",
         "keyCredentials" if !keep_key => "key",
         "passwordProfile" => return Value::Null,
+        // Graph always returns all fifteen attributes; only the set ones are stored.
+        "onPremisesExtensionAttributes" => {
+            let Value::Object(mut m) = value else {
+                return value;
+            };
+            for i in 1..=15 {
+                m.entry(format!("extensionAttribute{i}"))
+                    .or_insert(Value::Null);
+            }
+            let mut sorted: Vec<(String, Value)> = m.into_iter().collect();
+            sorted.sort_by_key(|(k, _)| {
+                k.strip_prefix("extensionAttribute")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .unwrap_or(u32::MAX)
+            });
+            return Value::Object(sorted.into_iter().collect());
+        }
         _ => return value,
     };
     match value {

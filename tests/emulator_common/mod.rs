@@ -54,7 +54,10 @@ pub async fn token_for(http: &reqwest::Client, url: &str) -> String {
         .json()
         .await
         .expect("token body");
-    r["access_token"].as_str().expect("access_token").to_string()
+    r["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 impl Graph {
@@ -76,7 +79,10 @@ impl Graph {
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.http.request(m, self.url(path)).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(m, self.url(path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -87,9 +93,14 @@ impl Graph {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -114,8 +125,13 @@ impl Graph {
     /// Ids of a collection (every page).
     pub async fn ids(&self, path: &str) -> Vec<String> {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let (items, _) = self.get_all(&format!("{path}{sep}$select=id&$top=999")).await;
-        items.iter().map(|v| v["id"].as_str().unwrap().to_string()).collect()
+        let (items, _) = self
+            .get_all(&format!("{path}{sep}$select=id&$top=999"))
+            .await;
+        items
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
     }
 }
 
