@@ -22,6 +22,12 @@ async fn big_tenant_listing_and_batched_links() {
     })
     .unwrap();
     eprintln!("generate + start {spec}: {:?}", t.elapsed());
+    let rss = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss = rss
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or("VmRSS: ?");
+    eprintln!("process memory with the tenant loaded: {rss}");
     let http = reqwest::Client::new();
     let token = token_for(&http, &emu.url()).await;
     let g = Graph { emu, http, token };
@@ -37,12 +43,24 @@ async fn big_tenant_listing_and_batched_links() {
     let mut next = Some(g.url(&format!("users?$select={select}&$top=999")));
     let (mut pages, mut bytes) = (0, 0);
     while let Some(url) = next {
-        let body = g.http.get(url).bearer_auth(&g.token).send().await.unwrap().bytes().await.unwrap();
+        let body = g
+            .http
+            .get(url)
+            .bearer_auth(&g.token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         bytes += body.len();
         pages += 1;
         next = serde_json::from_slice::<Page>(&body).unwrap().next;
     }
-    eprintln!("raw: {pages} pages of users, {bytes} bytes: {:?}", t.elapsed());
+    eprintln!(
+        "raw: {pages} pages of users, {bytes} bytes: {:?}",
+        t.elapsed()
+    );
     let t = Instant::now();
     let (users, pages) = g.get_all(&format!("users?$select={select}&$top=999")).await;
     eprintln!(
