@@ -1,0 +1,175 @@
+//! What an emulator is started with: [`EmulatorConfig`] (address, credentials, seed, throttle,
+//! faults) and [`SyntheticSpec`] (the size of a generated tenant), plus the emulator's error type.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::faults::FaultRule;
+
+/// How to start an emulator. `Default` gives a small synthetic-free, empty tenant with the
+/// default credentials, Graph's write throttle and no read throttle.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// 0 = any free port; the emulator always binds 127.0.0.1.
+    pub port: u16,
+    /// Tenant id the objects belong to; the token path accepts any tenant segment.
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Load the object files of a snapshot repository.
+    pub seed_dir: Option<PathBuf>,
+    /// Generate a tenant (added to whatever `seed_dir` loads).
+    pub synthetic: Option<SyntheticSpec>,
+    /// Resource units per 10 s (GRAPH.md B.5); `None` = no read throttle.
+    pub read_throttle: Option<u32>,
+    /// Writes per 150 s; Graph's limit for one app in one tenant is 3000.
+    pub write_throttle: Option<u32>,
+    /// Added to every Graph request.
+    pub latency: Duration,
+    /// Initial fault rules (the control endpoint `/_emulator/faults` replaces them).
+    pub faults: Vec<FaultRule>,
+    pub token_lifetime: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            port: 0,
+            tenant_id: "00000000-0000-0000-0000-0000000000e1".into(),
+            client_id: "tenantgit-emulator".into(),
+            client_secret: "emulator-secret".into(),
+            seed_dir: None,
+            synthetic: None,
+            read_throttle: None,
+            write_throttle: Some(3000),
+            latency: Duration::ZERO,
+            faults: Vec::new(),
+            token_lifetime: Duration::from_secs(3599),
+        }
+    }
+}
+
+/// Size of a generated tenant: `users=100000,groups=20000,members=50,apps=5000,policies=300`.
+/// Every key is optional; missing keys take the small defaults of `Default`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyntheticSpec {
+    pub users: usize,
+    pub groups: usize,
+    /// Average members per (non-department) group.
+    pub members: usize,
+    /// Applications, each with a service principal.
+    pub apps: usize,
+    /// Conditional access policies.
+    pub policies: usize,
+}
+
+impl Default for SyntheticSpec {
+    fn default() -> Self {
+        SyntheticSpec {
+            users: 50,
+            groups: 10,
+            members: 5,
+            apps: 3,
+            policies: 3,
+        }
+    }
+}
+
+impl FromStr for SyntheticSpec {
+    type Err = EmulatorError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut spec = SyntheticSpec::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = || EmulatorError::BadSpec {
+                spec: text.to_string(),
+                part: part.to_string(),
+            };
+            let (key, value) = part.split_once('=').ok_or_else(bad)?;
+            let value: usize = value.trim().replace('_', "").parse().map_err(|_| bad())?;
+            match key.trim() {
+                "users" => spec.users = value,
+                "groups" => spec.groups = value,
+                "members" => spec.members = value,
+                "apps" => spec.apps = value,
+                "policies" => spec.policies = value,
+                _ => return Err(bad()),
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Why an emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("cannot listen on 127.0.0.1:{port}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid synthetic tenant spec {spec:?}: cannot use {part:?}")]
+    BadSpec { spec: String, part: String },
+    #[error("cannot read seed folder {path}")]
+    SeedIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid object file in seed folder")]
+    SeedFile(#[from] crate::error::YamlError),
+    #[error("cannot start the emulator's runtime")]
+    Runtime {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the emulator stopped while starting")]
+    Stopped,
+}
+
+impl EmulatorError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EmulatorError::Bind { port, .. } => Some(format!(
+                "another program uses port {port}; pick another with --port, or 0 for any free port"
+            )),
+            EmulatorError::BadSpec { .. } => Some(
+                "write KEY=NUMBER pairs separated by commas, keys users, groups, members, apps, \
+                 policies, e.g. users=1000,groups=100"
+                    .into(),
+            ),
+            EmulatorError::SeedIo { .. } => {
+                Some("--seed takes a snapshot repository folder, e.g. example-repo/".into())
+            }
+            EmulatorError::SeedFile(_) => {
+                Some("fix the file (or remove it from the seed folder) and start again".into())
+            }
+            EmulatorError::Runtime { .. } | EmulatorError::Stopped => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_parses_partial_and_rejects_unknown_keys() {
+        let s: SyntheticSpec = "users=100000,groups=20000,members=50,apps=5000,policies=300"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (s.users, s.groups, s.members, s.apps, s.policies),
+            (100000, 20000, 50, 5000, 300)
+        );
+        let s: SyntheticSpec = "groups=7".parse().unwrap();
+        assert_eq!(s.groups, 7);
+        assert_eq!(s.users, SyntheticSpec::default().users);
+        assert!("userz=1".parse::<SyntheticSpec>().is_err());
+        assert!("users=many".parse::<SyntheticSpec>().is_err());
+        assert!("users".parse::<SyntheticSpec>().is_err());
+    }
+}

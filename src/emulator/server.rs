@@ -1,0 +1,737 @@
+//! The HTTP side: the axum router (token endpoint, Graph under `/v1.0`, control endpoints under
+//! `/_emulator`), the per-request pipeline shared with `$batch` items (count → faults → throttle
+//! → route), and the running [`Emulator`] with its own thread and tokio runtime.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Auth;
+use super::config::{EmulatorConfig, EmulatorError};
+use super::faults::{FaultAction, FaultRule, Faults};
+use super::routes::{dispatch, error, request_cost, Ctx, Reply};
+use super::state::Tenant;
+use super::throttle::{format_retry_after, Throttle};
+use super::{batch, seed, synthetic};
+
+/// Counters of `GET /_emulator/stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Graph calls, each `$batch` item counted as one (the `$batch` envelope itself is not).
+    pub requests: u64,
+    /// POST/PATCH/PUT/DELETE Graph calls received, whatever their outcome.
+    pub writes: u64,
+    /// Calls answered 429 (by the throttle or a throttle fault).
+    pub throttled: u64,
+    /// Calls a fault rule fired on.
+    pub faulted: u64,
+    /// `$batch` envelopes.
+    pub batches: u64,
+    /// Access tokens issued.
+    pub tokens: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    requests: AtomicU64,
+    writes: AtomicU64,
+    throttled: AtomicU64,
+    faulted: AtomicU64,
+    batches: AtomicU64,
+    tokens: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> Stats {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            requests: g(&self.requests),
+            writes: g(&self.writes),
+            throttled: g(&self.throttled),
+            faulted: g(&self.faulted),
+            batches: g(&self.batches),
+            tokens: g(&self.tokens),
+        }
+    }
+
+    pub fn reset(&self) {
+        for c in [
+            &self.requests,
+            &self.writes,
+            &self.throttled,
+            &self.faulted,
+            &self.batches,
+            &self.tokens,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// State shared by every request.
+pub(crate) struct Shared {
+    /// `http://127.0.0.1:PORT`, for absolute nextLinks and contexts.
+    pub base: String,
+    pub tenant_id: String,
+    pub latency: Duration,
+    tenant: RwLock<Tenant>,
+    auth: Mutex<Auth>,
+    throttle: Mutex<Throttle>,
+    faults: Mutex<Faults>,
+    pub stats: Counters,
+}
+
+/// A panic while a lock is held leaves data that is still consistent enough for a test server.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn new(config: &EmulatorConfig, base: String, tenant: Tenant) -> Shared {
+        Shared {
+            base,
+            tenant_id: config.tenant_id.clone(),
+            latency: config.latency,
+            tenant: RwLock::new(tenant),
+            auth: Mutex::new(Auth::new(
+                config.client_id.clone(),
+                config.client_secret.clone(),
+                config.token_lifetime,
+            )),
+            throttle: Mutex::new(Throttle::new(config.read_throttle, config.write_throttle)),
+            faults: Mutex::new(Faults::new(config.faults.clone())),
+            stats: Counters::default(),
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Tenant> {
+        self.tenant.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Tenant> {
+        self.tenant.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        lock(&self.faults).set(rules);
+    }
+}
+
+/// Builds the tenant a config asks for: seed folder, then synthetic objects, then the policy
+/// singletons Graph always has.
+fn build_tenant(config: &EmulatorConfig) -> Result<Tenant, EmulatorError> {
+    let mut tenant = Tenant::new();
+    if let Some(dir) = &config.seed_dir {
+        seed::load(dir, &mut tenant)?;
+    }
+    if let Some(spec) = &config.synthetic {
+        synthetic::generate(spec, &config.tenant_id, &mut tenant);
+    }
+    synthetic::insert_default_singletons(&mut tenant);
+    Ok(tenant)
+}
+
+/// What happens to a reply on its way out, for faults that break the HTTP exchange itself.
+#[derive(Debug, Clone)]
+pub(crate) enum Mangle {
+    Truncate,
+    NonJson(u16),
+    Drop,
+}
+
+fn is_write(method: &str) -> bool {
+    matches!(method, "POST" | "PATCH" | "PUT" | "DELETE")
+}
+
+fn too_many(ctx: &Ctx, shared: &Shared, retry_after: f64, information: &str) -> Reply {
+    let mut r = Reply::json(
+        429,
+        json!({"error": {
+            "code": "TooManyRequests",
+            "message": "Please retry again later.",
+            "innerError": {
+                "code": "429",
+                "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "message": "Please retry after",
+                "request-id": ctx.request_id,
+                "client-request-id": ctx.client_request_id,
+                "status": "429",
+            }
+        }}),
+    );
+    let client = lock(&shared.auth).client_id.clone();
+    r.headers
+        .push(("Retry-After", format_retry_after(retry_after)));
+    r.headers.push((
+        "x-ms-throttle-scope",
+        format!("Tenant_Application/ReadWrite/{client}/{}", shared.tenant_id),
+    ));
+    r.headers
+        .push(("x-ms-throttle-information", information.to_string()));
+    r
+}
+
+/// One Graph call (a plain request or a `$batch` item) after authentication: counted, matched
+/// against fault rules, throttled, routed. `path` starts with `/` below `/v1.0`.
+pub(crate) async fn process(
+    shared: &Shared,
+    ctx: &Ctx,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+    batch_item: bool,
+) -> (Reply, Option<Mangle>) {
+    bump(&shared.stats.requests);
+    let write = is_write(method);
+    if write {
+        bump(&shared.stats.writes);
+    }
+    let fault = lock(&shared.faults).check(method, path, batch_item);
+    let mut mangle = None;
+    if let Some(action) = fault {
+        bump(&shared.stats.faulted);
+        match action {
+            FaultAction::Status {
+                status,
+                retry_after,
+            } => {
+                let (code, message) = match status {
+                    503 => (
+                        "serviceNotAvailable",
+                        "The service is temporarily unavailable. Please retry later.",
+                    ),
+                    504 => (
+                        "UnknownError",
+                        "The gateway timed out while waiting for the service.",
+                    ),
+                    _ => (
+                        "generalException",
+                        "An unexpected error occurred while processing the request.",
+                    ),
+                };
+                let mut r = error(ctx, status, code, message);
+                if let Some(s) = retry_after {
+                    r.headers.push(("Retry-After", format_retry_after(s)));
+                }
+                return (r, None);
+            }
+            FaultAction::Throttle { retry_after } => {
+                bump(&shared.stats.throttled);
+                return (
+                    too_many(ctx, shared, retry_after, "ResourceUnitLimitExceeded"),
+                    None,
+                );
+            }
+            FaultAction::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            FaultAction::TruncatedBody => mangle = Some(Mangle::Truncate),
+            FaultAction::NonJson { status } => {
+                mangle = Some(Mangle::NonJson(status.unwrap_or(200)))
+            }
+            FaultAction::DropConnection => mangle = Some(Mangle::Drop),
+        }
+    }
+    let cost = request_cost(method, path, query);
+    let admitted = lock(&shared.throttle).admit(cost, write);
+    let share = match admitted {
+        Ok(share) => share,
+        Err(refusal) => {
+            bump(&shared.stats.throttled);
+            return (
+                too_many(ctx, shared, refusal.retry_after, refusal.information),
+                None,
+            );
+        }
+    };
+    let mut reply = dispatch(shared, ctx, method, path, query, body);
+    reply.headers.push(("x-ms-resource-unit", cost.to_string()));
+    if let Some(share) = share.filter(|s| *s > 0.8) {
+        reply.headers.push((
+            "x-ms-throttle-limit-percentage",
+            format!("{:.1}", share.min(1.8)),
+        ));
+    }
+    (reply, mangle)
+}
+
+/// A body that sends `first` (if any), waits a moment so that the status line, headers and
+/// that part reach the client, and then fails, which makes hyper abort the connection.
+struct Broken {
+    first: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Broken {
+    fn new(first: Option<Bytes>) -> Broken {
+        Broken {
+            first,
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        }
+    }
+}
+
+impl futures_core::Stream for Broken {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(b) = self.first.take() {
+            return Poll::Ready(Some(Ok(b)));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "emulator fault: connection dropped",
+            )))),
+        }
+    }
+}
+
+const JSON_TYPE: &str =
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+
+fn to_response(ctx: &Ctx, reply: Reply, mangle: Option<Mangle>) -> Response {
+    let status = |s: u16| StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = reply
+        .body
+        .as_ref()
+        .map(|b| serde_json::to_vec(b).expect("JSON values always serialize"));
+    let (code, content_type, body) = match mangle {
+        None => (
+            status(reply.status),
+            bytes.as_ref().map(|_| JSON_TYPE),
+            bytes.map_or_else(Body::empty, Body::from),
+        ),
+        Some(Mangle::Truncate) => {
+            let full = bytes.unwrap_or_else(|| b"{\"value\":[]}".to_vec());
+            let half = Bytes::from(full[..full.len() / 2].to_vec());
+            (status(reply.status), Some(JSON_TYPE), Body::from_stream(Broken::new(Some(half))))
+        }
+        Some(Mangle::NonJson(s)) => (
+            status(s),
+            Some("text/html; charset=utf-8"),
+            Body::from("<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>The proxy received an invalid response.</p></body></html>"),
+        ),
+        Some(Mangle::Drop) => (status(reply.status), Some(JSON_TYPE), Body::from_stream(Broken::new(None))),
+    };
+    let mut resp = (code, body).into_response();
+    let h = resp.headers_mut();
+    let mut put = |k: &'static str, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    };
+    put("request-id", &ctx.request_id);
+    put("client-request-id", &ctx.client_request_id);
+    put("OData-Version", "4.0");
+    if let Some(t) = content_type {
+        put("content-type", t);
+    }
+    for (k, v) in &reply.headers {
+        put(k, v);
+    }
+    resp
+}
+
+fn request_ids(headers: &HeaderMap) -> Ctx {
+    Ctx {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        client_request_id: headers
+            .get("client-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+    }
+}
+
+/// Everything below `/v1.0`.
+async fn graph(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let ctx = request_ids(&parts.headers);
+    let Some(path) = parts.uri.path().strip_prefix("/v1.0") else {
+        let seg = parts
+            .uri
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or("");
+        return to_response(
+            &ctx,
+            error(&ctx, 400, "BadRequest", &format!("Invalid version: {seg}")),
+            None,
+        );
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    let query = parts.uri.query().unwrap_or("");
+    let method = parts.method.as_str().to_string();
+    let bytes = match axum::body::to_bytes(body, 256 << 20).await {
+        Ok(b) => b,
+        Err(_) => {
+            return to_response(
+                &ctx,
+                error(
+                    &ctx,
+                    413,
+                    "Request_BadRequest",
+                    "The request body is too large.",
+                ),
+                None,
+            )
+        }
+    };
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
+    let auth = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    if let Err(problem) = lock(&shared.auth).check(auth) {
+        bump(&shared.stats.requests);
+        let mut r = error(&ctx, 401, "InvalidAuthenticationToken", problem.message());
+        r.headers.push((
+            "WWW-Authenticate",
+            "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"".into(),
+        ));
+        return to_response(&ctx, r, None);
+    }
+    if path.trim_end_matches('/') == "/$batch" {
+        if method != "POST" {
+            return to_response(
+                &ctx,
+                error(
+                    &ctx,
+                    405,
+                    "Request_BadRequest",
+                    "Specified HTTP method is not allowed for the request target.",
+                ),
+                None,
+            );
+        }
+        bump(&shared.stats.batches);
+        // A fault rule on `/$batch` itself can break the envelope.
+        let fault = lock(&shared.faults).check(&method, "/$batch", false);
+        let mangle = match fault {
+            Some(FaultAction::Status { .. })
+            | Some(FaultAction::Throttle { .. })
+            | Some(FaultAction::Latency { .. })
+            | None => {
+                if fault.is_some() {
+                    // Status/throttle/latency on the envelope: answered like a plain call.
+                    bump(&shared.stats.faulted);
+                    return envelope_fault(&shared, &ctx, fault).await;
+                }
+                None
+            }
+            Some(FaultAction::TruncatedBody) => Some(Mangle::Truncate),
+            Some(FaultAction::NonJson { status }) => Some(Mangle::NonJson(status.unwrap_or(200))),
+            Some(FaultAction::DropConnection) => Some(Mangle::Drop),
+        };
+        if mangle.is_some() {
+            bump(&shared.stats.faulted);
+        }
+        let reply = batch::run(&shared, &ctx, &bytes).await;
+        return to_response(&ctx, reply, mangle);
+    }
+    let (reply, mangle) = process(&shared, &ctx, &method, path, query, &bytes, false).await;
+    to_response(&ctx, reply, mangle)
+}
+
+async fn envelope_fault(shared: &Shared, ctx: &Ctx, fault: Option<FaultAction>) -> Response {
+    let reply = match fault {
+        Some(FaultAction::Status {
+            status,
+            retry_after,
+        }) => {
+            let mut r = error(
+                ctx,
+                status,
+                "serviceNotAvailable",
+                "The service is temporarily unavailable.",
+            );
+            if let Some(s) = retry_after {
+                r.headers.push(("Retry-After", format_retry_after(s)));
+            }
+            r
+        }
+        Some(FaultAction::Throttle { retry_after }) => {
+            bump(&shared.stats.throttled);
+            too_many(ctx, shared, retry_after, "ResourceUnitLimitExceeded")
+        }
+        Some(FaultAction::Latency { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            return to_response(
+                ctx,
+                error(ctx, 500, "generalException", "unreachable"),
+                None,
+            );
+        }
+        _ => error(
+            ctx,
+            500,
+            "generalException",
+            "An unexpected error occurred.",
+        ),
+    };
+    to_response(ctx, reply, None)
+}
+
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    // RFC 6749 client authentication with HTTP Basic is accepted too (GRAPH.md B.7).
+    if let Some(basic) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim()) {
+            if let Some((id, secret)) = String::from_utf8_lossy(&decoded).split_once(':') {
+                form.entry("client_id".into())
+                    .or_insert_with(|| id.to_string());
+                form.entry("client_secret".into())
+                    .or_insert_with(|| secret.to_string());
+            }
+        }
+    }
+    let result = lock(&shared.auth).issue(&tenant, &form);
+    let (status, body) = match result {
+        Ok(body) => {
+            bump(&shared.stats.tokens);
+            (200, body)
+        }
+        Err(e) => (e.status, e.body),
+    };
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+async fn get_stats(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.stats.snapshot()).into_response()
+}
+
+async fn reset_stats(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.stats.reset();
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /_emulator/faults` takes a list of rules (or `{"rules": [...]}`) and replaces the
+/// active ones.
+async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Body {
+        List(Vec<FaultRule>),
+        Wrapped { rules: Vec<FaultRule> },
+    }
+    match serde_json::from_slice::<Body>(&body) {
+        Ok(Body::List(rules)) | Ok(Body::Wrapped { rules }) => {
+            shared.set_faults(rules);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": format!("invalid fault rules: {e}")})),
+        )
+            .into_response(),
+    }
+}
+
+async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.set_faults(Vec::new());
+    StatusCode::NO_CONTENT
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/_emulator/stats", get(get_stats))
+        .route("/_emulator/stats/reset", post(reset_stats))
+        .route("/_emulator/faults", post(set_faults).delete(clear_faults))
+        .fallback(graph)
+        .with_state(shared)
+}
+
+/// A running emulator on its own thread with its own tokio runtime, usable from sync code and
+/// from inside another runtime. Dropping it (or [`Emulator::shutdown`]) stops the server.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Emulator {
+    /// Builds the tenant, binds 127.0.0.1 and returns once the server accepts connections.
+    pub fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        let tenant = build_tenant(&config)?;
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", config.port)).map_err(|source| {
+                EmulatorError::Bind {
+                    port: config.port,
+                    source,
+                }
+            })?;
+        let bind_err = |source| EmulatorError::Bind {
+            port: config.port,
+            source,
+        };
+        listener.set_nonblocking(true).map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
+        let shared = Arc::new(Shared::new(&config, format!("http://{addr}"), tenant));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), EmulatorError>>();
+        let app = router(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("graph-emulator-{}", addr.port()))
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("graph-emulator")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(source) => {
+                        let _ = ready_tx.send(Err(EmulatorError::Runtime { source }));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(source) => {
+                            let _ = ready_tx.send(Err(EmulatorError::Runtime { source }));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    tokio::select! {
+                        _ = axum::serve(listener, app) => {}
+                        _ = stop_rx => {}
+                    }
+                });
+                // Open keep-alive connections die with the runtime instead of being waited for.
+                rt.shutdown_timeout(Duration::from_millis(200));
+            })
+            .map_err(|source| EmulatorError::Runtime { source })?;
+        ready_rx.recv().map_err(|_| EmulatorError::Stopped)??;
+        Ok(Emulator {
+            addr,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash: both the Graph root and the authority host.
+    pub fn url(&self) -> String {
+        self.shared.base.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The numbers `GET /_emulator/stats` returns.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
+    }
+
+    pub fn reset_stats(&self) {
+        self.shared.stats.reset();
+    }
+
+    /// Replaces the active fault rules.
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        self.shared.set_faults(rules);
+    }
+
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// Runs an emulator on the current runtime until ctrl-c (for `tenantgit emulator serve`);
+/// `on_listening` gets the bound address once connections are accepted.
+pub async fn serve(
+    config: EmulatorConfig,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), EmulatorError> {
+    let tenant = build_tenant(&config)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+        .await
+        .map_err(|source| EmulatorError::Bind {
+            port: config.port,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind {
+            port: config.port,
+            source,
+        })?;
+    let shared = Arc::new(Shared::new(&config, format!("http://{addr}"), tenant));
+    on_listening(addr);
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|source| EmulatorError::Runtime { source })
+}

@@ -1,0 +1,136 @@
+//! Unit tests of the emulator's tenant model and generator (HTTP behaviour is tested in
+//! `tests/emulator_*.rs`).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::config::SyntheticSpec;
+use super::state::{kind_index, Render, Tenant};
+use super::synthetic::generate;
+
+fn props(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+#[test]
+fn soft_delete_unlinks_and_restore_relinks() {
+    let mut t = Tenant::new();
+    let users = kind_index("users").unwrap();
+    let groups = kind_index("groups").unwrap();
+    let u = t.insert(
+        users,
+        "u1".into(),
+        props(json!({"displayName": "U", "department": null})),
+    );
+    let g = t.insert(groups, "g1".into(), props(json!({"displayName": "G"})));
+    t.entry_mut(g).unwrap().links[0].insert(u);
+    assert!(
+        !t.entry(u).unwrap().props.contains_key("department"),
+        "nulls are not stored"
+    );
+    t.soft_delete(u, "2024-01-01T00:00:00Z".into());
+    assert!(t.entry(g).unwrap().links[0].is_empty());
+    assert!(t.live_slot("u1").is_none() && t.recycle(users).contains_key("u1"));
+    let rendered = t.render(u, None, Render::default());
+    assert_eq!(rendered["deletedDateTime"], "2024-01-01T00:00:00Z");
+    t.restore(u);
+    assert!(t.entry(g).unwrap().links[0].contains(&u));
+    assert!(t.live_slot("u1").is_some() && t.recycle(users).is_empty());
+    t.entry_mut(u).unwrap().props.insert(
+        "onPremisesExtensionAttributes".into(),
+        json!({"extensionAttribute2": "x"}),
+    );
+    let ext = &t.render(
+        u,
+        Some(&["onPremisesExtensionAttributes"]),
+        Render::default(),
+    )["onPremisesExtensionAttributes"];
+    assert_eq!(ext.as_object().unwrap().len(), 15);
+    assert_eq!(
+        (
+            ext["extensionAttribute2"].as_str(),
+            ext["extensionAttribute15"].is_null()
+        ),
+        (Some("x"), true)
+    );
+    t.purge(u);
+    assert!(t.slot("u1").is_none() && t.entry(g).unwrap().links[0].is_empty());
+}
+
+#[test]
+fn render_fills_nulls_and_hides_secrets() {
+    let mut t = Tenant::new();
+    let apps = kind_index("applications").unwrap();
+    let a = t.insert(
+        apps,
+        "a1".into(),
+        props(json!({"displayName": "A", "passwordCredentials": [{"keyId": "k", "hint": "abc", "secretText": "s3cr3t"}],
+                     "keyCredentials": [{"keyId": "c", "key": "AAAA"}]})),
+    );
+    let all = t.render(a, None, Render::default());
+    assert!(all["notes"].is_null() && all.contains_key("notes"));
+    assert!(all["passwordCredentials"][0]["secretText"].is_null());
+    assert!(all["keyCredentials"][0]["key"].is_null());
+    let with_key = t.render(
+        a,
+        Some(&["keyCredentials"]),
+        Render {
+            odata_type: false,
+            keep_key: true,
+        },
+    );
+    assert_eq!(with_key["keyCredentials"][0]["key"], "AAAA");
+    assert!(!serde_json::to_string(&with_key).unwrap().contains("s3cr3t"));
+}
+
+#[test]
+fn synthetic_departments_are_skewed_and_groups_reference_real_objects() {
+    let mut t = Tenant::new();
+    let spec = SyntheticSpec {
+        users: 3000,
+        groups: 40,
+        members: 10,
+        apps: 5,
+        policies: 12,
+    };
+    generate(&spec, "tenant", &mut t);
+    let users = kind_index("users").unwrap();
+    let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
+    for slot in t.live(users).values() {
+        let d = t
+            .entry(*slot)
+            .unwrap()
+            .str_prop("department")
+            .unwrap()
+            .to_string();
+        *sizes.entry(d).or_default() += 1;
+    }
+    let largest = *sizes.values().max().unwrap();
+    let smallest = *sizes.values().min().unwrap();
+    assert!((10..=15).contains(&sizes.len()), "{sizes:?}");
+    assert!(largest >= 300 && largest > 5 * smallest, "{sizes:?}");
+    assert_eq!(t.count_live(kind_index("groups").unwrap()), 40);
+    assert_eq!(t.count_live(kind_index("servicePrincipals").unwrap()), 5);
+    assert_eq!(
+        t.count_live(kind_index("conditionalAccessPolicies").unwrap()),
+        12
+    );
+    // Every CA policy's group and location references name live objects.
+    let ca = kind_index("conditionalAccessPolicies").unwrap();
+    for slot in t.live(ca).values() {
+        let c = &t.entry(*slot).unwrap().props["conditions"];
+        for id in c["users"]["includeGroups"].as_array().unwrap() {
+            assert!(t.live_slot(id.as_str().unwrap()).is_some());
+        }
+        for id in c
+            .pointer("/locations/includeLocations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let id = id.as_str().unwrap();
+            assert!(id == "All" || t.live_slot(id).is_some());
+        }
+    }
+}

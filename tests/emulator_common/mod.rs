@@ -1,0 +1,140 @@
+//! Helpers shared by the emulator's integration tests: start an emulator, get a token, make
+//! Graph calls with reqwest over real HTTP.
+#![allow(dead_code)]
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use tenantgit::emulator::{Emulator, EmulatorConfig, SyntheticSpec};
+
+pub struct Graph {
+    pub emu: Emulator,
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+pub fn config(spec: Option<&str>) -> EmulatorConfig {
+    EmulatorConfig {
+        synthetic: spec.map(|s| s.parse::<SyntheticSpec>().expect("valid spec")),
+        ..EmulatorConfig::default()
+    }
+}
+
+pub async fn token_for(http: &reqwest::Client, url: &str) -> String {
+    let r: Value = http
+        .post(format!("{url}/contoso.example/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "tenantgit-emulator"),
+            ("client_secret", "emulator-secret"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token body");
+    r["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+impl Graph {
+    pub async fn start(config: EmulatorConfig) -> Graph {
+        let emu = Emulator::start(config).expect("emulator starts");
+        let http = reqwest::Client::new();
+        let token = token_for(&http, &emu.url()).await;
+        Graph { emu, http, token }
+    }
+
+    /// `path` is below `/v1.0/` (e.g. `users?$top=5`) or an absolute nextLink.
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}/v1.0/{}", self.emu.url(), path.trim_start_matches('/'))
+        }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(m, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call("GET", path, None).await
+    }
+
+    /// Follows nextLinks; returns every item and the number of pages.
+    pub async fn get_all(&self, path: &str) -> (Vec<Value>, usize) {
+        let mut items = Vec::new();
+        let mut pages = 0;
+        let mut next = Some(path.to_string());
+        while let Some(p) = next {
+            let r = self.get(&p).await;
+            assert_eq!(r.status, 200, "{p}: {}", r.body);
+            pages += 1;
+            items.extend(r.body["value"].as_array().unwrap().iter().cloned());
+            next = r.body["@odata.nextLink"].as_str().map(str::to_string);
+        }
+        (items, pages)
+    }
+
+    /// Ids of a collection (every page).
+    pub async fn ids(&self, path: &str) -> Vec<String> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let (items, _) = self
+            .get_all(&format!("{path}{sep}$select=id&$top=999"))
+            .await;
+        items
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+pub fn directory_object(id: &str) -> Value {
+    serde_json::json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}")})
+}
