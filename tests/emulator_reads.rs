@@ -326,12 +326,9 @@ async fn seed_round_trip_from_snapshot_files() {
 #[tokio::test]
 async fn seeds_graph_doc_samples_and_serves_them_graph_shaped() {
     let text = std::fs::read_to_string(
-        "/work/shared/graph-samples/conditionalaccess-policy-list-response.json",
-    );
-    let Ok(text) = text else {
-        eprintln!("graph-samples not present; skipping");
-        return;
-    };
+        "tests/fixtures/graph-samples/conditionalaccess-policy-list-response.json",
+    )
+    .expect("the samples are part of the repository");
     let sample: Value = serde_json::from_str(&text).unwrap();
     let kind = schema::kind("conditionalAccessPolicies").unwrap();
     let objects: Vec<_> = sample["value"]
