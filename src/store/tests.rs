@@ -1,0 +1,1 @@
+//! Tests of the git store against real repositories and the git CLI.
