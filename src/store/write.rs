@@ -483,10 +483,6 @@ impl Store {
         }
 
         let log_message = format!("tenantgit: {}", options.message_title);
-        for name in [branch.as_str(), "HEAD"] {
-            repo.reference_ensure_log(name)
-                .map_err(StoreError::git(format!("creating the reflog of {name}")))?;
-        }
         let moved = match &parent {
             Some(p) => repo.reference_matching(&branch, commit, true, p.id(), &log_message),
             None => repo.reference(&branch, commit, false, &log_message),
@@ -494,6 +490,12 @@ impl Store {
         moved.map_err(StoreError::git(format!(
             "moving {branch} to the new commit (did another program change it meanwhile?)"
         )))?;
+        // libgit2 logs ref updates only where core.logAllRefUpdates says so, which is off in
+        // bare repositories; the history of snapshots should be in the reflog everywhere.
+        for name in [branch.as_str(), "HEAD"] {
+            self.ensure_reflog_entry(name, commit, &sig, &log_message)
+                .map_err(StoreError::git(format!("writing the reflog of {name}")))?;
+        }
 
         Ok(CommitOutcome {
             commit: Some(commit),
@@ -503,6 +505,21 @@ impl Store {
             bytes_written,
             git_seconds: start.elapsed().as_secs_f64(),
         })
+    }
+
+    fn ensure_reflog_entry(
+        &self,
+        name: &str,
+        new: Oid,
+        sig: &Signature<'_>,
+        message: &str,
+    ) -> Result<(), git2::Error> {
+        let mut reflog = self.repo.reflog(name)?;
+        if reflog.get(0).is_some_and(|e| e.id_new() == new) {
+            return Ok(());
+        }
+        reflog.append(new, sig, Some(message))?;
+        reflog.write()
     }
 
     /// Matches new and old files by kind and the id in the file name (so a rename is a change,
