@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
 pub use pack::blob_id;
-pub use read::TreeIndex;
+pub use read::{FileChange, TreeIndex};
 pub use write::{parse_git_date, ChangeSummary, CommitOptions, CommitOutcome, KindChanges};
 
 /// A typed failure of the store, with a hint for the person at the keyboard.
@@ -233,7 +233,8 @@ impl Store {
     /// Takes the repository's tenantgit lock for a writing command: `<gitdir>/tenantgit.lock`,
     /// created exclusively and holding the pid and the command.
     pub fn lock(&self, command: &str) -> Result<RepoLock, StoreError> {
-        let path = self.repo.path().join(LOCK_FILE);
+        // The common dir, so that linked worktrees of one repository share the lock.
+        let path = self.repo.commondir().join(LOCK_FILE);
         let mut file = match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -76,6 +76,12 @@ fn deflate(data: &[u8]) -> Vec<u8> {
     enc.finish().expect("compressing into a Vec cannot fail")
 }
 
+fn send(writer: &mut git2::OdbPackwriter<'_>, bytes: &[u8]) -> Result<(), git2::Error> {
+    writer
+        .write_all(bytes)
+        .map_err(|e| git2::Error::from_str(&format!("writing the pack stream: {e}")))
+}
+
 /// The type-and-size header of a pack entry: type in bits 4–6 of the first byte, the size in
 /// little-endian groups of 4 then 7 bits, high bit set while more bytes follow.
 fn entry_header(kind: ObjKind, size: usize, out: &mut Vec<u8>) {
@@ -100,31 +106,23 @@ pub(crate) fn write_pack(odb: &Odb<'_>, entries: &[PackEntry]) -> Result<u64, gi
     let mut sha = Sha1::new();
     let mut total = 0u64;
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    let mut flush = |buf: &mut Vec<u8>, writer: &mut git2::OdbPackwriter<'_>| {
-        sha.update(&buf[..]);
-        total += buf.len() as u64;
-        let res = writer.write_all(buf);
-        buf.clear();
-        res.map_err(|e| git2::Error::from_str(&format!("writing the pack stream: {e}")))
-    };
     buf.extend_from_slice(b"PACK");
     buf.extend_from_slice(&2u32.to_be_bytes());
     let count = u32::try_from(entries.len())
         .map_err(|_| git2::Error::from_str("more than 2^32 objects in one pack"))?;
     buf.extend_from_slice(&count.to_be_bytes());
-    for e in entries {
+    for (i, e) in entries.iter().enumerate() {
         entry_header(e.kind, e.size, &mut buf);
         buf.extend_from_slice(&e.deflated);
-        if buf.len() >= 1 << 20 {
-            flush(&mut buf, &mut writer)?;
+        if buf.len() >= 1 << 20 || i + 1 == entries.len() {
+            sha.update(&buf);
+            total += buf.len() as u64;
+            send(&mut writer, &buf)?;
+            buf.clear();
         }
     }
-    flush(&mut buf, &mut writer)?;
-    drop(flush);
     let trailer = sha.finalize();
-    writer
-        .write_all(&trailer)
-        .map_err(|e| git2::Error::from_str(&format!("writing the pack trailer: {e}")))?;
+    send(&mut writer, &trailer)?;
     total += trailer.len() as u64;
     writer.commit()?;
     Ok(total)

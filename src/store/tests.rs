@@ -504,6 +504,97 @@ fn tree_index_and_load_snapshot_round_trip() {
 }
 
 #[test]
+fn changed_object_files_between_commits() {
+    let (_dir, store) = bare_repo();
+    let mut snap = tenant(50);
+    let extra = vec![("README.md".to_string(), b"a\n".to_vec())];
+    let a = store
+        .commit_snapshot(&snap, &scope(), &extra, &options())
+        .unwrap();
+    let changed = user(8, "Finance");
+    let removed = user(9, "");
+    let added = user(77, "New");
+    snap.insert(changed.clone());
+    snap.objects.remove(&removed.key());
+    snap.insert(added.clone());
+    let extra = vec![("README.md".to_string(), b"b\n".to_vec())];
+    let b = store
+        .commit_snapshot(&snap, &scope(), &extra, &options())
+        .unwrap();
+    let (a, b) = (a.commit.unwrap(), b.commit.unwrap());
+    let (ia, ib) = (store.tree_index(a).unwrap(), store.tree_index(b).unwrap());
+    let mut changes = store.changed_object_files(a, b).unwrap();
+    changes.sort_by(|x, y| {
+        x.old
+            .is_some()
+            .cmp(&y.old.is_some())
+            .then(x.new.is_some().cmp(&y.new.is_some()))
+    });
+    let find = |idx: &TreeIndex, o: &Object| {
+        idx.find("users", &o.id)
+            .map(|(p, oid)| (p.to_string(), oid))
+    };
+    let (pr, or) = find(&ia, &removed).unwrap();
+    let (pa, oa) = find(&ib, &added).unwrap();
+    let (pc, oc_old) = find(&ia, &changed).unwrap();
+    let (_, oc_new) = find(&ib, &changed).unwrap();
+    assert_eq!(
+        changes,
+        vec![
+            FileChange {
+                path: pa,
+                kind: kind("users"),
+                old: None,
+                new: Some(oa)
+            },
+            FileChange {
+                path: pr,
+                kind: kind("users"),
+                old: Some(or),
+                new: None
+            },
+            FileChange {
+                path: pc,
+                kind: kind("users"),
+                old: Some(oc_old),
+                new: Some(oc_new)
+            },
+        ]
+    );
+    assert!(store.changed_object_files(b, b).unwrap().is_empty());
+}
+
+#[test]
+fn failed_checkout_leaves_head_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open_or_init(dir.path()).unwrap();
+    let mut snap = tenant(8);
+    let first = store
+        .commit_snapshot(&snap, &scope(), &[], &options())
+        .unwrap();
+    // An untracked file where the new object's file must go: checkout must not overwrite it.
+    let newcomer = user(300, "New");
+    let path = crate::layout::path_for(newcomer.kind, &newcomer.id, newcomer.name_for_path());
+    std::fs::create_dir_all(dir.path().join(&path).parent().unwrap()).unwrap();
+    std::fs::write(dir.path().join(&path), "mine\n").unwrap();
+    snap.insert(newcomer);
+    let err = store
+        .commit_snapshot(&snap, &scope(), &[], &options())
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Git { .. }), "{err:?}");
+    assert_eq!(store.head().unwrap(), first.commit);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(&path)).unwrap(),
+        "mine\n"
+    );
+    assert_eq!(
+        git(dir.path(), &["reflog", "show", "main"]).lines().count(),
+        1
+    );
+    git(dir.path(), &["fsck", "--full"]);
+}
+
+#[test]
 fn malformed_file_names_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::open_or_init(dir.path()).unwrap();
