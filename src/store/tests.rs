@@ -801,3 +801,36 @@ fn bench_commit_125k_users() {
         t.elapsed()
     );
 }
+
+/// Where the time of a first commit goes, piece by piece, on one core.
+#[test]
+#[ignore]
+fn bench_pieces() {
+    let n = 125_000;
+    let users: Vec<Object> = (0..n).map(|i| big_user(i, 0)).collect();
+    let t = std::time::Instant::now();
+    let texts: Vec<String> = users.iter().map(crate::yaml::emit_object).collect();
+    eprintln!("emit: {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let paths: Vec<String> = users
+        .iter()
+        .map(|u| crate::layout::path_for(u.kind, &u.id, u.name_for_path()))
+        .collect();
+    eprintln!("paths: {:.2?} ({})", t.elapsed(), paths.len());
+    let t = std::time::Instant::now();
+    let ids: Vec<git2::Oid> = texts.iter().map(|s| blob_id(s.as_bytes())).collect();
+    eprintln!("sha1: {:.2?} ({})", t.elapsed(), ids.len());
+    let t = std::time::Instant::now();
+    let mut deflater = pack::Deflater::new();
+    let packed: Vec<pack::PackEntry> = texts
+        .iter()
+        .map(|s| pack::PackEntry::new(pack::ObjKind::Blob, s.as_bytes(), &mut deflater))
+        .collect();
+    let size: usize = packed.iter().map(|p| p.deflated.len()).sum();
+    eprintln!("deflate: {:.2?} ({:.1} MB)", t.elapsed(), size as f64 / 1e6);
+    let (_dir, store) = bare_repo();
+    let odb = store.repository().odb().unwrap();
+    let t = std::time::Instant::now();
+    pack::write_pack(&odb, &packed).unwrap();
+    eprintln!("pack writer: {:.2?}", t.elapsed());
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use git2::{build::CheckoutBuilder, Oid, Signature, StatusOptions};
 
-use super::pack::{blob_id, write_pack, ObjKind, PackEntry};
+use super::pack::{blob_id, write_pack, Deflater, ObjKind, PackEntry};
 use super::tree::{empty_tree_id, Dir, Node, FILE_MODE};
 use super::{Store, StoreError};
 use crate::layout;
@@ -248,11 +248,12 @@ fn prune(
 /// Paths and hashes of every object file, computed on all cores; file bytes the old tree does
 /// not have are compressed for the pack right away, so that only compressed data is kept.
 fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>) -> Vec<Prepared<'a>> {
-    let one = |object: &&'a Object| {
+    let one = |object: &&'a Object, deflater: &mut Deflater| {
         let path = layout::path_for(object.kind, &object.id, object.name_for_path());
         let text = yaml::emit_object(object);
         let oid = blob_id(text.as_bytes());
-        let entry = (!known.contains(&oid)).then(|| PackEntry::new(ObjKind::Blob, text.as_bytes()));
+        let entry = (!known.contains(&oid))
+            .then(|| PackEntry::new(ObjKind::Blob, text.as_bytes(), deflater));
         Prepared {
             object,
             path,
@@ -264,13 +265,21 @@ fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>) -> Vec<Prepared<'a>
         .map_or(1, |n| n.get())
         .min(8);
     if threads == 1 || objects.len() < 512 {
-        return objects.iter().map(one).collect();
+        let mut deflater = Deflater::new();
+        return objects.iter().map(|o| one(o, &mut deflater)).collect();
     }
     let chunk = objects.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = objects
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    let mut deflater = Deflater::new();
+                    part.iter()
+                        .map(|o| one(o, &mut deflater))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -396,13 +405,14 @@ impl Store {
         let mut queued: HashSet<Oid> = HashSet::new();
         let mut pending: Vec<PackEntry> = Vec::new();
         let mut placed: HashMap<String, String> = HashMap::new();
+        let mut deflater = Deflater::new();
         let insert_err = |path: &str| StoreError::git(format!("building the tree at {path}"));
 
         for (path, bytes) in extra_files {
             let oid = blob_id(bytes);
             if is_new(oid, &queued) {
                 queued.insert(oid);
-                pending.push(PackEntry::new(ObjKind::Blob, bytes));
+                pending.push(PackEntry::new(ObjKind::Blob, bytes, &mut deflater));
             }
             root.insert(repo, path, oid, FILE_MODE)
                 .map_err(insert_err(path))?;
@@ -448,7 +458,7 @@ impl Store {
         for (oid, data) in &trees {
             if is_new(*oid, &queued) {
                 queued.insert(*oid);
-                pending.push(PackEntry::new(ObjKind::Tree, data));
+                pending.push(PackEntry::new(ObjKind::Tree, data, &mut deflater));
             }
         }
         drop(prepared);
