@@ -230,8 +230,10 @@ impl Store {
         self.repo.path()
     }
 
-    /// Takes the repository's tenantgit lock for a writing command: `<gitdir>/tenantgit.lock`,
-    /// created exclusively and holding the pid and the command.
+    /// Takes the repository's tenantgit lock for a writing command: `<gitdir>/tenantgit.lock`
+    /// (the common git dir, shared by linked worktrees), created exclusively and holding the
+    /// pid and the command. A crashed run leaves the file behind; [`StoreError::Locked`] says
+    /// so and the hint names the file to remove.
     pub fn lock(&self, command: &str) -> Result<RepoLock, StoreError> {
         // The common dir, so that linked worktrees of one repository share the lock.
         let path = self.repo.commondir().join(LOCK_FILE);
