@@ -1,14 +1,324 @@
-//! The git store: snapshots as trees and commits, read back from any revision or the worktree.
-//! (Being written.)
+//! The git store: a snapshot written as a tree and committed, and read back from any revision or
+//! from the working tree.
+//!
+//! Writing ([`Store::commit_snapshot`]) hashes every file and tree in memory, compares the ids
+//! with the current branch's tree (whose folders are read, never its blobs), and hands only the
+//! objects the repository lacks to libgit2 as one pack. An unchanged tenant therefore writes
+//! nothing and makes no commit. What happens, in order:
+//!
+//! 1. `HEAD` must name a branch (it may be unborn); a detached `HEAD` is refused.
+//! 2. With a working tree, tracked files under the folders of the kinds being written must have
+//!    no uncommitted changes, staged or not — they would be overwritten — or nothing happens
+//!    ([`StoreError::DirtyWorktree`]). Untracked files are left alone; one that stands where a
+//!    new file must go makes the checkout in step 5 fail, before any ref moves.
+//! 3. The new tree is the branch's tree with every object file of those kinds replaced by the
+//!    snapshot's files; other files (`tenantgit.toml`, `README.md`, other kinds, anything
+//!    unknown) are kept, then `extra_files` are laid over it.
+//! 4. Objects the repository does not have are written as one pack, then the commit object.
+//! 5. With a working tree, the new tree is checked out in safe mode against the old `HEAD` and
+//!    the index updated: files that changed between the two commits are rewritten, all others
+//!    (and any local edits outside the managed folders) are left as they are.
+//! 6. The branch moves to the new commit, compare-and-swap against the commit it was at in step
+//!    1, with a reflog entry (also in bare repositories).
+//!
+//! A failure anywhere before step 6 leaves every ref where it was; objects already written are
+//! unreferenced and harmless (`git gc` prunes them). If step 6 itself fails after a checkout, the
+//! working tree shows the new state as uncommitted changes; `git checkout -f HEAD` returns it.
+//!
+//! Reading ([`Store::tree_index`], [`Store::load_snapshot`]) is split so that callers compare
+//! blob ids first and parse only the files that differ: parsing YAML is the expensive part.
 
+mod pack;
+mod read;
+mod tree;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
+
+pub use pack::blob_id;
+pub use read::{FileChange, TreeIndex};
+pub use write::{parse_git_date, ChangeSummary, CommitOptions, CommitOutcome, KindChanges};
+
+/// A typed failure of the store, with a hint for the person at the keyboard.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
-    Other(String),
+    #[error("{} is not a git repository", path.display())]
+    NotARepository { path: PathBuf },
+    #[error("the repository has no commits yet")]
+    NoCommits,
+    #[error("unknown revision `{rev}`")]
+    UnknownRevision { rev: String },
+    #[error("the repository is locked by another tenantgit ({})", lock_owner(*pid, path))]
+    Locked { pid: Option<u32>, path: PathBuf },
+    #[error("HEAD is detached; tenantgit commits snapshots on a branch")]
+    DetachedHead,
+    #[error("uncommitted changes in managed files: {}{}", paths.join(", "), more_suffix(*more))]
+    DirtyWorktree { paths: Vec<String>, more: usize },
+    #[error("objects {} map to the same file {path}", ids.join(" and "))]
+    PathCollision { path: String, ids: Vec<String> },
+    #[error("{} is a bare repository and has no working tree", path.display())]
+    NoWorktree { path: PathBuf },
+    #[error("{context}")]
+    Git {
+        context: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("{context}: {}", path.display())]
+    Io {
+        context: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn lock_owner(pid: Option<u32>, path: &Path) -> String {
+    match pid {
+        Some(pid) => format!("pid {pid}, {}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
+fn more_suffix(more: usize) -> String {
+    if more == 0 {
+        String::new()
+    } else {
+        format!(" and {more} more")
+    }
 }
 
 impl StoreError {
+    /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
-        None
+        Some(match self {
+            StoreError::NotARepository { .. } => {
+                "run `tenantgit snapshot` in an empty folder to create one, or pass -C DIR".into()
+            }
+            StoreError::NoCommits => "run `tenantgit snapshot` first to make one".into(),
+            StoreError::UnknownRevision { .. } => {
+                "use a commit id, a branch, a tag or an expression like HEAD~1; `git log --oneline` lists commits".into()
+            }
+            StoreError::Locked { path, .. } => format!(
+                "another tenantgit is running on this repository; if none is, remove {}",
+                path.display()
+            ),
+            StoreError::DetachedHead => {
+                "check out a branch first, e.g. `git switch main`".into()
+            }
+            StoreError::DirtyWorktree { .. } => {
+                "the snapshot would overwrite them: commit or stash them (`git stash`) and run again".into()
+            }
+            StoreError::PathCollision { .. } => {
+                "this is a bug in tenantgit; please report it with the two ids".into()
+            }
+            StoreError::NoWorktree { .. } => {
+                "use a clone with a working tree, or compare commits with `tenantgit diff REV1 REV2`".into()
+            }
+            StoreError::Git { .. } | StoreError::Io { .. } => return None,
+        })
+    }
+
+    pub(crate) fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> StoreError {
+        let context = context.into();
+        move |source| StoreError::Git { context, source }
+    }
+
+    pub(crate) fn io(
+        context: impl Into<String>,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> StoreError {
+        let context = context.into();
+        let path = path.into();
+        move |source| StoreError::Io {
+            context,
+            path,
+            source,
+        }
+    }
+}
+
+/// A snapshot repository, bare or with a working tree.
+pub struct Store {
+    repo: Repository,
+}
+
+/// The exclusive lock of a writing command; removes its file when dropped.
+#[derive(Debug)]
+pub struct RepoLock {
+    path: PathBuf,
+}
+
+impl RepoLock {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for RepoLock {
+    fn drop(&mut self) {
+        // Nothing useful can be done if it is already gone.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+const LOCK_FILE: &str = "tenantgit.lock";
+
+impl Store {
+    /// The repository at DIR, found as `git -C DIR` finds it (DIR or a folder above it).
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        match Repository::open_ext(
+            dir,
+            RepositoryOpenFlags::empty(),
+            std::iter::empty::<&str>(),
+        ) {
+            Ok(repo) => Ok(Store { repo }),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Err(StoreError::NotARepository {
+                path: dir.to_path_buf(),
+            }),
+            Err(e) => Err(StoreError::git(format!("opening {}", dir.display()))(e)),
+        }
+    }
+
+    /// The repository at DIR, or a new non-bare one on branch `main` (DIR is created when
+    /// missing). The boolean says whether it was created. A repository above DIR is used only
+    /// when it is a tenantgit repository (it has `tenantgit.toml`), so that a snapshot never
+    /// lands in some unrelated enclosing project.
+    pub fn open_or_init(dir: &Path) -> Result<(Store, bool), StoreError> {
+        if let Ok(repo) = Repository::open_ext(
+            dir,
+            RepositoryOpenFlags::NO_SEARCH,
+            std::iter::empty::<&str>(),
+        ) {
+            return Ok((Store { repo }, false));
+        }
+        if let Ok(store) = Store::open(dir) {
+            if store.read_file("tenantgit.toml")?.is_some() {
+                return Ok((store, false));
+            }
+        }
+        let mut opts = RepositoryInitOptions::new();
+        opts.initial_head("main").mkpath(true);
+        let repo = Repository::init_opts(dir, &opts).map_err(StoreError::git(format!(
+            "creating a repository in {}",
+            dir.display()
+        )))?;
+        Ok((Store { repo }, true))
+    }
+
+    /// The underlying libgit2 repository, for what the store does not cover.
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+
+    pub fn is_bare(&self) -> bool {
+        self.repo.is_bare()
+    }
+
+    pub fn workdir(&self) -> Option<&Path> {
+        self.repo.workdir()
+    }
+
+    /// The `.git` folder (or the bare repository itself).
+    pub fn git_dir(&self) -> &Path {
+        self.repo.path()
+    }
+
+    /// Takes the repository's tenantgit lock for a writing command: `<gitdir>/tenantgit.lock`
+    /// (the common git dir, shared by linked worktrees), created exclusively and holding the
+    /// pid and the command. A crashed run leaves the file behind; [`StoreError::Locked`] says
+    /// so and the hint names the file to remove.
+    pub fn lock(&self, command: &str) -> Result<RepoLock, StoreError> {
+        // The common dir, so that linked worktrees of one repository share the lock.
+        let path = self.repo.commondir().join(LOCK_FILE);
+        let mut file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let pid = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|s| s.lines().next()?.trim().parse().ok());
+                return Err(StoreError::Locked { pid, path });
+            }
+            Err(e) => return Err(StoreError::io("creating the lock file", path)(e)),
+        };
+        let lock = RepoLock { path };
+        writeln!(file, "{}\n{command}", std::process::id())
+            .map_err(StoreError::io("writing the lock file", lock.path.clone()))?;
+        Ok(lock)
+    }
+
+    /// The commit a revision names: `HEAD`, `main~2`, a sha prefix, `origin/main`, a tag.
+    pub fn resolve(&self, rev: &str) -> Result<Oid, StoreError> {
+        match self.repo.revparse_single(rev) {
+            Ok(obj) => obj
+                .peel_to_commit()
+                .map(|c| c.id())
+                .map_err(|_| StoreError::UnknownRevision { rev: rev.into() }),
+            Err(_) if self.head()?.is_none() => Err(StoreError::NoCommits),
+            Err(_) => Err(StoreError::UnknownRevision { rev: rev.into() }),
+        }
+    }
+
+    /// The commit `HEAD` points at; `None` on an unborn branch.
+    pub fn head(&self) -> Result<Option<Oid>, StoreError> {
+        match self.repo.head() {
+            Ok(r) => Ok(r.target()),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    git2::ErrorCode::UnbornBranch | git2::ErrorCode::NotFound
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::git("reading HEAD")(e)),
+        }
+    }
+
+    /// Text of a file that is not an object file, e.g. `tenantgit.toml`: from the working tree
+    /// when there is one, else from `HEAD`. `None` when it does not exist.
+    pub fn read_file(&self, path: &str) -> Result<Option<String>, StoreError> {
+        if let Some(workdir) = self.repo.workdir() {
+            let full = workdir.join(path);
+            return match std::fs::read_to_string(&full) {
+                Ok(text) => Ok(Some(text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(StoreError::io("reading", full)(e)),
+            };
+        }
+        let Some(head) = self.head()? else {
+            return Ok(None);
+        };
+        let tree = self
+            .repo
+            .find_commit(head)
+            .and_then(|c| c.tree())
+            .map_err(StoreError::git("reading HEAD's tree"))?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(e) => e,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::git(format!("looking up {path}"))(e)),
+        };
+        let bytes = self.read_blob(entry.id())?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// The bytes of a blob.
+    pub fn read_blob(&self, oid: Oid) -> Result<Vec<u8>, StoreError> {
+        let blob = self
+            .repo
+            .find_blob(oid)
+            .map_err(StoreError::git(format!("reading blob {oid}")))?;
+        Ok(blob.content().to_vec())
     }
 }
