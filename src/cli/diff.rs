@@ -1,0 +1,91 @@
+//! `tenantgit diff`: what differs between a commit and the live tenant, or between two commits.
+
+use crate::compare::{self, Selection};
+use crate::config;
+use crate::diff::{DiffOptions, IgnoreRules};
+use crate::error::Error;
+use crate::render::{self, Format, Style};
+
+use super::context::{self, Repo};
+use super::progress::Bars;
+use super::Global;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// `[REV]` compares commit REV (default HEAD) with the live tenant; `REV1 REV2` compares two
+    /// commits without touching the tenant. Further arguments (or any after `--`) are path
+    /// patterns in gitignore syntax, e.g. 'users/**' 'conditionalAccessPolicies/*'.
+    #[arg(value_name = "REV|PATTERN")]
+    pub args: Vec<String>,
+    /// Path patterns (everything after `--`).
+    #[arg(last = true, value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+    /// Only this kind (repeatable).
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Only the object with this id (repeatable).
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit with status 1 when there are differences, 0 when there are none.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
+    let repo = Repo::open(global)?;
+    let mut revs: Vec<String> = Vec::new();
+    let mut patterns: Vec<String> = Vec::new();
+    for arg in args.args {
+        if patterns.is_empty() && revs.len() < 2 && repo.store.resolve(&arg).is_ok() {
+            revs.push(arg);
+        } else if looks_like_pattern(&arg) {
+            patterns.push(arg);
+        } else {
+            // Neither a revision nor a pattern: let the store say why the revision is unknown.
+            repo.store.resolve(&arg)?;
+        }
+    }
+    patterns.extend(args.patterns);
+    let kinds = args.kinds.iter().map(|k| config::check_kind(k, "--kind")).collect::<Result<Vec<_>, _>>()?;
+    let selection = Selection::new(&repo.config.kinds_in_scope(), kinds, args.ids, &patterns)?;
+    let options = DiffOptions { ignore: IgnoreRules::new(repo.config.diff.ignore.clone())? };
+
+    let report = match revs.as_slice() {
+        [old, new] => {
+            let (o, n) = (repo.store.resolve(old)?, repo.store.resolve(new)?);
+            compare::commit_vs_commit(&repo.store, (old, o), (new, n), &selection, &options)?
+        }
+        _ => {
+            let rev = revs.first().cloned().unwrap_or_else(|| "HEAD".to_string());
+            let commit = repo.store.resolve(&rev)?;
+            let client = context::graph_client(&repo.config)?;
+            let bars = Bars::new(global.quiet);
+            let report = super::runtime()?.block_on(compare::commit_vs_live(
+                &repo.store,
+                &client,
+                &rev,
+                commit,
+                &selection,
+                &options,
+                &bars,
+            ));
+            bars.clear();
+            report?
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    render::render_diff(&report, args.format, &Style { color: global.color }, &mut stdout)
+        .map_err(|e| Error::io("cannot write the report", e))?;
+    Ok(if args.exit_code && !report.is_empty() { 1 } else { 0 })
+}
+
+/// Path patterns start with a kind's folder or contain glob characters; anything else is taken
+/// for a revision (so a mistyped `origin/mian` is an unknown revision, not an empty pattern).
+fn looks_like_pattern(arg: &str) -> bool {
+    let first = arg.trim_start_matches(['!', '/']).split('/').next().unwrap_or_default();
+    arg.contains(['*', '?', '['])
+        || crate::schema::kinds().iter().any(|k| k.dir == first || k.file.as_deref() == Some(arg))
+}
