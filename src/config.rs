@@ -135,12 +135,12 @@ impl FileConfig {
         for k in self.safety.kinds.keys() {
             check_kind(k, &format!("{origin}: [safety.kinds]"))?;
         }
-        for t in self
-            .safety
-            .threshold
-            .iter()
-            .chain(self.safety.kinds.values().filter_map(|k| k.threshold.as_ref()))
-        {
+        for t in self.safety.threshold.iter().chain(
+            self.safety
+                .kinds
+                .values()
+                .filter_map(|k| k.threshold.as_ref()),
+        ) {
             if !(0.0..=1.0).contains(t) {
                 return Err(Error::config(
                     format!("{origin}: [safety] threshold {t} is not a share between 0 and 1"),
@@ -155,7 +155,10 @@ impl FileConfig {
     pub fn kinds_in_scope(&self) -> Vec<&'static KindSpec> {
         match &self.snapshot.kinds {
             None => schema::kinds().iter().collect(),
-            Some(names) => schema::kinds().iter().filter(|k| names.contains(&k.kind)).collect(),
+            Some(names) => schema::kinds()
+                .iter()
+                .filter(|k| names.contains(&k.kind))
+                .collect(),
         }
     }
 }
@@ -182,7 +185,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let err = FileConfig::parse("[snapshot]\nkinds = [\"users\", \"robots\"]\n", "tenantgit.toml").unwrap_err();
+        let err = FileConfig::parse(
+            "[snapshot]\nkinds = [\"users\", \"robots\"]\n",
+            "tenantgit.toml",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("robots"), "{err}");
         let err = FileConfig::parse("[graph]\nnope = 1\n", "tenantgit.toml").unwrap_err();
         assert!(err.to_string().starts_with("tenantgit.toml:2:"), "{err}");

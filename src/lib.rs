@@ -4,6 +4,8 @@
 //! Graph → normalize → Snapshot → (git tree | diff | plan).
 
 pub mod cli;
+pub mod compare;
+pub mod config;
 pub mod diff;
 pub mod emulator;
 pub mod error;
@@ -11,6 +13,7 @@ pub mod graph;
 pub mod layout;
 pub mod model;
 pub mod normalize;
+pub mod ops;
 pub mod read;
 pub mod render;
 pub mod schema;

@@ -20,7 +20,11 @@ impl Repo {
     pub fn open(global: &Global) -> Result<Repo, Error> {
         let store = Store::open(&global.dir)?;
         let config = load_config(&store)?;
-        Ok(Repo { store, config, created: false })
+        Ok(Repo {
+            store,
+            config,
+            created: false,
+        })
     }
 
     /// The repository, initialised when the folder has none.
@@ -31,7 +35,11 @@ impl Repo {
         } else {
             load_config(&store)?
         };
-        Ok(Repo { store, config, created })
+        Ok(Repo {
+            store,
+            config,
+            created,
+        })
     }
 }
 

@@ -317,6 +317,7 @@ impl GraphClient {
         let transport = &self.inner.transport;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
+        let mut throttled_wait = Duration::ZERO;
         loop {
             attempt += 1;
             match self.attempt(req).await {
@@ -332,6 +333,18 @@ impl GraphClient {
                     self.count_retry(false);
                 }
                 Err(Failure::Retry { error, after }) => {
+                    let paced =
+                        matches!(error, GraphError::Http { status: 429, .. }) && after.is_some();
+                    if paced {
+                        let wait = transport.timing.delay(attempt, after);
+                        if throttled_wait + wait <= transport.timing.throttle_budget {
+                            throttled_wait += wait;
+                            attempt -= 1;
+                            self.count_retry(true);
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                    }
                     if attempt > transport.max_retries {
                         return Err(GraphError::RetriesExhausted {
                             method: method_name(&req.method),
