@@ -28,6 +28,7 @@ pub const DEFAULT_TEXT: &str = r#"# tenantgit configuration: committed with the 
 # authority-host = "https://login.microsoftonline.com"   # AZURE_AUTHORITY_HOST wins
 # cloud = "global"                        # or usgov, usgov-dod, china: sets both endpoints
 # concurrency = 8                         # requests in flight
+# max-retries = 8                         # retries of a failing request (429 waits don't count)
 
 [snapshot]
 # kinds = ["users", "groups", "applications", "servicePrincipals", "namedLocations",
@@ -75,6 +76,8 @@ pub struct GraphConfig {
     /// `global`, `usgov`, `usgov-dod` or `china`: sets both endpoints.
     pub cloud: Option<String>,
     pub concurrency: Option<usize>,
+    /// Attempts after the first for a failing request (default 8).
+    pub max_retries: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

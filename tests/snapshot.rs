@@ -104,15 +104,22 @@ fn a_changed_tenant_commits_only_what_changed() {
     assert_eq!(changed.trim(), user, "only the patched user's file changes");
     let message = h.git(&["log", "-1", "--format=%B"]);
     assert!(
-        message.contains("users: 0 added, 1 changed, 0 removed"),
+        message.starts_with("snapshot: 1 users changed\n"),
         "{message}"
     );
+    assert!(message.contains("users: 1 changed\n  ~ "), "{message}");
 }
 
 #[test]
 fn a_fault_mid_read_commits_nothing_and_exits_2() {
     let h = Harness::synthetic(SMALL);
     assert_status(&h.run(&["snapshot"]), 0);
+    // Fail fast: one retry, then the error.
+    let toml = h.repo.join("tenantgit.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("[graph]\n", "[graph]\nmax-retries = 1\n");
+    std::fs::write(&toml, text).unwrap();
     let head = h.head().unwrap();
     graph_patch(
         &h,
@@ -120,7 +127,7 @@ fn a_fault_mid_read_commits_nothing_and_exits_2() {
         json!({"city": "Elsewhere"}),
     );
     let rule: FaultRule = serde_json::from_value(json!({
-        "method": "GET", "pathPrefix": "/v1.0/groups", "action": {"status": 500}
+        "method": "GET", "path": "/groups", "action": {"type": "status", "status": 500}
     }))
     .unwrap();
     h.emulator.set_faults(vec![rule]);
@@ -133,7 +140,7 @@ fn a_fault_mid_read_commits_nothing_and_exits_2() {
     assert_eq!(h.head().unwrap(), head, "HEAD must not move");
     assert_eq!(
         h.git(&["status", "--porcelain"]),
-        "",
+        " M tenantgit.toml\n",
         "working tree untouched"
     );
 }
@@ -146,7 +153,7 @@ fn a_429_storm_still_yields_the_identical_commit() {
 
     let storm = Harness::synthetic(SMALL);
     let rule: FaultRule = serde_json::from_value(json!({
-        "probability": 0.4, "action": {"throttle": {"retryAfter": 0.01}}
+        "probability": 0.4, "action": {"type": "throttle", "retryAfter": 0.01}
     }))
     .unwrap();
     storm.emulator.set_faults(vec![rule]);

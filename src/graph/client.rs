@@ -345,7 +345,7 @@ impl GraphClient {
                             continue;
                         }
                     }
-                    if attempt > transport.max_retries {
+                    if attempt > retry_limit(&error, transport.max_retries) {
                         return Err(GraphError::RetriesExhausted {
                             method: method_name(&req.method),
                             path: self.display_path(&req.url),
@@ -516,7 +516,7 @@ impl Transport {
             };
             match failure {
                 Failure::Retry { error, after } => {
-                    if attempt > self.max_retries {
+                    if attempt > retry_limit(&error, self.max_retries) {
                         return Err(GraphError::RetriesExhausted {
                             method: "POST",
                             path,
@@ -557,6 +557,15 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A request that got no HTTP answer.
+/// How many retries an error deserves: a host that refuses connections is usually a wrong URL
+/// or a network that is down, so it gets a few quick tries rather than minutes of backoff.
+fn retry_limit(error: &GraphError, max_retries: u32) -> u32 {
+    match error {
+        GraphError::Unreachable { .. } => max_retries.min(3),
+        _ => max_retries,
+    }
+}
+
 fn send_failure(
     e: reqwest::Error,
     method: &'static str,
