@@ -3,7 +3,7 @@
 use crate::config;
 use crate::error::Error;
 use crate::ops;
-use crate::store::CommitOptions;
+use crate::store::{self, CommitOptions};
 
 use super::context::{self, Repo};
 use super::progress::Bars;

@@ -58,6 +58,7 @@ impl Harness {
             .env("HOME", self.home.path())
             .env("NO_COLOR", "1")
             .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_DATE", "@1795000000 +0000")
             .env("TENANTGIT_GRAPH_URL", self.emulator.url())
             .env("AZURE_AUTHORITY_HOST", self.emulator.url())
             .env("AZURE_TENANT_ID", "contoso-test")
@@ -72,6 +73,65 @@ impl Harness {
     /// `git -C <repo> ARGS`, stdout as text; panics when git fails.
     pub fn git(&self, args: &[&str]) -> String {
         git(&self.repo, args)
+    }
+
+    /// A Graph request as an administrator (or a bad script) would make it; returns status and body.
+    pub fn graph(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let client = reqwest::blocking::Client::new();
+        let token: serde_json::Value = client
+            .post(format!(
+                "{}/contoso-test/oauth2/v2.0/token",
+                self.emulator.url()
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "tenantgit-emulator"),
+                ("client_secret", SECRET),
+                ("scope", &format!("{}/.default", self.emulator.url())),
+            ])
+            .send()
+            .expect("token request")
+            .json()
+            .expect("token JSON");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = client
+            .request(method, format!("{}/v1.0/{path}", self.emulator.url()))
+            .bearer_auth(token["access_token"].as_str().expect("token"));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().expect("Graph request");
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// The id in the first line of a file of the repository.
+    pub fn id_of(&self, path: &str) -> String {
+        let text = std::fs::read_to_string(self.repo.join(path)).expect("file exists");
+        text.lines()
+            .next()
+            .and_then(|l| l.strip_prefix("id: "))
+            .expect("id first")
+            .trim_matches('"')
+            .to_string()
+    }
+
+    /// The first file at HEAD whose path starts with `prefix` and contains `needle`.
+    pub fn file(&self, prefix: &str, needle: &str) -> String {
+        self.git(&["ls-tree", "-r", "--name-only", "HEAD"])
+            .lines()
+            .find(|f| f.starts_with(prefix) && f.contains(needle))
+            .unwrap_or_else(|| panic!("no file {prefix}*{needle}*"))
+            .to_string()
     }
 
     pub fn head(&self) -> Option<String> {
@@ -131,6 +191,7 @@ pub fn redact(text: &str, emulator_url: &str) -> String {
         (r"\b[0-9a-f]{40}\b", "<commit>"),
         (r"\b[0-9a-f]{10}\b", "<short>"),
         (r"\d+\.\d+s\b", "<secs>"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<time>"),
         (
             r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
             "<uuid>",
