@@ -91,13 +91,14 @@ fn unchanged_tenant_gives_the_same_tree_and_no_commit() {
 fn a_changed_tenant_commits_only_what_changed() {
     let h = Harness::synthetic(SMALL);
     assert_status(&h.run(&["snapshot"]), 0);
-    let user = first_file(&h, "users/");
-    let id = id_of(&h, &user);
-    graph_patch(
-        &h,
+    let user = h.file("users/", "");
+    let id = h.id_of(&user);
+    let (status, _) = h.graph(
+        "PATCH",
         &format!("users/{id}"),
-        json!({"department": "Changed Dept"}),
+        Some(json!({"department": "Changed Dept"})),
     );
+    assert_eq!(status, 204);
     let out = h.run(&["snapshot"]);
     assert_status(&out, 0);
     let changed = h.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
@@ -121,10 +122,15 @@ fn a_fault_mid_read_commits_nothing_and_exits_2() {
         .replace("[graph]\n", "[graph]\nmax-retries = 1\n");
     std::fs::write(&toml, text).unwrap();
     let head = h.head().unwrap();
-    graph_patch(
-        &h,
-        "users/".to_string() + &id_of(&h, &first_file(&h, "users/")),
-        json!({"city": "Elsewhere"}),
+    let id = h.id_of(&h.file("users/", ""));
+    assert_eq!(
+        h.graph(
+            "PATCH",
+            &format!("users/{id}"),
+            Some(json!({"city": "Elsewhere"}))
+        )
+        .0,
+        204
     );
     let rule: FaultRule = serde_json::from_value(json!({
         "method": "GET", "path": "/groups", "action": {"type": "status", "status": 500}
@@ -300,54 +306,4 @@ fn every_kind_round_trips_through_the_emulator() {
         );
     }
     assert!(compared > 20, "example-repo is too small: {compared} files");
-}
-
-fn first_file(h: &Harness, prefix: &str) -> String {
-    h.git(&["ls-tree", "-r", "--name-only", "HEAD"])
-        .lines()
-        .find(|f| f.starts_with(prefix))
-        .unwrap()
-        .to_string()
-}
-
-fn id_of(h: &Harness, path: &str) -> String {
-    let text = std::fs::read_to_string(h.repo.join(path)).unwrap();
-    text.lines()
-        .next()
-        .unwrap()
-        .strip_prefix("id: ")
-        .unwrap()
-        .trim_matches('"')
-        .to_string()
-}
-
-/// A PATCH through the emulator's Graph API, as an admin would make it.
-fn graph_patch(h: &Harness, path: impl AsRef<str>, body: serde_json::Value) {
-    let client = reqwest::blocking::Client::new();
-    let token: serde_json::Value = client
-        .post(format!(
-            "{}/contoso-test/oauth2/v2.0/token",
-            h.emulator.url()
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "tenantgit-emulator"),
-            ("client_secret", SECRET),
-            ("scope", &format!("{}/.default", h.emulator.url())),
-        ])
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let resp = client
-        .patch(format!("{}/v1.0/{}", h.emulator.url(), path.as_ref()))
-        .bearer_auth(token["access_token"].as_str().unwrap())
-        .json(&body)
-        .send()
-        .unwrap();
-    assert!(
-        resp.status().is_success(),
-        "PATCH failed: {}",
-        resp.text().unwrap()
-    );
 }

@@ -48,7 +48,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     say("Starting the Graph emulator with a synthetic tenant (this stands in for Microsoft Graph;");
     say("tenantgit talks to it over HTTP exactly as it would to graph.microsoft.com).");
     let emulator = Emulator::start(EmulatorConfig {
-        synthetic: Some(args.tenant.clone()),
+        synthetic: Some(args.tenant),
         ..EmulatorConfig::default()
     })
     .map_err(|e| {

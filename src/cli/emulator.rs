@@ -67,7 +67,7 @@ pub fn run(global: &Global, command: Command) -> Result<i32, Error> {
         client_id: args.client_id.clone(),
         client_secret: args.client_secret.clone(),
         seed_dir: args.seed.clone(),
-        synthetic: args.synthetic.clone(),
+        synthetic: args.synthetic,
         read_throttle: args.read_throttle,
         write_throttle: (args.write_throttle > 0).then_some(args.write_throttle),
         latency: Duration::from_millis(args.latency_ms),

@@ -45,8 +45,14 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             Some(name) => format!("snapshot of {name}"),
             None => "snapshot".to_string(),
         });
+    // Like git, a fixed date in the environment makes commits reproducible.
+    let time = ["GIT_COMMITTER_DATE", "GIT_AUTHOR_DATE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .and_then(|d| store::parse_git_date(&d));
     let options = CommitOptions {
         message_title: title,
+        time,
         ..CommitOptions::default()
     };
     let bars = Bars::new(global.quiet);
