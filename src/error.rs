@@ -23,6 +23,8 @@ pub enum Error {
     Yaml(#[from] YamlError),
     #[error(transparent)]
     Normalize(#[from] crate::normalize::NormalizeError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     #[error("{message}")]
     Config {
         message: String,
@@ -73,6 +75,7 @@ impl Error {
             Error::Store(e) => e.hint(),
             Error::Yaml(_) => Some("fix the file (or restore it with `git checkout -- PATH`) and run again".into()),
             Error::Normalize(e) => e.hint(),
+            Error::Plan(e) => e.hint(),
             Error::Config { hint, .. } | Error::Usage { hint, .. } => hint.clone(),
             Error::Io { .. } => None,
             Error::WritesFailed { .. } => {
