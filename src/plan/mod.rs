@@ -403,6 +403,9 @@ pub struct Plan {
     /// When the plan was computed, RFC 3339 UTC.
     pub created: String,
     pub prune: bool,
+    /// Desired-side ids of objects that were re-created (by an earlier run or by hand) → the
+    /// ids they have live now. The actions and desired objects already use the live ids.
+    pub id_map: BTreeMap<String, String>,
     /// In execution order.
     pub actions: Vec<Action>,
     /// Live objects the desired side does not have, left alone (no `prune`).
@@ -489,11 +492,30 @@ pub struct PlanSummary {
 /// Computes the plan that makes the live objects match the desired ones.
 pub fn plan(input: &PlanInput) -> Plan {
     let mut b = Builder::default();
+    let ids = recreated(input);
+    let remapped;
+    let desired = if ids.is_empty() {
+        input.desired
+    } else {
+        remapped = remap_snapshot(input.desired, &ids);
+        &remapped
+    };
+    for (old, new) in &ids {
+        if let Some(o) = input.live.objects.values().find(|o| &o.id == new) {
+            b.note(
+                o,
+                format!(
+                    "the desired side's {} {old} is gone; this live object with the same {} takes its place (it was re-created), and references to {old} are read as {new}",
+                    o.kind.kind, o.kind.name_property
+                ),
+            );
+        }
+    }
     // old = live, new = desired: `added` objects are missing live, `removed` ones exist live
     // only, attribute changes read live → desired.
     let changes = diff::diff(
         input.live,
-        input.desired,
+        desired,
         &HashMap::new(),
         &DiffOptions::default(),
     );
@@ -504,14 +526,13 @@ pub fn plan(input: &PlanInput) -> Plan {
         };
         match &change.change {
             ChangeKind::Modified => {
-                let (Some(live), Some(desired)) = (input.live.get(key), input.desired.get(key))
-                else {
+                let (Some(live), Some(desired)) = (input.live.get(key), desired.get(key)) else {
                     continue;
                 };
                 b.modified(kind, live, desired, &change.attributes, &change.links);
             }
             ChangeKind::Added => {
-                let Some(desired) = input.desired.get(key) else {
+                let Some(desired) = desired.get(key) else {
                     continue;
                 };
                 b.missing(kind, desired, input.deleted.get(key));
@@ -562,7 +583,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                 .map(fingerprint)
                 .unwrap_or_else(|| ABSENT.to_string()),
         );
-        if let Some(d) = input.desired.get(&key) {
+        if let Some(d) = desired.get(&key) {
             desired_objects.push(DesiredObject::from_object(d));
         }
     }
@@ -572,6 +593,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         desired_commit: input.desired_commit.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         prune: input.prune,
+        id_map: ids,
         actions,
         kept: b.kept,
         notes: b.notes,
@@ -582,6 +604,88 @@ pub fn plan(input: &PlanInput) -> Plan {
     };
     plan.checksum = plan.compute_checksum();
     plan
+}
+
+/// Desired objects that are missing live (and not in the recycle bin) but have a live
+/// counterpart of the same kind with the same name property that the desired side lacks:
+/// re-created objects (by an earlier restore, or by hand), old id → live id. Only unambiguous
+/// matches count: one candidate for one missing object. Without this, a second restore would
+/// create the same group again instead of converging.
+fn recreated(input: &PlanInput) -> BTreeMap<String, String> {
+    let name_of = |o: &Object| -> Option<String> {
+        let name = o.props.get(&o.kind.name_property)?.as_str()?;
+        (!name.is_empty()).then(|| name.to_lowercase())
+    };
+    let mut missing: HashMap<(&str, String), Vec<&Object>> = HashMap::new();
+    for (key, o) in &input.desired.objects {
+        if o.kind.singleton || input.live.get(key).is_some() || input.deleted.contains_key(key) {
+            continue;
+        }
+        if let Some(name) = name_of(o) {
+            missing.entry((key.kind, name)).or_default().push(o);
+        }
+    }
+    if missing.is_empty() {
+        return BTreeMap::new();
+    }
+    let mut extra: HashMap<(&str, String), Vec<&Object>> = HashMap::new();
+    for (key, o) in &input.live.objects {
+        if input.desired.get(key).is_some() {
+            continue;
+        }
+        if let Some(name) = name_of(o) {
+            if missing.contains_key(&(key.kind, name.clone())) {
+                extra.entry((key.kind, name)).or_default().push(o);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (k, gone) in &missing {
+        if let (Some(live), [old]) = (extra.get(k), gone.as_slice()) {
+            if let [new] = live.as_slice() {
+                out.insert(old.id.clone(), new.id.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A snapshot with ids replaced: object ids, link ends, and every string property value that
+/// is one of the old ids (a CA policy's `excludeGroups`).
+fn remap_snapshot(snapshot: &Snapshot, ids: &BTreeMap<String, String>) -> Snapshot {
+    fn value(v: &Value, ids: &BTreeMap<String, String>) -> Value {
+        match v {
+            Value::String(s) => Value::String(ids.get(s).cloned().unwrap_or_else(|| s.clone())),
+            Value::Array(a) => Value::Array(a.iter().map(|x| value(x, ids)).collect()),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, x)| (k.clone(), value(x, ids))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let mut out = Snapshot::default();
+    for o in snapshot.objects.values() {
+        let mut o = o.clone();
+        if let Some(new) = ids.get(&o.id) {
+            o.id = new.clone();
+        }
+        o.props = o
+            .props
+            .iter()
+            .map(|(k, v)| (k.clone(), value(v, ids)))
+            .collect();
+        for refs in o.links.values_mut() {
+            for r in refs.iter_mut() {
+                if let Some(new) = ids.get(&r.id) {
+                    r.id = new.clone();
+                }
+            }
+            refs.sort_by(|a, b| a.id.cmp(&b.id));
+            refs.dedup_by(|a, b| a.id == b.id);
+        }
+        out.insert(o);
+    }
+    out
 }
 
 /// Threshold and protected-object findings.

@@ -610,3 +610,65 @@ fn desired_objects_round_trip_to_model_objects() {
         assert!(plan.desired_object(&kind, &id).is_some(), "{kind}/{id}");
     }
 }
+
+#[test]
+fn a_re_created_object_is_matched_by_name_and_references_follow_it() {
+    // The first restore re-created the VPN group as NEW_VPN; the CA policy excludes it.
+    const NEW_VPN: &str = "7e470000-0000-4000-8000-0000000000ff";
+    let (backup, mut live, _) = fixture::scenario();
+    let mut backup = backup;
+    backup
+        .objects
+        .get_mut(&key("conditionalAccessPolicies", MFA_POLICY))
+        .unwrap()
+        .props["conditions"]["users"]["excludeGroups"] = json!([VPN]);
+    let mut recreated = backup.get(&key("groups", VPN)).unwrap().clone();
+    recreated.id = NEW_VPN.into();
+    recreated.props["id"] = json!(NEW_VPN);
+    live.insert(recreated);
+    let mut policy = backup
+        .get(&key("conditionalAccessPolicies", MFA_POLICY))
+        .unwrap()
+        .clone();
+    policy.props["conditions"]["users"]["excludeGroups"] = json!([NEW_VPN]);
+    live.insert(policy);
+    let plan = plan(&PlanInput {
+        desired: &backup,
+        live: &live,
+        live_counts: &counts(&live),
+        deleted: &HashMap::new(),
+        desired_label: "backup".into(),
+        desired_commit: None,
+        prune: true,
+        safety: SafetySettings::default(),
+    });
+    assert_eq!(plan.id_map.get(VPN).map(String::as_str), Some(NEW_VPN));
+    // Neither created again nor pruned, and the policy needs no change.
+    assert!(
+        plan.actions.iter().all(|a| a.id != VPN && a.id != NEW_VPN),
+        "{:#?}",
+        plan.actions
+    );
+    assert!(plan.actions.iter().all(|a| a.id != MFA_POLICY));
+    assert!(plan
+        .notes
+        .iter()
+        .any(|n| n.id == NEW_VPN && n.message.contains("re-created")));
+
+    // Two live candidates with the name: ambiguous, so no match (the group is created).
+    let mut twin = live.get(&key("groups", NEW_VPN)).unwrap().clone();
+    twin.id = "7e470000-0000-4000-8000-0000000000fe".into();
+    live.insert(twin);
+    let plan = super::plan(&PlanInput {
+        desired: &backup,
+        live: &live,
+        live_counts: &counts(&live),
+        deleted: &HashMap::new(),
+        desired_label: "backup".into(),
+        desired_commit: None,
+        prune: false,
+        safety: SafetySettings::default(),
+    });
+    assert!(plan.id_map.is_empty());
+    find(&plan, VPN, "create");
+}
