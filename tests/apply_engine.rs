@@ -100,13 +100,11 @@ fn member_ids(s: &Snapshot, group: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn actions<'a>(plan: &'a Plan, id: &str) -> Vec<String> {
+fn actions(plan: &Plan, id: &str) -> Vec<String> {
     plan.actions
         .iter()
         .filter(|a| a.id == id)
         .map(|a| a.op.label())
-        .collect::<Vec<_>>()
-        .into_iter()
         .collect()
 }
 
