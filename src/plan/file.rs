@@ -28,6 +28,12 @@ pub enum PlanError {
         found: u32,
         expected: u32,
     },
+    /// The plan has refusals and `--force` was not given.
+    #[error("refusing to write: {}", reasons.join("; "))]
+    Refused { reasons: Vec<String> },
+    /// Objects the plan acts on changed live since the plan was made.
+    #[error("the live state of {} changed since the plan was made: {}", objects.len(), objects.join(", "))]
+    Stale { objects: Vec<String> },
     #[error("{} was changed after it was made: its checksum does not match its contents", path.display())]
     Checksum {
         path: PathBuf,
@@ -51,6 +57,14 @@ impl PlanError {
             PlanError::Version { .. } => {
                 Some("make the plan again with this version: `tenantgit plan --out FILE`".into())
             }
+            PlanError::Refused { .. } => {
+                Some("review the plan; if it is what you want, run again with --force".into())
+            }
+            PlanError::Stale { .. } => Some(
+                "nothing was written; make a new plan from the current state \
+                 (`tenantgit plan --out FILE`), review it, and apply that"
+                    .into(),
+            ),
         }
     }
 }

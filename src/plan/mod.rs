@@ -745,6 +745,26 @@ pub fn fingerprint(object: &Object) -> String {
     ))
 }
 
+/// Whether the plan may be executed: an error naming every refusal unless `force`.
+pub fn ensure_allowed(plan: &Plan, force: bool) -> Result<(), PlanError> {
+    if plan.refusals.is_empty() || force {
+        return Ok(());
+    }
+    Err(PlanError::Refused {
+        reasons: plan.refusals.iter().map(Refusal::message).collect(),
+    })
+}
+
+/// [`stale_objects`] as an error when any object changed.
+pub fn ensure_fresh(plan: &Plan, live_now: &Snapshot) -> Result<(), PlanError> {
+    let objects = stale_objects(plan, live_now);
+    if objects.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError::Stale { objects })
+    }
+}
+
 /// Objects the plan acts on whose live state differs from when the plan was made, as `kind/id`:
 /// `live_now` must hold the current live state of every object of the plan's kinds that is
 /// live (an object it lacks counts as absent). Empty means the plan is safe to execute.
@@ -955,7 +975,7 @@ impl Builder {
                             set_like: kind.is_set_like(k),
                         })
                         .collect();
-                    self.update_all(kind, &empty, desired, &attributes);
+                    self.update(kind, &empty, desired, &attributes);
                     for (name, refs) in &desired.links {
                         self.link_changes(desired, name, refs, &[]);
                     }
@@ -997,6 +1017,9 @@ impl Builder {
                 continue;
             }
             body.insert(k.clone(), v.clone());
+            if is_empty_value(v) {
+                continue;
+            }
             shown.push(PlanAttribute {
                 path: k.clone(),
                 old: Value::Null,
@@ -1027,18 +1050,6 @@ impl Builder {
         for (name, refs) in &desired.links {
             self.link_changes(desired, name, refs, &[]);
         }
-    }
-
-    /// Like [`Self::update`] for an object restored from the recycle bin whose state there is
-    /// unknown: every writable property, unchanged ones included.
-    fn update_all(
-        &mut self,
-        kind: &'static KindSpec,
-        empty: &Object,
-        desired: &Object,
-        attributes: &[AttributeChange],
-    ) {
-        self.update(kind, empty, desired, attributes);
     }
 
     /// A live object the desired side does not have.

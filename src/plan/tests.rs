@@ -467,6 +467,10 @@ fn a_plan_touching_more_than_the_threshold_share_of_a_kind_is_refused() {
         }]
     );
     assert!(plan.refusals[0].message().contains("4 of 10"));
+    let err = ensure_allowed(&plan, false).unwrap_err();
+    assert!(err.to_string().contains("4 of 10"), "{err}");
+    assert!(err.hint().unwrap().contains("--force"));
+    ensure_allowed(&plan, true).unwrap();
     // At the threshold: allowed.
     assert!(users_plan(10, 3, SafetySettings::default())
         .refusals
@@ -524,6 +528,7 @@ fn fingerprints_notice_live_changes_since_the_plan() {
     assert_eq!(plan.fingerprints[&format!("users/{DAVE}")], ABSENT);
     assert_ne!(plan.fingerprints[&format!("users/{ALICE}")], ABSENT);
     assert!(stale_objects(&plan, &live).is_empty());
+    ensure_fresh(&plan, &live).unwrap();
 
     // Someone edits Alice, someone re-creates the VPN group by hand, Lisbon (not touched by
     // the plan) changes too.
@@ -537,6 +542,9 @@ fn fingerprints_notice_live_changes_since_the_plan() {
     assert_eq!(
         stale_objects(&plan, &now),
         [format!("groups/{VPN}"), format!("users/{ALICE}")]
+    );
+    assert!(
+        matches!(ensure_fresh(&plan, &now), Err(PlanError::Stale { objects }) if objects.len() == 2)
     );
 
     // A link end's display name is not state.
