@@ -33,7 +33,11 @@ impl Selection {
         ids: Vec<String>,
         globs: &[String],
     ) -> Result<Selection, Error> {
-        let kinds = if kinds.is_empty() { scope.to_vec() } else { kinds };
+        let kinds = if kinds.is_empty() {
+            scope.to_vec()
+        } else {
+            kinds
+        };
         let globs = if globs.is_empty() {
             None
         } else {
@@ -47,11 +51,19 @@ impl Selection {
                 })?;
             }
             Some(builder.build().map_err(|e| {
-                Error::usage(format!("invalid path patterns: {e}"), "patterns use gitignore syntax")
+                Error::usage(
+                    format!("invalid path patterns: {e}"),
+                    "patterns use gitignore syntax",
+                )
             })?)
         };
         let safe_ids = ids.iter().map(|id| layout::safe_component(id)).collect();
-        Ok(Selection { kinds, ids: ids.into_iter().collect(), safe_ids, globs })
+        Ok(Selection {
+            kinds,
+            ids: ids.into_iter().collect(),
+            safe_ids,
+            globs,
+        })
     }
 
     /// Whether a file of `kind` at `path` (with the id its name suggests) is selected.
@@ -75,7 +87,9 @@ impl Selection {
 
     /// Whether an object is selected (after its file, if any, was read).
     pub fn object_selected(&self, key: &ObjectKey, path: &str) -> bool {
-        let Some(kind) = self.kinds.iter().find(|k| k.kind == key.kind) else { return false };
+        let Some(kind) = self.kinds.iter().find(|k| k.kind == key.kind) else {
+            return false;
+        };
         (self.ids.is_empty() || self.ids.contains(&key.id)) && self.path_selected(kind, path)
     }
 
@@ -84,7 +98,9 @@ impl Selection {
         let objects = snapshot
             .objects
             .into_iter()
-            .filter(|(key, o)| self.object_selected(key, &layout::path_for(o.kind, &o.id, o.name_for_path())))
+            .filter(|(key, o)| {
+                self.object_selected(key, &layout::path_for(o.kind, &o.id, o.name_for_path()))
+            })
             .collect();
         Snapshot { objects }
     }
@@ -92,11 +108,20 @@ impl Selection {
 
 /// A commit as a report side.
 pub fn commit_side(store: &Store, rev: &str, commit: Oid) -> Result<Side, Error> {
-    let info = store.commit_info(commit)?;
+    let found =
+        store
+            .repository()
+            .find_commit(commit)
+            .map_err(|source| store::StoreError::Git {
+                context: format!("cannot read commit {commit}"),
+                source,
+            })?;
+    let time = chrono::DateTime::from_timestamp(found.time().seconds(), 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     Ok(Side {
         label: format!("{rev} ({})", &commit.to_string()[..10]),
         commit: Some(commit.to_string()),
-        time: Some(info.time),
+        time,
     })
 }
 
@@ -123,7 +148,9 @@ pub async fn commit_vs_live(
             changed.objects.insert(key, object);
         }
     }
-    let old = store.load_snapshot(commit, &|kind, path| !same_paths.contains(path) && selection.path_selected(kind, path))?;
+    let old = store.load_snapshot(commit, &|kind, path| {
+        !same_paths.contains(path) && selection.path_selected(kind, path)
+    })?;
     let old = selection.filter(old);
     let removed: Vec<&'static KindSpec> = old
         .objects
@@ -141,13 +168,25 @@ pub async fn commit_vs_live(
         read::read_deleted(client, &kinds)
             .await?
             .into_iter()
-            .map(|d| (d.key, DeletedInfo { deleted_at: d.deleted_at, restorable_until: d.restorable_until }))
+            .map(|d| {
+                (
+                    d.key,
+                    DeletedInfo {
+                        deleted_at: d.deleted_at,
+                        restorable_until: d.restorable_until,
+                    },
+                )
+            })
             .collect()
     };
     let changes = diff::diff(&old, &changed, &deleted, options);
     Ok(Report {
         from: commit_side(store, rev, commit)?,
-        to: Side { label: "live tenant".into(), commit: None, time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) },
+        to: Side {
+            label: "live tenant".into(),
+            commit: None,
+            time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        },
         changes,
     })
 }
@@ -164,13 +203,24 @@ pub fn commit_vs_commit(
     let (new_rev, new_commit) = news;
     let old_index = store.tree_index(old_commit)?;
     let new_index = store.tree_index(new_commit)?;
-    let differs = |path: &str, other: &store::TreeIndex, this: &store::TreeIndex| this.get(path) != other.get(path);
+    let differs = |path: &str, other: &store::TreeIndex, this: &store::TreeIndex| {
+        this.get(path) != other.get(path)
+    };
     let old = store.load_snapshot(old_commit, &|kind, path| {
         differs(path, &new_index, &old_index) && selection.path_selected(kind, path)
     })?;
     let new = store.load_snapshot(new_commit, &|kind, path| {
         differs(path, &old_index, &new_index) && selection.path_selected(kind, path)
     })?;
-    let changes = diff::diff(&selection.filter(old), &selection.filter(new), &HashMap::new(), options);
-    Ok(Report { from: commit_side(store, old_rev, old_commit)?, to: commit_side(store, new_rev, new_commit)?, changes })
+    let changes = diff::diff(
+        &selection.filter(old),
+        &selection.filter(new),
+        &HashMap::new(),
+        options,
+    );
+    Ok(Report {
+        from: commit_side(store, old_rev, old_commit)?,
+        to: commit_side(store, new_rev, new_commit)?,
+        changes,
+    })
 }

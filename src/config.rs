@@ -28,6 +28,7 @@ pub const DEFAULT_TEXT: &str = r#"# tenantgit configuration: committed with the 
 # authority-host = "https://login.microsoftonline.com"   # AZURE_AUTHORITY_HOST wins
 # cloud = "global"                        # or usgov, usgov-dod, china: sets both endpoints
 # concurrency = 8                         # requests in flight
+# max-retries = 8                         # retries of a failing request (429 waits don't count)
 
 [snapshot]
 # kinds = ["users", "groups", "applications", "servicePrincipals", "namedLocations",
@@ -75,6 +76,8 @@ pub struct GraphConfig {
     /// `global`, `usgov`, `usgov-dod` or `china`: sets both endpoints.
     pub cloud: Option<String>,
     pub concurrency: Option<usize>,
+    /// Attempts after the first for a failing request (default 8).
+    pub max_retries: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,12 +138,12 @@ impl FileConfig {
         for k in self.safety.kinds.keys() {
             check_kind(k, &format!("{origin}: [safety.kinds]"))?;
         }
-        for t in self
-            .safety
-            .threshold
-            .iter()
-            .chain(self.safety.kinds.values().filter_map(|k| k.threshold.as_ref()))
-        {
+        for t in self.safety.threshold.iter().chain(
+            self.safety
+                .kinds
+                .values()
+                .filter_map(|k| k.threshold.as_ref()),
+        ) {
             if !(0.0..=1.0).contains(t) {
                 return Err(Error::config(
                     format!("{origin}: [safety] threshold {t} is not a share between 0 and 1"),
@@ -155,7 +158,10 @@ impl FileConfig {
     pub fn kinds_in_scope(&self) -> Vec<&'static KindSpec> {
         match &self.snapshot.kinds {
             None => schema::kinds().iter().collect(),
-            Some(names) => schema::kinds().iter().filter(|k| names.contains(&k.kind)).collect(),
+            Some(names) => schema::kinds()
+                .iter()
+                .filter(|k| names.contains(&k.kind))
+                .collect(),
         }
     }
 }
@@ -182,7 +188,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let err = FileConfig::parse("[snapshot]\nkinds = [\"users\", \"robots\"]\n", "tenantgit.toml").unwrap_err();
+        let err = FileConfig::parse(
+            "[snapshot]\nkinds = [\"users\", \"robots\"]\n",
+            "tenantgit.toml",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("robots"), "{err}");
         let err = FileConfig::parse("[graph]\nnope = 1\n", "tenantgit.toml").unwrap_err();
         assert!(err.to_string().starts_with("tenantgit.toml:2:"), "{err}");

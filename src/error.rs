@@ -22,6 +22,8 @@ pub enum Error {
     #[error("invalid object file {0}")]
     Yaml(#[from] YamlError),
     #[error(transparent)]
+    Emulator(#[from] crate::emulator::EmulatorError),
+    #[error(transparent)]
     Normalize(#[from] crate::normalize::NormalizeError),
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
@@ -75,6 +77,7 @@ impl Error {
             Error::Store(e) => e.hint(),
             Error::Yaml(_) => Some("fix the file (or restore it with `git checkout -- PATH`) and run again".into()),
             Error::Normalize(e) => e.hint(),
+            Error::Emulator(e) => e.hint(),
             Error::Plan(e) => e.hint(),
             Error::Config { hint, .. } | Error::Usage { hint, .. } => hint.clone(),
             Error::Io { .. } => None,

@@ -5,6 +5,8 @@
 
 pub mod apply;
 pub mod cli;
+pub mod compare;
+pub mod config;
 pub mod diff;
 pub mod emulator;
 pub mod error;
@@ -12,6 +14,7 @@ pub mod graph;
 pub mod layout;
 pub mod model;
 pub mod normalize;
+pub mod ops;
 pub mod plan;
 pub mod read;
 pub mod render;

@@ -31,5 +31,9 @@ pub async fn snapshot(
     let read_seconds = started.elapsed().as_secs_f64();
     let objects = snapshot.len();
     let outcome = store.commit_snapshot(&snapshot, kinds, extra_files, options)?;
-    Ok(SnapshotRun { outcome, objects, read_seconds })
+    Ok(SnapshotRun {
+        outcome,
+        objects,
+        read_seconds,
+    })
 }

@@ -392,6 +392,7 @@ mod tests {
             backoff_base: Duration::from_millis(1),
             backoff_max: Duration::from_millis(5),
             retry_after_max: Duration::from_secs(1),
+            throttle_budget: Duration::from_millis(50),
         };
         GraphClient::with_timing(settings, timing).unwrap()
     }

@@ -155,7 +155,22 @@ pub fn emit_scalar_str(out: &mut String, s: &str) {
 /// Words some YAML reader takes for a boolean or null.
 const RESERVED: &[&str] = &["null", "true", "false", "yes", "no", "on", "off", "y", "n"];
 
+/// `8-4-4-4-12` hex digits: no YAML 1.1 or 1.2 resolver takes that for a number, date or
+/// boolean (they need digits only, a dot, a colon, or a four-digit year), so ids stay unquoted
+/// and look alike whatever digit they start with.
+fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 fn is_plain_safe(s: &str) -> bool {
+    if is_guid(s) {
+        return true;
+    }
     let bytes = s.as_bytes();
     let Some(&first) = bytes.first() else {
         return false;

@@ -179,7 +179,9 @@ fn yaml_reads_back_identically_in_pyyaml() {
     let tricky = serde_json::json!({"id": "0123", "displayName": "yes", "department": "on", "jobTitle": "1_000",
         "city": "2024-01-01", "state": "NO", "postalCode": "01234", "country": "~", "officeLocation": "12:30",
         "mobilePhone": "+1 555 0100", "companyName": "Contoso: R&D #1", "streetAddress": "line1\nline2",
-        "givenName": "Zoë", "surname": "'quoted'", "employeeId": "0x1F", "employeeType": ".inf"});
+        "givenName": "Zoë", "surname": "'quoted'", "employeeId": "0x1F", "employeeType": ".inf",
+        "mail": "12345678-1234-1234-1234-123456789012", "faxNumber": "00000000-0000-0000-0000-000000000000",
+        "usageLocation": "2024-01-01T10:00:00Z", "preferredLanguage": "1e3", "ageGroup": "0o17"});
     let object = normalize::normalize(users, &tricky, BTreeMap::new()).unwrap();
     docs.push((yaml::emit_object(&object), as_json(&object)));
 

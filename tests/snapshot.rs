@@ -30,9 +30,15 @@ fn first_snapshot_commits_every_kind_and_prints_the_commit() {
         "policies/authenticationMethodsPolicy.yaml",
         "policies/authorizationPolicy.yaml",
     ] {
-        assert!(files.lines().any(|f| f.starts_with(prefix)), "no {prefix} in\n{files}");
+        assert!(
+            files.lines().any(|f| f.starts_with(prefix)),
+            "no {prefix} in\n{files}"
+        );
     }
-    assert_eq!(files.lines().filter(|f| f.starts_with("users/")).count(), 60);
+    assert_eq!(
+        files.lines().filter(|f| f.starts_with("users/")).count(),
+        60
+    );
     // The working tree matches the commit.
     assert_eq!(h.git(&["status", "--porcelain"]), "");
     // Commit message names kinds and objects.
@@ -41,8 +47,16 @@ fn first_snapshot_commits_every_kind_and_prints_the_commit() {
     // Objects are packed, and the repository is sound.
     h.git(&["fsck", "--full", "--strict"]);
     let loose = h.git(&["count-objects", "-v"]);
-    let count: usize = loose.lines().find_map(|l| l.strip_prefix("count: ")).unwrap().parse().unwrap();
-    assert!(count < 5, "objects should be packed, found {count} loose:\n{loose}");
+    let count: usize = loose
+        .lines()
+        .find_map(|l| l.strip_prefix("count: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        count < 5,
+        "objects should be packed, found {count} loose:\n{loose}"
+    );
     // Narration goes to stderr.
     assert!(stderr(&out).contains("committed"), "{}", stderr(&out));
 }
@@ -60,9 +74,17 @@ fn unchanged_tenant_gives_the_same_tree_and_no_commit() {
 
     // A second repository of the same tenant has the same tree, byte for byte.
     let other = h.home.path().join("other");
-    let out = h.command(&["snapshot"]).arg("-C").arg(&other).output().unwrap();
+    let out = h
+        .command(&["snapshot"])
+        .arg("-C")
+        .arg(&other)
+        .output()
+        .unwrap();
     assert_status(&out, 0);
-    assert_eq!(git(&other, &["rev-parse", "HEAD^{tree}"]), h.git(&["rev-parse", "HEAD^{tree}"]));
+    assert_eq!(
+        git(&other, &["rev-parse", "HEAD^{tree}"]),
+        h.git(&["rev-parse", "HEAD^{tree}"])
+    );
 }
 
 #[test]
@@ -71,23 +93,41 @@ fn a_changed_tenant_commits_only_what_changed() {
     assert_status(&h.run(&["snapshot"]), 0);
     let user = first_file(&h, "users/");
     let id = id_of(&h, &user);
-    graph_patch(&h, &format!("users/{id}"), json!({"department": "Changed Dept"}));
+    graph_patch(
+        &h,
+        &format!("users/{id}"),
+        json!({"department": "Changed Dept"}),
+    );
     let out = h.run(&["snapshot"]);
     assert_status(&out, 0);
     let changed = h.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
     assert_eq!(changed.trim(), user, "only the patched user's file changes");
     let message = h.git(&["log", "-1", "--format=%B"]);
-    assert!(message.contains("users: 0 added, 1 changed, 0 removed"), "{message}");
+    assert!(
+        message.starts_with("snapshot: 1 users changed\n"),
+        "{message}"
+    );
+    assert!(message.contains("users: 1 changed\n  ~ "), "{message}");
 }
 
 #[test]
 fn a_fault_mid_read_commits_nothing_and_exits_2() {
     let h = Harness::synthetic(SMALL);
     assert_status(&h.run(&["snapshot"]), 0);
+    // Fail fast: one retry, then the error.
+    let toml = h.repo.join("tenantgit.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("[graph]\n", "[graph]\nmax-retries = 1\n");
+    std::fs::write(&toml, text).unwrap();
     let head = h.head().unwrap();
-    graph_patch(&h, "users/".to_string() + &id_of(&h, &first_file(&h, "users/")), json!({"city": "Elsewhere"}));
+    graph_patch(
+        &h,
+        "users/".to_string() + &id_of(&h, &first_file(&h, "users/")),
+        json!({"city": "Elsewhere"}),
+    );
     let rule: FaultRule = serde_json::from_value(json!({
-        "method": "GET", "pathPrefix": "/v1.0/groups", "action": {"status": 500}
+        "method": "GET", "path": "/groups", "action": {"type": "status", "status": 500}
     }))
     .unwrap();
     h.emulator.set_faults(vec![rule]);
@@ -98,7 +138,11 @@ fn a_fault_mid_read_commits_nothing_and_exits_2() {
     assert!(err.contains("hint:"), "{err}");
     assert_eq!(stdout(&out), "");
     assert_eq!(h.head().unwrap(), head, "HEAD must not move");
-    assert_eq!(h.git(&["status", "--porcelain"]), "", "working tree untouched");
+    assert_eq!(
+        h.git(&["status", "--porcelain"]),
+        " M tenantgit.toml\n",
+        "working tree untouched"
+    );
 }
 
 #[test]
@@ -109,27 +153,41 @@ fn a_429_storm_still_yields_the_identical_commit() {
 
     let storm = Harness::synthetic(SMALL);
     let rule: FaultRule = serde_json::from_value(json!({
-        "probability": 0.4, "action": {"throttle": {"retryAfter": 0.01}}
+        "probability": 0.4, "action": {"type": "throttle", "retryAfter": 0.01}
     }))
     .unwrap();
     storm.emulator.set_faults(vec![rule]);
     let out = storm.run(&["snapshot"]);
     assert_status(&out, 0);
-    assert!(storm.emulator.stats().throttled > 0, "the storm must have throttled something");
+    assert!(
+        storm.emulator.stats().throttled > 0,
+        "the storm must have throttled something"
+    );
     assert_eq!(storm.git(&["rev-parse", "HEAD^{tree}"]), tree);
 }
 
 #[test]
 fn bad_credentials_name_the_variable_to_fix() {
     let h = Harness::synthetic(SMALL);
-    let out = h.command(&["snapshot"]).env("AZURE_CLIENT_SECRET", "wrong-secret").output().unwrap();
+    let out = h
+        .command(&["snapshot"])
+        .env("AZURE_CLIENT_SECRET", "wrong-secret")
+        .output()
+        .unwrap();
     assert_status(&out, 2);
     let err = stderr(&out);
     assert!(err.contains("AZURE_CLIENT_SECRET"), "{err}");
-    assert!(!err.contains("wrong-secret"), "the secret must not be printed: {err}");
+    assert!(
+        !err.contains("wrong-secret"),
+        "the secret must not be printed: {err}"
+    );
     assert!(h.head().is_none(), "nothing committed");
 
-    let out = h.command(&["snapshot"]).env_remove("AZURE_CLIENT_ID").output().unwrap();
+    let out = h
+        .command(&["snapshot"])
+        .env_remove("AZURE_CLIENT_ID")
+        .output()
+        .unwrap();
     assert_status(&out, 2);
     assert!(stderr(&out).contains("AZURE_CLIENT_ID"), "{}", stderr(&out));
 }
@@ -137,7 +195,11 @@ fn bad_credentials_name_the_variable_to_fix() {
 #[test]
 fn unreachable_graph_is_a_clear_error() {
     let h = Harness::synthetic(SMALL);
-    let out = h.command(&["snapshot"]).env("TENANTGIT_GRAPH_URL", "http://127.0.0.1:9").output().unwrap();
+    let out = h
+        .command(&["snapshot"])
+        .env("TENANTGIT_GRAPH_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
     assert_status(&out, 2);
     let err = stderr(&out);
     assert!(err.starts_with("error:") && err.contains("hint:"), "{err}");
@@ -160,7 +222,11 @@ fn a_folder_with_files_but_no_repository_is_refused() {
     std::fs::write(h.repo.join("notes.txt"), "mine").unwrap();
     let out = h.run(&["snapshot"]);
     assert_status(&out, 2);
-    assert!(stderr(&out).contains("not a git repository"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a git repository"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!h.repo.join(".git").exists(), "nothing written");
 }
 
@@ -184,9 +250,15 @@ fn secrets_never_reach_git_or_output() {
     let everything = h.git(&["log", "-p", "--all"]);
     for secret in ["SuperSecretValue123", "UHJpdmF0ZUtleUJ5dGVz", SECRET] {
         assert!(!everything.contains(secret), "{secret} reached git");
-        assert!(!stdout(&out).contains(secret) && !stderr(&out).contains(secret), "{secret} reached output");
+        assert!(
+            !stdout(&out).contains(secret) && !stderr(&out).contains(secret),
+            "{secret} reached output"
+        );
     }
-    assert!(everything.contains("0e000000-0000-4000-8000-000000000001"), "credential metadata is kept");
+    assert!(
+        everything.contains("0e000000-0000-4000-8000-000000000001"),
+        "credential metadata is kept"
+    );
 }
 
 #[test]
@@ -200,34 +272,63 @@ fn every_kind_round_trips_through_the_emulator() {
     let mut compared = 0;
     for entry in walkdir::WalkDir::new(&example) {
         let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(&example).unwrap().to_string_lossy().to_string();
+        let rel = entry
+            .path()
+            .strip_prefix(&example)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         if entry.file_type().is_file() && tenantgit::layout::kind_for_path(&rel).is_some() {
-            let ours = std::fs::read_to_string(h.repo.join(&rel)).unwrap_or_else(|_| panic!("{rel} missing"));
-            assert_eq!(ours, std::fs::read_to_string(entry.path()).unwrap(), "{rel} differs");
+            let ours = std::fs::read_to_string(h.repo.join(&rel))
+                .unwrap_or_else(|_| panic!("{rel} missing"));
+            assert_eq!(
+                ours,
+                std::fs::read_to_string(entry.path()).unwrap(),
+                "{rel} differs"
+            );
             compared += 1;
         }
     }
     for kind in kinds {
         let files = h.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
-        assert!(files.lines().any(|f| tenantgit::layout::kind_for_path(f).is_some_and(|k| k.kind == kind.kind)), "example-repo lacks {}", kind.kind);
+        assert!(
+            files
+                .lines()
+                .any(|f| tenantgit::layout::kind_for_path(f).is_some_and(|k| k.kind == kind.kind)),
+            "example-repo lacks {}",
+            kind.kind
+        );
     }
     assert!(compared > 20, "example-repo is too small: {compared} files");
 }
 
 fn first_file(h: &Harness, prefix: &str) -> String {
-    h.git(&["ls-tree", "-r", "--name-only", "HEAD"]).lines().find(|f| f.starts_with(prefix)).unwrap().to_string()
+    h.git(&["ls-tree", "-r", "--name-only", "HEAD"])
+        .lines()
+        .find(|f| f.starts_with(prefix))
+        .unwrap()
+        .to_string()
 }
 
 fn id_of(h: &Harness, path: &str) -> String {
     let text = std::fs::read_to_string(h.repo.join(path)).unwrap();
-    text.lines().next().unwrap().strip_prefix("id: ").unwrap().trim_matches('"').to_string()
+    text.lines()
+        .next()
+        .unwrap()
+        .strip_prefix("id: ")
+        .unwrap()
+        .trim_matches('"')
+        .to_string()
 }
 
 /// A PATCH through the emulator's Graph API, as an admin would make it.
 fn graph_patch(h: &Harness, path: impl AsRef<str>, body: serde_json::Value) {
     let client = reqwest::blocking::Client::new();
     let token: serde_json::Value = client
-        .post(format!("{}/contoso-test/oauth2/v2.0/token", h.emulator.url()))
+        .post(format!(
+            "{}/contoso-test/oauth2/v2.0/token",
+            h.emulator.url()
+        ))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", "tenantgit-emulator"),
@@ -244,5 +345,9 @@ fn graph_patch(h: &Harness, path: impl AsRef<str>, body: serde_json::Value) {
         .json(&body)
         .send()
         .unwrap();
-    assert!(resp.status().is_success(), "PATCH failed: {}", resp.text().unwrap());
+    assert!(
+        resp.status().is_success(),
+        "PATCH failed: {}",
+        resp.text().unwrap()
+    );
 }

@@ -4,7 +4,7 @@
 use crate::config::{self, FileConfig};
 use crate::error::Error;
 use crate::graph::{self, GraphClient, GraphFileSettings};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 use super::Global;
 
@@ -20,18 +20,35 @@ impl Repo {
     pub fn open(global: &Global) -> Result<Repo, Error> {
         let store = Store::open(&global.dir)?;
         let config = load_config(&store)?;
-        Ok(Repo { store, config, created: false })
+        Ok(Repo {
+            store,
+            config,
+            created: false,
+        })
     }
 
     /// The repository, initialised when the folder has none.
+    /// Only a missing or empty folder is initialised, so that a mistyped `-C` never turns an
+    /// unrelated folder into a snapshot repository.
     pub fn open_or_init(global: &Global) -> Result<Repo, Error> {
-        let (store, created) = Store::open_or_init(&global.dir)?;
+        let dir = &global.dir;
+        let has_files = std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if has_files && !dir.join(".git").exists() && Store::open(dir).is_err() {
+            return Err(StoreError::NotARepository { path: dir.clone() }.into());
+        }
+        let (store, created) = Store::open_or_init(dir)?;
         let config = if created {
             FileConfig::parse(config::DEFAULT_TEXT, config::FILE_NAME)?
         } else {
             load_config(&store)?
         };
-        Ok(Repo { store, config, created })
+        Ok(Repo {
+            store,
+            config,
+            created,
+        })
     }
 }
 
@@ -54,6 +71,9 @@ pub fn graph_client(config: &FileConfig) -> Result<GraphClient, Error> {
         cloud: g.cloud.clone(),
     };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let settings = graph::resolve_settings(&env, &file)?;
+    let mut settings = graph::resolve_settings(&env, &file)?;
+    if let Some(n) = g.max_retries {
+        settings.max_retries = n;
+    }
     Ok(GraphClient::new(settings)?)
 }

@@ -12,12 +12,15 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::compare::{self, Selection};
+use crate::diff::{Change, DiffOptions, Report};
 use crate::emulator::{Emulator, EmulatorConfig, SyntheticSpec};
 use crate::error::Error;
 use crate::graph::{Credential, GraphClient, GraphSettings, Secret};
 use crate::model::Snapshot;
 use crate::ops;
 use crate::read::NoProgress;
+use crate::render::{self, Format, Style};
 use crate::store::{CommitOptions, Store};
 use crate::{config, schema};
 
@@ -29,7 +32,11 @@ pub struct Args {
     /// folder when not given.
     pub dir: Option<PathBuf>,
     /// Size of the synthetic tenant.
-    #[arg(long, value_name = "SPEC", default_value = "users=3000,groups=300,members=20,apps=40,policies=12")]
+    #[arg(
+        long,
+        value_name = "SPEC",
+        default_value = "users=2000,groups=200,members=15,apps=30,policies=12"
+    )]
     pub tenant: SyntheticSpec,
 }
 
@@ -40,8 +47,16 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     say("");
     say("Starting the Graph emulator with a synthetic tenant (this stands in for Microsoft Graph;");
     say("tenantgit talks to it over HTTP exactly as it would to graph.microsoft.com).");
-    let emulator = Emulator::start(EmulatorConfig { synthetic: Some(args.tenant.clone()), ..EmulatorConfig::default() })
-        .map_err(|e| Error::usage(format!("cannot start the emulator: {e}"), "is the loopback interface available?"))?;
+    let emulator = Emulator::start(EmulatorConfig {
+        synthetic: Some(args.tenant.clone()),
+        ..EmulatorConfig::default()
+    })
+    .map_err(|e| {
+        Error::usage(
+            format!("cannot start the emulator: {e}"),
+            "is the loopback interface available?",
+        )
+    })?;
     let defaults = EmulatorConfig::default();
     let client = GraphClient::new(GraphSettings {
         graph_url: emulator.url(),
@@ -58,19 +73,37 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let (store, _) = Store::open_or_init(&dir)?;
     let kinds: Vec<_> = schema::kinds().iter().collect();
     let rt = super::runtime()?;
-    let toml = vec![(config::FILE_NAME.to_string(), config::DEFAULT_TEXT.as_bytes().to_vec())];
+    let toml = vec![(
+        config::FILE_NAME.to_string(),
+        config::DEFAULT_TEXT.as_bytes().to_vec(),
+    )];
 
     say("1. Snapshot of the healthy tenant");
-    let options = CommitOptions { message_title: "snapshot: healthy tenant".into(), ..CommitOptions::default() };
-    let first = rt.block_on(ops::snapshot(&store, &client, &kinds, &toml, &options, &NoProgress))?;
-    let first_commit = first.outcome.commit.expect("a new repository always gets a first commit");
+    let options = CommitOptions {
+        message_title: "snapshot: healthy tenant".into(),
+        ..CommitOptions::default()
+    };
+    let first = rt.block_on(ops::snapshot(
+        &store,
+        &client,
+        &kinds,
+        &toml,
+        &options,
+        &NoProgress,
+    ))?;
+    let first_commit = first
+        .outcome
+        .commit
+        .expect("a new repository always gets a first commit");
     say(&format!(
         "   {} objects committed as {} in {:.1}s",
         first.objects,
         short(&first_commit.to_string()),
         first.read_seconds + first.outcome.git_seconds
     ));
-    let healthy = store.load_snapshot(first_commit, &|k, _| k.kind == "users" || k.kind == "groups")?;
+    let healthy = store.load_snapshot(first_commit, &|k, _| {
+        k.kind == "users" || k.kind == "groups"
+    })?;
     say("");
 
     let (department, victims) = largest_department(&healthy);
@@ -83,14 +116,29 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     ));
     say("   their groups.");
     let writes = rt.block_on(damage(&client, &healthy, &victims))?;
-    say(&format!("   {writes} Graph writes later, the tenant is damaged; nobody noticed yet."));
+    say(&format!(
+        "   {writes} Graph writes later, the tenant is damaged; nobody noticed yet."
+    ));
     say("");
 
     say("3. The next scheduled snapshot records the damage");
-    let options = CommitOptions { message_title: "snapshot: after the bulk change".into(), ..CommitOptions::default() };
-    let second = rt.block_on(ops::snapshot(&store, &client, &kinds, &[], &options, &NoProgress))?;
+    let options = CommitOptions {
+        message_title: "snapshot: after the bulk change".into(),
+        ..CommitOptions::default()
+    };
+    let second = rt.block_on(ops::snapshot(
+        &store,
+        &client,
+        &kinds,
+        &[],
+        &options,
+        &NoProgress,
+    ))?;
     let Some(second_commit) = second.outcome.commit else {
-        return Err(Error::usage("the damage left no trace in the snapshot", "this is a bug in the demo"));
+        return Err(Error::usage(
+            "the damage left no trace in the snapshot",
+            "this is a bug in the demo",
+        ));
     };
     for (kind, c) in &second.outcome.summary.per_kind {
         if !c.changed.is_empty() || !c.added.is_empty() || !c.removed.is_empty() {
@@ -102,13 +150,33 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             ));
         }
     }
-    say(&format!("   committed {}", short(&second_commit.to_string())));
+    say(&format!(
+        "   committed {}",
+        short(&second_commit.to_string())
+    ));
     say("");
 
-    say("4. What changed (git diff of one damaged user's file):");
-    show_one_file_diff(global, &store, first_commit, second_commit)?;
+    say(&format!(
+        "4. The difference report: the healthy snapshot ({}) against the live tenant",
+        short(&first_commit.to_string())
+    ));
+    say(&format!("   (tenantgit -C {} diff HEAD~1)", dir.display()));
+    let selection = Selection::new(&kinds, Vec::new(), Vec::new(), &[])?;
+    let report = rt.block_on(compare::commit_vs_live(
+        &store,
+        &client,
+        "HEAD~1",
+        first_commit,
+        &selection,
+        &DiffOptions::default(),
+        &NoProgress,
+    ))?;
+    show_report_excerpt(global, &report)?;
     say("");
-    say(&format!("Explore the history: cd {} && git log --stat", dir.display()));
+    say(&format!(
+        "Explore the history: cd {} && git log --stat",
+        dir.display()
+    ));
     drop(emulator);
     Ok(0)
 }
@@ -123,8 +191,8 @@ fn demo_dir(dir: Option<PathBuf>) -> Result<PathBuf, Error> {
     match dir {
         Some(dir) => {
             if dir.exists() {
-                let mut entries =
-                    std::fs::read_dir(&dir).map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
+                let mut entries = std::fs::read_dir(&dir)
+                    .map_err(|e| Error::io(format!("cannot read {}", dir.display()), e))?;
                 if entries.next().is_some() {
                     return Err(Error::usage(
                         format!("{} is not empty", dir.display()),
@@ -132,7 +200,8 @@ fn demo_dir(dir: Option<PathBuf>) -> Result<PathBuf, Error> {
                     ));
                 }
             }
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
             Ok(dir)
         }
         None => {
@@ -153,15 +222,23 @@ fn largest_department(snapshot: &Snapshot) -> (String, Vec<String>) {
             by_dept.entry(d.clone()).or_default().push(user.id.clone());
         }
     }
-    by_dept.into_iter().max_by_key(|(_, ids)| ids.len()).unwrap_or_default()
+    by_dept
+        .into_iter()
+        .max_by_key(|(_, ids)| ids.len())
+        .unwrap_or_default()
 }
 
 /// The bad bulk script: PATCHes and `$ref` removals through Graph, concurrently.
-async fn damage(client: &GraphClient, healthy: &Snapshot, victims: &[String]) -> Result<usize, Error> {
+async fn damage(
+    client: &GraphClient,
+    healthy: &Snapshot,
+    victims: &[String],
+) -> Result<usize, Error> {
     let victim_set: std::collections::HashSet<&str> = victims.iter().map(String::as_str).collect();
     let mut requests: Vec<(Method, String, Option<Value>)> = Vec::new();
-    let wiped: serde_json::Map<String, Value> =
-        (1..=15).map(|i| (format!("extensionAttribute{i}"), Value::Null)).collect();
+    let wiped: serde_json::Map<String, Value> = (1..=15)
+        .map(|i| (format!("extensionAttribute{i}"), Value::Null))
+        .collect();
     for id in victims {
         requests.push((
             Method::PATCH,
@@ -171,7 +248,11 @@ async fn damage(client: &GraphClient, healthy: &Snapshot, victims: &[String]) ->
     }
     for group in healthy.of_kind("groups") {
         for member in group.link_ids("members").filter(|m| victim_set.contains(m)) {
-            requests.push((Method::DELETE, format!("groups/{}/members/{member}/$ref", group.id), None));
+            requests.push((
+                Method::DELETE,
+                format!("groups/{}/members/{member}/$ref", group.id),
+                None,
+            ));
         }
     }
     let total = requests.len();
@@ -182,31 +263,54 @@ async fn damage(client: &GraphClient, healthy: &Snapshot, victims: &[String]) ->
         tasks.spawn(async move { client.send(method, &path, body.as_ref()).await });
     }
     while let Some(result) = tasks.join_next().await {
-        result.map_err(|e| Error::usage(format!("a demo write panicked: {e}"), "this is a bug"))??;
+        result
+            .map_err(|e| Error::usage(format!("a demo write panicked: {e}"), "this is a bug"))??;
     }
     Ok(total)
 }
 
-/// Prints the unified diff of the first changed user file between two commits.
-fn show_one_file_diff(global: &Global, store: &Store, old: git2::Oid, new: git2::Oid) -> Result<(), Error> {
-    let before = store.tree_index(old)?;
-    let after = store.tree_index(new)?;
-    for (path, oid) in after.iter() {
-        if !path.starts_with("users/") {
-            continue;
-        }
-        let Some(old_oid) = before.get(path) else { continue };
-        if old_oid == oid {
-            continue;
-        }
-        let a = String::from_utf8_lossy(&store.read_blob(old_oid)?).to_string();
-        let b = String::from_utf8_lossy(&store.read_blob(oid)?).to_string();
-        let diff = similar::TextDiff::from_lines(&a, &b);
-        let text = diff.unified_diff().context_radius(1).header(path, path).to_string();
-        for line in text.lines() {
+/// The first few objects of a report and its whole summary, indented.
+fn show_report_excerpt(global: &Global, report: &Report) -> Result<(), Error> {
+    let mut shown: Vec<Change> = Vec::new();
+    for kind in ["users", "groups"] {
+        shown.extend(
+            report
+                .changes
+                .iter()
+                .filter(|c| c.key.kind == kind)
+                .take(2)
+                .cloned(),
+        );
+    }
+    let excerpt = Report {
+        from: report.from.clone(),
+        to: report.to.clone(),
+        changes: shown,
+    };
+    let style = Style {
+        color: global.color_stderr,
+    };
+    let render = |r: &Report| -> Result<String, Error> {
+        let mut out = Vec::new();
+        render::render_diff(r, Format::Human, &style, &mut out)
+            .map_err(|e| Error::io("cannot render", e))?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    };
+    let head = render(&excerpt)?;
+    let full = render(report)?;
+    let body = head.split("\nSummary:").next().unwrap_or_default();
+    for line in body.lines() {
+        global.say(format!("   {line}"));
+    }
+    global.say(format!(
+        "   … and {} more objects",
+        report.changes.len().saturating_sub(excerpt.changes.len())
+    ));
+    global.say("");
+    if let Some(at) = full.find("Summary:") {
+        for line in full[at..].lines() {
             global.say(format!("   {line}"));
         }
-        return Ok(());
     }
     Ok(())
 }

@@ -49,9 +49,15 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         }
     }
     patterns.extend(args.patterns);
-    let kinds = args.kinds.iter().map(|k| config::check_kind(k, "--kind")).collect::<Result<Vec<_>, _>>()?;
+    let kinds = args
+        .kinds
+        .iter()
+        .map(|k| config::check_kind(k, "--kind"))
+        .collect::<Result<Vec<_>, _>>()?;
     let selection = Selection::new(&repo.config.kinds_in_scope(), kinds, args.ids, &patterns)?;
-    let options = DiffOptions { ignore: IgnoreRules::new(repo.config.diff.ignore.clone())? };
+    let options = DiffOptions {
+        ignore: IgnoreRules::new(repo.config.diff.ignore.clone())?,
+    };
 
     let report = match revs.as_slice() {
         [old, new] => {
@@ -77,15 +83,32 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    render::render_diff(&report, args.format, &Style { color: global.color }, &mut stdout)
-        .map_err(|e| Error::io("cannot write the report", e))?;
-    Ok(if args.exit_code && !report.is_empty() { 1 } else { 0 })
+    render::render_diff(
+        &report,
+        args.format,
+        &Style {
+            color: global.color,
+        },
+        &mut stdout,
+    )
+    .map_err(|e| Error::io("cannot write the report", e))?;
+    Ok(if args.exit_code && !report.is_empty() {
+        1
+    } else {
+        0
+    })
 }
 
 /// Path patterns start with a kind's folder or contain glob characters; anything else is taken
 /// for a revision (so a mistyped `origin/mian` is an unknown revision, not an empty pattern).
 fn looks_like_pattern(arg: &str) -> bool {
-    let first = arg.trim_start_matches(['!', '/']).split('/').next().unwrap_or_default();
+    let first = arg
+        .trim_start_matches(['!', '/'])
+        .split('/')
+        .next()
+        .unwrap_or_default();
     arg.contains(['*', '?', '['])
-        || crate::schema::kinds().iter().any(|k| k.dir == first || k.file.as_deref() == Some(arg))
+        || crate::schema::kinds()
+            .iter()
+            .any(|k| k.dir == first || k.file.as_deref() == Some(arg))
 }

@@ -15,8 +15,15 @@ pub struct Bars {
 
 impl Bars {
     pub fn new(quiet: bool) -> Bars {
-        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
-        Bars { multi: MultiProgress::with_draw_target(target), bars: Mutex::new(HashMap::new()) }
+        let target = if quiet {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        Bars {
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(HashMap::new()),
+        }
     }
 
     fn bar(&self, kind: &str) -> ProgressBar {
@@ -41,7 +48,8 @@ impl Bars {
 
 impl ReadProgress for Bars {
     fn started(&self, kind: &str) {
-        self.bar(kind).enable_steady_tick(std::time::Duration::from_millis(120));
+        self.bar(kind)
+            .enable_steady_tick(std::time::Duration::from_millis(120));
     }
 
     fn read(&self, kind: &str, objects: usize) {

@@ -25,21 +25,39 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let kinds = if args.kinds.is_empty() {
         repo.config.kinds_in_scope()
     } else {
-        args.kinds.iter().map(|k| config::check_kind(k, "--kind")).collect::<Result<Vec<_>, _>>()?
+        args.kinds
+            .iter()
+            .map(|k| config::check_kind(k, "--kind"))
+            .collect::<Result<Vec<_>, _>>()?
     };
     let client = context::graph_client(&repo.config)?;
     let extra: Vec<(String, Vec<u8>)> = if repo.created {
-        vec![(config::FILE_NAME.to_string(), config::DEFAULT_TEXT.as_bytes().to_vec())]
+        vec![(
+            config::FILE_NAME.to_string(),
+            config::DEFAULT_TEXT.as_bytes().to_vec(),
+        )]
     } else {
         Vec::new()
     };
-    let title = args.message.unwrap_or_else(|| match &repo.config.tenant.name {
-        Some(name) => format!("snapshot of {name}"),
-        None => "snapshot".to_string(),
-    });
-    let options = CommitOptions { message_title: title, ..CommitOptions::default() };
+    let title = args
+        .message
+        .unwrap_or_else(|| match &repo.config.tenant.name {
+            Some(name) => format!("snapshot of {name}"),
+            None => "snapshot".to_string(),
+        });
+    let options = CommitOptions {
+        message_title: title,
+        ..CommitOptions::default()
+    };
     let bars = Bars::new(global.quiet);
-    let run = super::runtime()?.block_on(ops::snapshot(&repo.store, &client, &kinds, &extra, &options, &bars));
+    let run = super::runtime()?.block_on(ops::snapshot(
+        &repo.store,
+        &client,
+        &kinds,
+        &extra,
+        &options,
+        &bars,
+    ));
     bars.clear();
     let run = run?;
     let m = client.metrics();

@@ -323,6 +323,7 @@ impl GraphClient {
         let transport = &self.inner.transport;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
+        let mut throttled_wait = Duration::ZERO;
         loop {
             attempt += 1;
             match self.attempt(req).await {
@@ -338,7 +339,19 @@ impl GraphClient {
                     self.count_retry(false);
                 }
                 Err(Failure::Retry { error, after }) => {
-                    if attempt > transport.max_retries {
+                    let paced =
+                        matches!(error, GraphError::Http { status: 429, .. }) && after.is_some();
+                    if paced {
+                        let wait = transport.timing.delay(attempt, after);
+                        if throttled_wait + wait <= transport.timing.throttle_budget {
+                            throttled_wait += wait;
+                            attempt -= 1;
+                            self.count_retry(true);
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                    }
+                    if attempt > retry_limit(&error, transport.max_retries) {
                         return Err(GraphError::RetriesExhausted {
                             method: method_name(&req.method),
                             path: self.display_path(&req.url),
@@ -509,7 +522,7 @@ impl Transport {
             };
             match failure {
                 Failure::Retry { error, after } => {
-                    if attempt > self.max_retries {
+                    if attempt > retry_limit(&error, self.max_retries) {
                         return Err(GraphError::RetriesExhausted {
                             method: "POST",
                             path,
@@ -550,6 +563,15 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A request that got no HTTP answer.
+/// How many retries an error deserves: a host that refuses connections is usually a wrong URL
+/// or a network that is down, so it gets a few quick tries rather than minutes of backoff.
+fn retry_limit(error: &GraphError, max_retries: u32) -> u32 {
+    match error {
+        GraphError::Unreachable { .. } => max_retries.min(3),
+        _ => max_retries,
+    }
+}
+
 fn send_failure(
     e: reqwest::Error,
     method: &'static str,

@@ -13,6 +13,9 @@ pub struct RetryTiming {
     /// Longest delay honoured from a `Retry-After` header; a larger value is clamped so that a
     /// misbehaving proxy cannot park the run for hours.
     pub retry_after_max: Duration,
+    /// Total time a request may spend waiting out 429s that came with a `Retry-After`. Such
+    /// waits are Graph pacing the client, not failures, so they do not use up `max_retries`.
+    pub throttle_budget: Duration,
 }
 
 impl Default for RetryTiming {
@@ -21,6 +24,7 @@ impl Default for RetryTiming {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             retry_after_max: Duration::from_secs(120),
+            throttle_budget: Duration::from_secs(900),
         }
     }
 }

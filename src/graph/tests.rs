@@ -21,6 +21,7 @@ fn fast() -> RetryTiming {
         backoff_base: Duration::from_millis(1),
         backoff_max: Duration::from_millis(10),
         retry_after_max: Duration::from_secs(2),
+        throttle_budget: Duration::from_millis(50),
     }
 }
 

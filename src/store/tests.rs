@@ -462,7 +462,7 @@ fn commit_message_names_the_first_objects() {
     let message = git(dir.path(), &["log", "-1", "--format=%B"]);
     assert_eq!(
         message.trim_end(),
-        "snapshot of contoso\n\n\
+        "snapshot of contoso: 4 users added, 1 users changed, 1 users removed\n\n\
          users: 4 added, 1 changed, 1 removed\n  \
          + user10@contoso.com\n  \
          + user11@contoso.com\n  \

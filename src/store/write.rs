@@ -102,6 +102,31 @@ impl ChangeSummary {
         self.per_kind.values().all(KindChanges::is_empty)
     }
 
+    /// One line for `git log --oneline`: "528 users changed, 184 groups changed, 1 application added".
+    pub fn headline(&self, kind_order: &[&str]) -> String {
+        let mut parts = Vec::new();
+        for kind in kind_order {
+            let Some(c) = self.per_kind.get(*kind) else {
+                continue;
+            };
+            for (n, verb) in [
+                (c.added.len(), "added"),
+                (c.changed.len(), "changed"),
+                (c.removed.len(), "removed"),
+            ] {
+                if n > 0 {
+                    parts.push(format!("{n} {kind} {verb}"));
+                }
+            }
+        }
+        if parts.len() > 3 {
+            let more = parts.len() - 3;
+            parts.truncate(3);
+            parts.push(format!("{more} more"));
+        }
+        parts.join(", ")
+    }
+
     /// The commit message body: per kind with changes, its counts and the first `max_named`
     /// objects (`+` added, `~` changed, `-` removed).
     pub fn message_body(&self, kind_order: &[&str], max_named: usize) -> String {
@@ -473,10 +498,16 @@ impl Store {
         let sig = self.signature(options)?;
         let kind_order: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
         let body = summary.message_body(&kind_order, options.max_named);
-        let message = if body.is_empty() {
-            format!("{}\n", options.message_title)
+        let headline = summary.headline(&kind_order);
+        let title = if headline.is_empty() {
+            options.message_title.clone()
         } else {
-            format!("{}\n\n{body}", options.message_title)
+            format!("{}: {headline}", options.message_title)
+        };
+        let message = if body.is_empty() {
+            format!("{title}\n")
+        } else {
+            format!("{title}\n\n{body}")
         };
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
         let commit = repo

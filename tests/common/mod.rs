@@ -22,18 +22,28 @@ impl Harness {
         let emulator = Emulator::start(config).expect("emulator starts");
         let home = tempfile::tempdir().expect("temp dir");
         let repo = home.path().join("repo");
-        Harness { emulator, home, repo }
+        Harness {
+            emulator,
+            home,
+            repo,
+        }
     }
 
     /// An emulator with a small synthetic tenant.
     pub fn synthetic(spec: &str) -> Harness {
         let spec: SyntheticSpec = spec.parse().expect("valid spec");
-        Harness::new(EmulatorConfig { synthetic: Some(spec), ..EmulatorConfig::default() })
+        Harness::new(EmulatorConfig {
+            synthetic: Some(spec),
+            ..EmulatorConfig::default()
+        })
     }
 
     /// An emulator seeded from a snapshot repository folder.
     pub fn seeded(dir: &Path) -> Harness {
-        Harness::new(EmulatorConfig { seed_dir: Some(dir.to_path_buf()), ..EmulatorConfig::default() })
+        Harness::new(EmulatorConfig {
+            seed_dir: Some(dir.to_path_buf()),
+            ..EmulatorConfig::default()
+        })
     }
 
     /// `tenantgit -C <repo> ARGS` with the emulator's credentials.
@@ -65,8 +75,15 @@ impl Harness {
     }
 
     pub fn head(&self) -> Option<String> {
-        let out = Command::new("git").arg("-C").arg(&self.repo).args(["rev-parse", "--verify", "-q", "HEAD"]).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.repo)
+            .args(["rev-parse", "--verify", "-q", "HEAD"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 }
 
@@ -78,7 +95,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
@@ -110,7 +131,10 @@ pub fn redact(text: &str, emulator_url: &str) -> String {
         (r"\b[0-9a-f]{40}\b", "<commit>"),
         (r"\b[0-9a-f]{10}\b", "<short>"),
         (r"\d+\.\d+s\b", "<secs>"),
-        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<uuid>"),
+        (
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "<uuid>",
+        ),
     ] {
         out = regex_replace(&out, pattern, replacement);
     }
@@ -118,5 +142,8 @@ pub fn redact(text: &str, emulator_url: &str) -> String {
 }
 
 fn regex_replace(text: &str, pattern: &str, replacement: &str) -> String {
-    regex::Regex::new(pattern).expect("valid regex").replace_all(text, replacement).into_owned()
+    regex::Regex::new(pattern)
+        .expect("valid regex")
+        .replace_all(text, replacement)
+        .into_owned()
 }
