@@ -36,6 +36,7 @@ fn client(emu: &Emulator) -> GraphClient {
         backoff_base: Duration::from_millis(5),
         backoff_max: Duration::from_millis(50),
         retry_after_max: Duration::from_secs(2),
+        throttle_budget: Duration::from_secs(30),
     };
     GraphClient::with_timing(settings, timing).expect("client")
 }
