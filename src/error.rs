@@ -25,6 +25,8 @@ pub enum Error {
     Emulator(#[from] crate::emulator::EmulatorError),
     #[error(transparent)]
     Normalize(#[from] crate::normalize::NormalizeError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     #[error("{message}")]
     Config {
         message: String,
@@ -76,6 +78,7 @@ impl Error {
             Error::Yaml(_) => Some("fix the file (or restore it with `git checkout -- PATH`) and run again".into()),
             Error::Normalize(e) => e.hint(),
             Error::Emulator(e) => e.hint(),
+            Error::Plan(e) => e.hint(),
             Error::Config { hint, .. } | Error::Usage { hint, .. } => hint.clone(),
             Error::Io { .. } => None,
             Error::WritesFailed { .. } => {

@@ -3,6 +3,7 @@
 //! tenant and any commit, `restore`/`apply` put chosen objects back. See DESIGN.md for the flow:
 //! Graph → normalize → Snapshot → (git tree | diff | plan).
 
+pub mod apply;
 pub mod cli;
 pub mod compare;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod layout;
 pub mod model;
 pub mod normalize;
 pub mod ops;
+pub mod plan;
 pub mod read;
 pub mod render;
 pub mod schema;

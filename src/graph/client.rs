@@ -211,6 +211,12 @@ impl GraphClient {
         .await
     }
 
+    /// `{graph_url}/v1.0`: the root directory-object URLs in `@odata.id` and `@odata.bind` are
+    /// built on (the cloud's own Graph host, not always graph.microsoft.com).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
     pub fn metrics(&self) -> Metrics {
         let c = &self.inner.transport.counters;
         Metrics {

@@ -15,19 +15,19 @@ use crate::model::LinkRef;
 /// Values longer than this (as one line of JSON) are shown as a unified diff.
 const INLINE_MAX: usize = 60;
 
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const BOLD: &str = "\x1b[1m";
-const DIM: &str = "\x1b[2m";
+pub(super) const RED: &str = "\x1b[31m";
+pub(super) const GREEN: &str = "\x1b[32m";
+pub(super) const YELLOW: &str = "\x1b[33m";
+pub(super) const BOLD: &str = "\x1b[1m";
+pub(super) const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
-struct Painter {
-    color: bool,
+pub(super) struct Painter {
+    pub(super) color: bool,
 }
 
 impl Painter {
-    fn paint<'a>(&self, code: &str, text: &'a str) -> std::borrow::Cow<'a, str> {
+    pub(super) fn paint<'a>(&self, code: &str, text: &'a str) -> std::borrow::Cow<'a, str> {
         if self.color && !text.is_empty() {
             format!("{code}{text}{RESET}").into()
         } else {
@@ -111,7 +111,7 @@ fn object(change: &Change, live: bool, p: &Painter, out: &mut dyn Write) -> io::
 }
 
 /// A changed attribute of a modified object.
-fn attribute(a: &AttributeChange, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn attribute(a: &AttributeChange, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
     if let Some((added, removed)) = a.set_delta() {
         writeln!(out, "    {}: +{} −{}", a.path, added.len(), removed.len())?;
         for v in removed {
@@ -172,7 +172,7 @@ fn attribute(a: &AttributeChange, p: &Painter, out: &mut dyn Write) -> io::Resul
 }
 
 /// An attribute of an added or removed object: only the side that has it.
-fn one_sided(
+pub(super) fn one_sided(
     path: &str,
     value: &Value,
     color: &str,
@@ -190,7 +190,7 @@ fn one_sided(
     Ok(())
 }
 
-fn link(l: &LinkChange, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn link(l: &LinkChange, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "    {}: +{} −{}",

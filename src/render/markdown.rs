@@ -125,11 +125,11 @@ fn object(c: &Change, live: bool, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "</details>")
 }
 
-fn value(v: &Value) -> String {
+pub(super) fn value(v: &Value) -> String {
     code(&inline(v))
 }
 
-fn elements(sign: &str, items: &[&Value]) -> String {
+pub(super) fn elements(sign: &str, items: &[&Value]) -> String {
     if items.is_empty() {
         return if sign == "+" {
             "_none added_"
@@ -147,7 +147,7 @@ fn elements(sign: &str, items: &[&Value]) -> String {
 
 /// A code span that holds any text: a fence longer than any backtick run inside, `|` escaped
 /// for tables (GitHub honours `\|` inside code spans in table cells), line breaks folded.
-fn code(s: &str) -> String {
+pub(super) fn code(s: &str) -> String {
     let s = sanitize(s).replace('|', "\\|");
     let mut longest = 0;
     let mut run = 0;
@@ -164,7 +164,7 @@ fn code(s: &str) -> String {
 }
 
 /// Tenant text in a table cell or paragraph: HTML and Markdown specials escaped.
-fn text(s: &str) -> String {
+pub(super) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in sanitize(s).chars() {
         match ch {
@@ -182,7 +182,7 @@ fn text(s: &str) -> String {
 }
 
 /// Tenant text inside HTML (the `<summary>` line).
-fn html(s: &str) -> String {
+pub(super) fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in sanitize(s).chars() {
         match ch {

@@ -1,10 +1,11 @@
-//! Renderers for difference reports (and, later, plans): human, json and markdown. This is the
-//! only place that formats output; everything it draws comes from [`crate::diff::Report`], and
+//! Renderers for difference reports, restore/apply plans and apply reports: human, json and
+//! markdown. This is the only place that formats output; everything it draws comes from [`crate::diff::Report`], and
 //! each renderer streams to a writer so that a 100k-object report costs one pass.
 
 mod human;
 mod json;
 mod markdown;
+mod plan;
 
 use std::io::{self, BufWriter, Write};
 
@@ -13,6 +14,7 @@ use serde_json::Value;
 use crate::diff::Report;
 
 pub use json::FORMAT_VERSION;
+pub use plan::{render_apply, render_plan, PLAN_FORMAT_VERSION};
 
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
