@@ -3,12 +3,16 @@
 //! exit status. Exit codes: 0 success / no differences, 1 differences found (with
 //! `--exit-code`), 2 error, 3 a restore or apply finished with some writes failed.
 
+mod apply;
 mod context;
 mod demo;
 mod diff;
 mod emulator;
+mod plan;
 mod progress;
+mod restore;
 mod snapshot;
+mod write;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -47,11 +51,18 @@ pub enum Command {
     Snapshot(snapshot::Args),
     /// Show what differs between a commit and the live tenant, or between two commits.
     Diff(diff::Args),
+    /// Make the live tenant match commit REV for the selected objects (plan first; writes only
+    /// with --yes).
+    Restore(restore::Args),
+    /// Make the live tenant match the working tree (or a saved plan) for the selected objects.
+    Apply(apply::Args),
+    /// Compute a restore/apply plan and save it for review and `apply --plan`.
+    Plan(plan::Args),
     /// Run the Graph emulator (a stand-in for Microsoft Graph on 127.0.0.1).
     #[command(subcommand)]
     Emulator(emulator::Command),
     /// Play the motivating story on the embedded emulator: snapshot, a damaging bulk change,
-    /// snapshot again, and the difference report.
+    /// snapshot again, the difference report, the restore, and the proof.
     Demo(demo::Args),
 }
 
@@ -97,6 +108,9 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Snapshot(args) => snapshot::run(&global, args),
         Command::Diff(args) => diff::run(&global, args),
+        Command::Restore(args) => restore::run(&global, args),
+        Command::Apply(args) => apply::run(&global, args),
+        Command::Plan(args) => plan::run(&global, args),
         Command::Emulator(cmd) => emulator::run(&global, cmd),
         Command::Demo(args) => demo::run(&global, args),
     };
