@@ -545,6 +545,7 @@ pub fn plan(input: &PlanInput) -> Plan {
             }
         }
     }
+    b.repoint(desired, input.live);
     let mut actions = b.actions;
     actions.sort_by_cached_key(|a| {
         let rank = schema::kinds()
@@ -1052,6 +1053,69 @@ impl Builder {
         }
     }
 
+    /// Live objects that still name a re-created object by its old id: Graph leaves a
+    /// hard-deleted group's id in a CA policy's `excludeGroups`, so live and desired agree and
+    /// the differ sees nothing, yet after the re-create the policy would exclude nobody. Such
+    /// properties are PATCHed as desired; the executor rewrites the old id to the new one.
+    fn repoint(&mut self, desired: &Snapshot, live: &Snapshot) {
+        let created: BTreeMap<String, String> = self
+            .actions
+            .iter()
+            .filter(|a| matches!(a.op, Op::Create { .. }))
+            .map(|a| (a.id.clone(), a.display_name.clone()))
+            .collect();
+        if created.is_empty() {
+            return;
+        }
+        for (key, want) in &desired.objects {
+            let kind = want.kind;
+            if live.get(key).is_none() || kind.update == schema::UpdateMode::None {
+                continue;
+            }
+            let mut repointed = Vec::new();
+            for (prop, value) in &want.props {
+                if prop == "id" || not_writable(kind, prop).is_some() {
+                    continue;
+                }
+                let mut named = BTreeSet::new();
+                ids_in(value, &created, &mut named);
+                if !named.is_empty() {
+                    repointed.push((prop.clone(), value.clone(), named));
+                }
+            }
+            if repointed.is_empty() {
+                continue;
+            }
+            let existing = self.actions.iter().position(|a| {
+                a.kind == kind.kind && a.id == want.id && matches!(a.op, Op::Update { .. })
+            });
+            let index = existing.unwrap_or_else(|| {
+                let mut body = Map::new();
+                if kind.odata_type_on_patch {
+                    if let Some(t) = want.odata_type() {
+                        body.insert("@odata.type".into(), Value::String(t.to_string()));
+                    }
+                }
+                self.push(want, Phase::Update, Op::Update { body }, Vec::new());
+                self.actions.len() - 1
+            });
+            for (prop, value, named) in repointed {
+                if let Op::Update { body } = &mut self.actions[index].op {
+                    body.entry(prop.clone()).or_insert(value);
+                }
+                for old in named {
+                    self.note(
+                        want,
+                        format!(
+                            "{prop} names {} ({old}), which is re-created: it will name the new id",
+                            created[&old]
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     /// A live object the desired side does not have.
     fn extra(&mut self, kind: &'static KindSpec, live: &Object, prune: bool) {
         let keep = ObjectRef {
@@ -1079,6 +1143,18 @@ impl Builder {
                     .and_then(Value::as_array)
                     .is_some_and(|a| a.iter().any(|v| v == "Unified")));
         self.push(live, Phase::Prune, Op::Delete { soft }, Vec::new());
+    }
+}
+
+/// The keys of `ids` that occur as string values anywhere in `v`.
+fn ids_in(v: &Value, ids: &BTreeMap<String, String>, out: &mut BTreeSet<String>) {
+    match v {
+        Value::String(s) if ids.contains_key(s) => {
+            out.insert(s.clone());
+        }
+        Value::Array(a) => a.iter().for_each(|x| ids_in(x, ids, out)),
+        Value::Object(m) => m.values().for_each(|x| ids_in(x, ids, out)),
+        _ => {}
     }
 }
 
