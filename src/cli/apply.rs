@@ -38,6 +38,9 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             "use `tenantgit restore REV` in a bare repository, or clone it and check out the commit",
         ));
     }
+    if args.plan.is_none() {
+        write::ensure_snapshot_repo(global, &repo)?;
+    }
     let client = context::graph_client(&repo.config)?;
     let rt = super::runtime()?;
     let bars = Bars::new(global.quiet);

@@ -29,6 +29,7 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let repo = Repo::open(global)?;
+    write::ensure_snapshot_repo(global, &repo)?;
     let desired = match &args.from {
         Some(rev) => Desired::Commit {
             rev: rev.clone(),

@@ -25,6 +25,7 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let repo = Repo::open(global)?;
+    write::ensure_snapshot_repo(global, &repo)?;
     let commit = repo.store.resolve(&args.rev)?;
     let selection = args.select.selection(&repo, &args.patterns)?;
     let client = context::graph_client(&repo.config)?;

@@ -63,6 +63,23 @@ impl SelectArgs {
     }
 }
 
+/// The desired state must come from a snapshot repository (one with `tenantgit.toml`): any
+/// other git repository has none of the tenant's objects, so every live object would be planned
+/// as absent from the desired side, and `--prune` would delete them.
+pub fn ensure_snapshot_repo(global: &Global, repo: &Repo) -> Result<(), Error> {
+    if repo.store.read_file(config::FILE_NAME)?.is_some() {
+        return Ok(());
+    }
+    Err(Error::usage(
+        format!(
+            "{} is not a tenantgit snapshot repository: it has no {}",
+            global.dir.display(),
+            config::FILE_NAME
+        ),
+        "run in the repository `tenantgit snapshot` writes (pass -C DIR); `tenantgit snapshot` in an empty folder creates one",
+    ))
+}
+
 /// Prints the plan, and with `--yes` carries it out.
 pub fn finish(
     global: &Global,
