@@ -68,12 +68,13 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let run = run?;
     let m = client.metrics();
     global.say(format!(
-        "read {} objects of {} kinds in {:.1}s ({} Graph requests, {} batch items, {} retries)",
+        "read {} objects of {} kinds in {:.1}s ({} Graph requests, {} batch items, {:.1} MB, {} retries)",
         run.objects,
         kinds.len(),
         run.read_seconds,
         m.requests,
         m.batch_items,
+        m.bytes_read as f64 / 1e6,
         m.retries
     ));
     match run.outcome.commit {

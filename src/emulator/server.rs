@@ -547,6 +547,14 @@ async fn reset_stats(State(shared): State<Arc<Shared>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// `POST /_emulator/throttle/reset` refills the read and write quotas, so that a test or
+/// benchmark can make its setup changes "as another application" without eating into the quota
+/// of the tenantgit run it measures.
+async fn reset_throttle(State(shared): State<Arc<Shared>>) -> StatusCode {
+    lock(&shared.throttle).refill_all();
+    StatusCode::NO_CONTENT
+}
+
 /// `POST /_emulator/faults` takes a list of rules (or `{"rules": [...]}`) and replaces the
 /// active ones.
 async fn set_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -579,6 +587,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/_emulator/stats", get(get_stats))
         .route("/_emulator/stats/reset", post(reset_stats))
+        .route("/_emulator/throttle/reset", post(reset_throttle))
         .route("/_emulator/faults", post(set_faults).delete(clear_faults))
         .fallback(graph)
         .with_state(shared)

@@ -99,6 +99,15 @@ impl Throttle {
         }
     }
 
+    /// Fills both buckets: a fresh quota, as if the next calls came from another application
+    /// (Graph's limits are per application and tenant).
+    pub fn refill_all(&mut self) {
+        for bucket in [&mut self.reads, &mut self.writes].into_iter().flatten() {
+            bucket.tokens = bucket.capacity;
+            bucket.at = Instant::now();
+        }
+    }
+
     /// Takes `units` (and one write when `write`) or says how long to wait; nothing is taken
     /// from either bucket when the request is refused.
     pub fn admit(&mut self, units: u32, write: bool) -> Result<Option<f64>, Refusal> {

@@ -56,6 +56,8 @@ pub enum StoreError {
     UnknownRevision { rev: String },
     #[error("the repository is locked by another tenantgit ({})", lock_owner(*pid, path))]
     Locked { pid: Option<u32>, path: PathBuf },
+    #[error("an untracked file is where the snapshot must write {path}")]
+    UntrackedInTheWay { path: String },
     #[error("HEAD is detached; tenantgit commits snapshots on a branch")]
     DetachedHead,
     #[error("uncommitted changes in managed files: {}{}", paths.join(", "), more_suffix(*more))]
@@ -102,6 +104,9 @@ impl StoreError {
                 "run `tenantgit snapshot` in an empty folder to create one, or pass -C DIR".into()
             }
             StoreError::NoCommits => "run `tenantgit snapshot` first to make one".into(),
+            StoreError::UntrackedInTheWay { .. } => {
+                "move the file away (nothing was committed) and run the snapshot again".into()
+            }
             StoreError::UnknownRevision { .. } => {
                 "use a commit id, a branch, a tag or an expression like HEAD~1; `git log --oneline` lists commits".into()
             }

@@ -581,7 +581,10 @@ fn failed_checkout_leaves_head_alone() {
     let err = store
         .commit_snapshot(&snap, &scope(), &[], &options())
         .unwrap_err();
-    assert!(matches!(err, StoreError::Git { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::UntrackedInTheWay { .. }),
+        "{err:?}"
+    );
     assert_eq!(store.head().unwrap(), first.commit);
     assert_eq!(
         std::fs::read_to_string(dir.path().join(&path)).unwrap(),
