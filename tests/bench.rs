@@ -157,7 +157,10 @@ fn script(url: &str, calls: Vec<(reqwest::Method, String, Option<Value>)>) {
                         let resp = req.send().unwrap();
                         if resp.status().as_u16() == 429 {
                             // The script is another application with a quota of its own.
-                            client.post(format!("{url}/_emulator/throttle/reset")).send().unwrap();
+                            client
+                                .post(format!("{url}/_emulator/throttle/reset"))
+                                .send()
+                                .unwrap();
                             continue;
                         }
                         assert!(
@@ -369,7 +372,8 @@ fn bench_snapshot_diff_restore() {
         &url,
         &repo,
         &[
-            "restore", "HEAD~1", "--kind", "users", "--kind", "groups", "--yes", "--format", "json",
+            "restore", "HEAD~1", "--kind", "users", "--kind", "groups", "--yes", "--force",
+            "--format", "json",
         ],
     );
     let (req, wr) = (requests(&url) - r0, writes(&url) - w0);
