@@ -23,6 +23,8 @@ pub struct Selection {
     /// The ids as they appear in file names.
     safe_ids: HashSet<String>,
     globs: Option<ignore::gitignore::Gitignore>,
+    /// Paths never written (`.tenantgitignore`).
+    excluded: Option<ignore::gitignore::Gitignore>,
 }
 
 impl Selection {
@@ -63,13 +65,43 @@ impl Selection {
             ids: ids.into_iter().collect(),
             safe_ids,
             globs,
+            excluded: None,
         })
+    }
+
+    /// Leaves out the paths a `.tenantgitignore` (gitignore syntax) names: restore and apply
+    /// never write them.
+    pub fn exclude(&mut self, ignore_file: &str) -> Result<(), Error> {
+        let mut builder = ignore::gitignore::GitignoreBuilder::new("");
+        for (n, line) in ignore_file.lines().enumerate() {
+            builder.add_line(None, line).map_err(|e| {
+                Error::config(
+                    format!(".tenantgitignore:{}: invalid pattern `{line}`: {e}", n + 1),
+                    "the file uses gitignore syntax, e.g. `users/*/breakglass*` or `conditionalAccessPolicies/`",
+                )
+            })?;
+        }
+        self.excluded = Some(builder.build().map_err(|e| {
+            Error::config(
+                format!(".tenantgitignore: {e}"),
+                "the file uses gitignore syntax",
+            )
+        })?);
+        Ok(())
     }
 
     /// Whether a file of `kind` at `path` (with the id its name suggests) is selected.
     pub fn path_selected(&self, kind: &KindSpec, path: &str) -> bool {
         if !self.kinds.iter().any(|k| k.kind == kind.kind) {
             return false;
+        }
+        if let Some(excluded) = &self.excluded {
+            if excluded
+                .matched_path_or_any_parents(path, false)
+                .is_ignore()
+            {
+                return false;
+            }
         }
         if let Some(globs) = &self.globs {
             if !globs.matched_path_or_any_parents(path, false).is_ignore() {

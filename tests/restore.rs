@@ -440,3 +440,35 @@ fn bad_input_is_an_error_without_writes() {
     }
     assert_eq!(user(h, &d.emma)["department"], Value::Null, "still damaged");
 }
+
+#[test]
+fn paths_in_tenantgitignore_are_never_written() {
+    let d = damaged();
+    let h = &d.h;
+    std::fs::write(
+        h.repo.join(".tenantgitignore"),
+        "# never touched by restore or apply\nusers/*/emma.larsen*\n",
+    )
+    .unwrap();
+    let before = writes(h);
+    let out = h.run(&["restore", "HEAD~1", "--yes"]);
+    assert_status(&out, 0);
+    assert!(!stdout(&out).contains("Emma Larsen"), "{}", stdout(&out));
+    assert_eq!(writes(h) - before, 2, "only the group's two link writes");
+    assert_eq!(
+        user(h, &d.emma)["department"],
+        Value::Null,
+        "ignored: still damaged"
+    );
+    let members = link_ids(h, &d.sales, "members");
+    assert!(members.contains(&d.removed_member));
+
+    std::fs::write(h.repo.join(".tenantgitignore"), "users/[z-a]\n").unwrap();
+    let out = h.run(&["restore", "HEAD~1"]);
+    assert_status(&out, 2);
+    assert!(
+        stderr(&out).contains(".tenantgitignore:1"),
+        "{}",
+        stderr(&out)
+    );
+}

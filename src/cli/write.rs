@@ -54,12 +54,16 @@ impl SelectArgs {
             .iter()
             .map(|k| config::check_kind(k, "--kind"))
             .collect::<Result<Vec<_>, _>>()?;
-        Selection::new(
+        let mut selection = Selection::new(
             &repo.config.kinds_in_scope(),
             kinds,
             self.ids.clone(),
             patterns,
-        )
+        )?;
+        if let Some(text) = repo.store.read_file(".tenantgitignore")? {
+            selection.exclude(&text)?;
+        }
+        Ok(selection)
     }
 }
 
