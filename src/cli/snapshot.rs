@@ -90,10 +90,11 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
                 }
             }
             global.say(format!(
-                "committed {} ({} git objects written in {:.2}s)",
+                "committed {} ({} git objects written in {:.2}s, working tree updated in {:.2}s)",
                 &commit.to_string()[..10],
                 run.outcome.objects_written,
-                run.outcome.git_seconds
+                run.outcome.git_seconds - run.outcome.worktree_seconds,
+                run.outcome.worktree_seconds
             ));
             println!("{commit}");
         }

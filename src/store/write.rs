@@ -55,6 +55,9 @@ pub struct CommitOutcome {
     pub bytes_written: u64,
     /// Wall time of the whole commit, in seconds.
     pub git_seconds: f64,
+    /// Of `git_seconds`, the time spent writing files into the working tree (0 when bare): it
+    /// depends on the file system more than on tenantgit.
+    pub worktree_seconds: f64,
 }
 
 /// Objects added, changed and removed per kind, compared with the branch's previous commit.
@@ -478,6 +481,7 @@ impl Store {
                 objects_written: 0,
                 bytes_written: 0,
                 git_seconds: start.elapsed().as_secs_f64(),
+                worktree_seconds: 0.0,
             });
         }
         for (oid, data) in &trees {
@@ -514,9 +518,11 @@ impl Store {
             .commit(None, &sig, &sig, &message, &tree_obj, &parents)
             .map_err(StoreError::git("writing the commit"))?;
 
+        let worktree_started = Instant::now();
         if let Some(workdir) = repo.workdir() {
             update_worktree(repo, workdir, parent_tree, tree)?;
         }
+        let worktree_seconds = worktree_started.elapsed().as_secs_f64();
 
         let log_message = format!("tenantgit: {}", options.message_title);
         let moved = match &parent {
@@ -540,6 +546,7 @@ impl Store {
             objects_written,
             bytes_written,
             git_seconds: start.elapsed().as_secs_f64(),
+            worktree_seconds,
         })
     }
 
@@ -713,6 +720,9 @@ pub(super) fn update_worktree(
     let odb = repo
         .odb()
         .map_err(StoreError::git("opening the object database"))?;
+    // The pack was just written: let the object database see it once.
+    odb.refresh()
+        .map_err(StoreError::git("refreshing the object database"))?;
     let mut stats: HashMap<String, std::fs::Metadata> = HashMap::with_capacity(writes.len());
     let mut made: HashSet<std::path::PathBuf> = HashSet::new();
     for (path, oid) in &writes {
