@@ -307,3 +307,82 @@ fn every_kind_round_trips_through_the_emulator() {
     }
     assert!(compared > 20, "example-repo is too small: {compared} files");
 }
+
+/// One fault on every read of a path, and a repository that gives up after one retry.
+fn faulty(path: &str, action: serde_json::Value) -> Harness {
+    let h = Harness::synthetic(SMALL);
+    std::fs::create_dir_all(&h.repo).unwrap();
+    h.git(&["init", "-q", "-b", "main"]);
+    std::fs::write(h.repo.join("tenantgit.toml"), "[graph]\nmax-retries = 1\n").unwrap();
+    h.git(&["add", "tenantgit.toml"]);
+    h.git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "settings",
+    ]);
+    let rule: FaultRule =
+        serde_json::from_value(json!({"method": "GET", "path": path, "action": action})).unwrap();
+    h.emulator.set_faults(vec![rule]);
+    h
+}
+
+fn fails_cleanly(h: &Harness) -> String {
+    let head = h.head();
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 2);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(h.head(), head, "nothing committed");
+    assert_eq!(h.git(&["status", "--porcelain"]), "", "nothing written");
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("\nhint:"), "{err}");
+    err
+}
+
+#[test]
+fn forbidden_names_the_missing_permission() {
+    let h = faulty("/users", json!({"type": "status", "status": 403}));
+    let err = fails_cleanly(&h);
+    assert!(err.contains("User.Read.All"), "{err}");
+}
+
+#[test]
+fn truncated_and_non_json_bodies_are_errors_not_empty_tenants() {
+    for action in [
+        json!({"type": "truncatedBody"}),
+        json!({"type": "nonJson"}),
+        json!({"type": "dropConnection"}),
+    ] {
+        let h = faulty("/groups", action.clone());
+        let err = fails_cleanly(&h);
+        assert!(err.contains("groups"), "{action}: {err}");
+    }
+}
+
+#[test]
+fn an_unknown_odata_type_is_an_error() {
+    let seed = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(seed.path().join("namedLocations")).unwrap();
+    std::fs::write(
+        seed.path().join("namedLocations/odd.0d000000-0000-4000-8000-000000000001.yaml"),
+        "id: 0d000000-0000-4000-8000-000000000001\n\"@odata.type\": \"#microsoft.graph.compliantNetworkNamedLocation\"\ndisplayName: Odd\n",
+    )
+    .unwrap();
+    let h = Harness::seeded(seed.path());
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("compliantNetworkNamedLocation") && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(h.head().is_none());
+}

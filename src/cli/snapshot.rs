@@ -55,6 +55,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         time,
         ..CommitOptions::default()
     };
+    let first = repo.store.head()?.is_none();
     let bars = Bars::new(global.quiet);
     let run = super::runtime()?.block_on(ops::snapshot(
         &repo.store,
@@ -97,6 +98,9 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
                 run.outcome.worktree_seconds
             ));
             println!("{commit}");
+            if first && run.objects > 20_000 {
+                global.say("tip: the first pack of a large tenant is stored uncompressed so that it is written fast; `git gc` compresses it");
+            }
         }
         None => global.say("no changes: the tenant matches HEAD, nothing committed"),
     }

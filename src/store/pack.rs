@@ -72,9 +72,18 @@ pub(crate) struct Deflater(Compress);
 
 impl Deflater {
     pub fn new() -> Deflater {
-        // A fast level: on a first snapshot compression is most of the CPU time, and small
-        // files compressed one by one gain little from higher levels.
-        Deflater(Compress::new(Compression::new(3), true))
+        Deflater::with_level(Deflater::FAST)
+    }
+
+    /// A fast level: compression is most of the CPU time of a commit, and small files
+    /// compressed one by one gain little from higher levels.
+    pub const FAST: u32 = 3;
+    /// Stored, not compressed: twice the bytes, but a first snapshot of 130k objects is written
+    /// in 3.7 s instead of 6 s; `git gc` compresses (and deltifies) it later.
+    pub const STORED: u32 = 0;
+
+    pub fn with_level(level: u32) -> Deflater {
+        Deflater(Compress::new(Compression::new(level), true))
     }
 
     pub fn deflate(&mut self, data: &[u8]) -> Vec<u8> {

@@ -15,6 +15,9 @@ use crate::model::{Object, Snapshot};
 use crate::schema::KindSpec;
 use crate::yaml;
 
+/// Objects in a first snapshot above which its pack is stored uncompressed.
+const LARGE_FIRST_SNAPSHOT: usize = 20_000;
+
 /// How a snapshot commit is made.
 #[derive(Debug, Clone)]
 pub struct CommitOptions {
@@ -275,7 +278,7 @@ fn prune(
 
 /// Paths and hashes of every object file, computed on all cores; file bytes the old tree does
 /// not have are compressed for the pack right away, so that only compressed data is kept.
-fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>) -> Vec<Prepared<'a>> {
+fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>, level: u32) -> Vec<Prepared<'a>> {
     let one = |object: &&'a Object, deflater: &mut Deflater| {
         let path = layout::path_for(object.kind, &object.id, object.name_for_path());
         let text = yaml::emit_object(object);
@@ -293,7 +296,7 @@ fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>) -> Vec<Prepared<'a>
         .map_or(1, |n| n.get())
         .min(8);
     if threads == 1 || objects.len() < 512 {
-        let mut deflater = Deflater::new();
+        let mut deflater = Deflater::with_level(level);
         return objects.iter().map(|o| one(o, &mut deflater)).collect();
     }
     let chunk = objects.len().div_ceil(threads);
@@ -302,7 +305,7 @@ fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>) -> Vec<Prepared<'a>
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    let mut deflater = Deflater::new();
+                    let mut deflater = Deflater::with_level(level);
                     part.iter()
                         .map(|o| one(o, &mut deflater))
                         .collect::<Vec<_>>()
@@ -420,7 +423,14 @@ impl Store {
             .values()
             .filter(|o| in_scope(kinds, o.kind))
             .collect();
-        let prepared = prepare(&objects, &known);
+        // The first snapshot of a large tenant is stored uncompressed in its pack: it is written
+        // in well under half the time, and git's own maintenance (`git gc`) compresses it.
+        let level = if parent_tree.is_none() && objects.len() > LARGE_FIRST_SNAPSHOT {
+            Deflater::STORED
+        } else {
+            Deflater::FAST
+        };
+        let prepared = prepare(&objects, &known, level);
 
         let odb = repo
             .odb()
