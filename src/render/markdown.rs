@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use serde_json::Value;
 
 use super::{inline, sanitize};
-use crate::diff::{Change, ChangeKind, KindSummary, Report, Side};
+use crate::diff::{Change, ChangeKind, KindSummary, LinkChange, Report, Side};
 
 pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## tenantgit diff")?;
@@ -96,30 +96,7 @@ fn object(c: &Change, live: bool, out: &mut dyn Write) -> io::Result<()> {
         }
     }
     for l in &c.links {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "**{}**: {} added, {} removed",
-            text(&l.name),
-            l.added.len(),
-            l.removed.len()
-        )?;
-        writeln!(out)?;
-        writeln!(out, "| | id | display name |")?;
-        writeln!(out, "| --- | --- | --- |")?;
-        for (sign, r) in l
-            .removed
-            .iter()
-            .map(|r| ("−", r))
-            .chain(l.added.iter().map(|r| ("+", r)))
-        {
-            writeln!(
-                out,
-                "| {sign} | {} | {} |",
-                code(&r.id),
-                r.display_name.as_deref().map(text).unwrap_or_default()
-            )?;
-        }
+        link_table(out, l, ("added", "removed"))?;
     }
     writeln!(out)?;
     writeln!(out, "</details>")
@@ -194,4 +171,40 @@ pub(super) fn html(s: &str) -> String {
         }
     }
     out
+}
+
+/// A link change as a table of removed (−) and added (+) ends; `verbs` word the heading
+/// ("added"/"removed" in a report, "to add"/"to remove" in a plan).
+pub(super) fn link_table(
+    out: &mut dyn Write,
+    l: &LinkChange,
+    verbs: (&str, &str),
+) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "**{}**: {} {}, {} {}",
+        text(&l.name),
+        l.added.len(),
+        verbs.0,
+        l.removed.len(),
+        verbs.1
+    )?;
+    writeln!(out)?;
+    writeln!(out, "| | id | display name |")?;
+    writeln!(out, "| --- | --- | --- |")?;
+    for (sign, r) in l
+        .removed
+        .iter()
+        .map(|r| ("−", r))
+        .chain(l.added.iter().map(|r| ("+", r)))
+    {
+        writeln!(
+            out,
+            "| {sign} | {} | {} |",
+            code(&r.id),
+            r.display_name.as_deref().map(text).unwrap_or_default()
+        )?;
+    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ use std::io::{self, BufWriter, Write};
 use serde_json::{json, Value};
 
 use super::human::{self, Painter, BOLD, DIM, GREEN, RED, YELLOW};
-use super::markdown::{code, elements, html, text, value};
+use super::markdown::{code, elements, html, link_table, text, value};
 use super::{sanitize, Format, Style};
 use crate::apply::{ApplyReport, WriteOutcome};
 use crate::diff::{LinkChange, Report, Side};
@@ -376,30 +376,7 @@ fn plan_markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             }
         }
         for l in b.links() {
-            writeln!(out)?;
-            writeln!(
-                out,
-                "**{}**: {} to add, {} to remove",
-                text(&l.name),
-                l.added.len(),
-                l.removed.len()
-            )?;
-            writeln!(out)?;
-            writeln!(out, "| | id | display name |")?;
-            writeln!(out, "| --- | --- | --- |")?;
-            for (sign, r) in l
-                .removed
-                .iter()
-                .map(|r| ("−", r))
-                .chain(l.added.iter().map(|r| ("+", r)))
-            {
-                writeln!(
-                    out,
-                    "| {sign} | {} | {} |",
-                    code(&r.id),
-                    r.display_name.as_deref().map(text).unwrap_or_default()
-                )?;
-            }
+            link_table(out, &l, ("to add", "to remove"))?;
         }
         let notes = notes_of(plan, b.kind, b.id);
         if !notes.is_empty() {
