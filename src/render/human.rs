@@ -229,8 +229,11 @@ fn summary(report: &Report, p: &Painter, out: &mut dyn Write) -> io::Result<()> 
         p.paint(
             BOLD,
             &format!(
-                "Total: {} objects differ ({})",
-                totals.total(),
+                "Total: {} ({})",
+                match totals.total() {
+                    1 => "1 object differs".to_string(),
+                    n => format!("{n} objects differ"),
+                },
                 line(&totals)
             )
         )

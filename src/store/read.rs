@@ -135,7 +135,11 @@ fn into_snapshot(files: &[String], objects: Vec<Object>) -> Result<Snapshot, cra
                 path: PathBuf::from(path),
                 line: 1,
                 column: 1,
-                message: format!("object {} is also in {first}", object.key()),
+                message: format!(
+                    "object {} is also in {first}: one object, two files (a rename checked out \
+                     next to the new name?); keep one, e.g. `git rm` the other",
+                    object.key()
+                ),
             }
             .into());
         }

@@ -128,7 +128,7 @@ impl ChangeSummary {
         if parts.len() > 3 {
             let more = parts.len() - 3;
             parts.truncate(3);
-            parts.push(format!("{more} more"));
+            parts.push(format!("and {more} more"));
         }
         parts.join(", ")
     }
