@@ -28,7 +28,15 @@ pub(super) struct Inner {
     pub(super) base: String,
     tokens: TokenSource,
     limit: Semaphore,
+    /// Writes go one at a time while Graph is throttling them (see `execute`).
+    write_gate: tokio::sync::Mutex<()>,
+    /// When a write was last answered 429, in milliseconds since `started`.
+    write_throttled_at: AtomicU64,
+    started: std::time::Instant,
 }
+
+/// How long after a throttled write the client keeps writing one request at a time.
+const WRITE_THROTTLE_MEMORY: Duration = Duration::from_secs(10);
 
 /// The reqwest client with what every request shares: retry policy and counters.
 pub(crate) struct Transport {
@@ -138,6 +146,9 @@ impl GraphClient {
                 base: format!("{}/v1.0", settings.graph_url.trim_end_matches('/')),
                 tokens,
                 limit: Semaphore::new(settings.concurrency),
+                write_gate: tokio::sync::Mutex::new(()),
+                write_throttled_at: AtomicU64::new(u64::MAX),
+                started: std::time::Instant::now(),
             }),
         })
     }
@@ -318,8 +329,24 @@ impl GraphClient {
         Ok((items, next))
     }
 
+    fn write_throttled_recently(&self) -> bool {
+        let at = self.inner.write_throttled_at.load(Ordering::Relaxed);
+        let now = self.inner.started.elapsed().as_millis() as u64;
+        at != u64::MAX && now.saturating_sub(at) < WRITE_THROTTLE_MEMORY.as_millis() as u64
+    }
+
     /// Sends a request, retrying what is safe to retry, refreshing the token once on a 401.
     pub(super) async fn execute(&self, req: &Request<'_>) -> Result<GraphResponse, GraphError> {
+        // Graph's write quota is per application and tenant: once it throttles a write, several
+        // writers retrying in parallel would mostly collect more 429s. Until the throttling has
+        // been quiet for a while, writes queue and go one at a time, each waiting out its
+        // Retry-After.
+        let write = req.method != Method::GET && !req.url.ends_with("/$batch");
+        let _serial = if write && self.write_throttled_recently() {
+            Some(self.inner.write_gate.lock().await)
+        } else {
+            None
+        };
         let transport = &self.inner.transport;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
@@ -339,6 +366,10 @@ impl GraphClient {
                     self.count_retry(false);
                 }
                 Err(Failure::Retry { error, after }) => {
+                    if write && matches!(error, GraphError::Http { status: 429, .. }) {
+                        let now = self.inner.started.elapsed().as_millis() as u64;
+                        self.inner.write_throttled_at.store(now, Ordering::Relaxed);
+                    }
                     let paced =
                         matches!(error, GraphError::Http { status: 429, .. }) && after.is_some();
                     if paced {

@@ -844,3 +844,54 @@ async fn tokens_are_refreshed_before_they_expire() {
         "Bearer short-2"
     );
 }
+
+#[tokio::test]
+async fn after_a_throttled_write_writes_go_one_at_a_time() {
+    let first = Arc::new(AtomicUsize::new(0));
+    let seen = first.clone();
+    let server = start(
+        move |c: &Call| {
+            if c.path == "users/first" && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Reply::graph_error(429, "TooManyRequests", "Please retry again later.")
+                    .header("Retry-After", "0.01");
+            }
+            Reply::empty(204).delay(Duration::from_millis(20))
+        },
+        token_counter(),
+    )
+    .await;
+    let c = client(&server.url);
+    let body = json!({"department": "Sales"});
+    let burst = |c: GraphClient| async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let c = c.clone();
+            tasks.spawn(async move {
+                c.send(
+                    Method::PATCH,
+                    &format!("users/u{i}"),
+                    Some(&json!({"city": "x"})),
+                )
+                .await
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap().unwrap();
+        }
+    };
+    // Unthrottled writes run side by side.
+    burst(c.clone()).await;
+    assert!(server.max_in_flight.load(Ordering::SeqCst) > 1);
+    // One 429 on a write, and the next writes queue.
+    c.send(Method::PATCH, "users/first", Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.calls_to("users/first").len(),
+        2,
+        "retried after its Retry-After"
+    );
+    server.max_in_flight.store(0, Ordering::SeqCst);
+    burst(c.clone()).await;
+    assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 1);
+}
