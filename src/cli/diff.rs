@@ -69,6 +69,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             let commit = repo.store.resolve(&rev)?;
             let client = context::graph_client(&repo.config)?;
             let bars = Bars::new(global.quiet);
+            let started = std::time::Instant::now();
             let report = super::runtime()?.block_on(compare::commit_vs_live(
                 &repo.store,
                 &client,
@@ -79,7 +80,17 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
                 &bars,
             ));
             bars.clear();
-            report?
+            let report = report?;
+            if let Some(read) = bars.read_finished_at() {
+                global.say(format!(
+                    "read the live tenant in {:.1}s ({} Graph requests, {} batch items), compared in {:.1}s",
+                    (read - started).as_secs_f64(),
+                    client.metrics().requests,
+                    client.metrics().batch_items,
+                    read.elapsed().as_secs_f64()
+                ));
+            }
+            report
         }
     };
     let mut stdout = std::io::stdout().lock();

@@ -11,6 +11,8 @@ use crate::read::ReadProgress;
 pub struct Bars {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// When the last kind finished reading: what a command spent on Graph, for its narration.
+    last_finished: Mutex<Option<std::time::Instant>>,
 }
 
 impl Bars {
@@ -23,6 +25,7 @@ impl Bars {
         Bars {
             multi: MultiProgress::with_draw_target(target),
             bars: Mutex::new(HashMap::new()),
+            last_finished: Mutex::new(None),
         }
     }
 
@@ -39,6 +42,14 @@ impl Bars {
                 bar
             })
             .clone()
+    }
+
+    /// When the read finished, if it did.
+    pub fn read_finished_at(&self) -> Option<std::time::Instant> {
+        *self
+            .last_finished
+            .lock()
+            .expect("progress lock is never poisoned")
     }
 
     pub fn clear(&self) {
@@ -60,5 +71,9 @@ impl ReadProgress for Bars {
         let bar = self.bar(kind);
         bar.set_position(objects as u64);
         bar.finish_with_message("done");
+        *self
+            .last_finished
+            .lock()
+            .expect("progress lock is never poisoned") = Some(std::time::Instant::now());
     }
 }
