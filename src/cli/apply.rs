@@ -5,13 +5,12 @@ use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::model::ObjectKey;
-use crate::ops::{self, Desired, Planned};
-use crate::plan::{self, SafetySettings};
+use crate::ops::{Desired, Planned};
+use crate::plan;
 use crate::read;
 use crate::schema;
 
 use super::context::{self, Repo};
-use super::progress::Bars;
 use super::write::{self, SelectArgs, WriteArgs};
 use super::Global;
 
@@ -42,8 +41,6 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         write::ensure_snapshot_repo(global, &repo)?;
     }
     let client = context::graph_client(&repo.config)?;
-    let rt = super::runtime()?;
-    let bars = Bars::new(global.quiet);
     let planned = match &args.plan {
         Some(path) => {
             let saved = plan::load(path)?;
@@ -57,7 +54,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
                     })
                 })
                 .collect();
-            let now = rt.block_on(read::read_objects(&client, &keys))?;
+            let now = super::runtime()?.block_on(read::read_objects(&client, &keys))?;
             plan::ensure_fresh(&saved, &now)?;
             let selected = keys.len().max(1);
             Planned {
@@ -67,20 +64,16 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         }
         None => {
             let selection = args.select.selection(&repo, &args.patterns)?;
-            let planned = rt.block_on(ops::make_plan(
-                &repo.store,
+            write::compute_plan(
+                global,
+                &repo,
                 &client,
                 &Desired::Worktree,
                 &selection,
-                SafetySettings::from_config(&repo.config.safety),
                 args.select.prune,
-                &bars,
-            ));
-            bars.clear();
-            planned?
+            )?
         }
     };
-    drop(rt);
     write::finish(
         global,
         &client,

@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 
 use crate::error::Error;
-use crate::ops::{self, Desired};
-use crate::plan::{self, SafetySettings};
+use crate::ops::Desired;
+use crate::plan;
 
 use super::context::{self, Repo};
-use super::progress::Bars;
 use super::write::{self, SelectArgs, WriteArgs};
 use super::Global;
 
@@ -39,17 +38,14 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     };
     let selection = args.select.selection(&repo, &args.patterns)?;
     let client = context::graph_client(&repo.config)?;
-    let bars = Bars::new(global.quiet);
-    let planned = super::runtime()?.block_on(ops::make_plan(
-        &repo.store,
+    let planned = write::compute_plan(
+        global,
+        &repo,
         &client,
         &desired,
         &selection,
-        SafetySettings::from_config(&repo.config.safety),
         args.select.prune,
-        &bars,
-    ));
-    bars.clear();
+    );
     let planned = planned?;
     plan::save(&planned.plan, &args.out)?;
     let no_write = WriteArgs {

@@ -1,11 +1,9 @@
 //! `tenantgit restore REV`: make the live tenant match commit REV for the selected objects.
 
 use crate::error::Error;
-use crate::ops::{self, Desired};
-use crate::plan::SafetySettings;
+use crate::ops::Desired;
 
 use super::context::{self, Repo};
-use super::progress::Bars;
 use super::write::{self, SelectArgs, WriteArgs};
 use super::Global;
 
@@ -33,17 +31,14 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         rev: args.rev.clone(),
         commit,
     };
-    let bars = Bars::new(global.quiet);
-    let planned = super::runtime()?.block_on(ops::make_plan(
-        &repo.store,
+    let planned = write::compute_plan(
+        global,
+        &repo,
         &client,
         &desired,
         &selection,
-        SafetySettings::from_config(&repo.config.safety),
         args.select.prune,
-        &bars,
-    ));
-    bars.clear();
+    );
     write::finish(
         global,
         &client,

@@ -9,11 +9,13 @@ use crate::compare::Selection;
 use crate::config;
 use crate::error::Error;
 use crate::graph::GraphClient;
-use crate::ops::Planned;
+use crate::ops::{self, Desired, Planned};
 use crate::plan;
+use crate::plan::SafetySettings;
 use crate::render::{self, Format, Style};
 
 use super::context::Repo;
+use super::progress::Bars;
 use super::Global;
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +84,29 @@ pub fn ensure_snapshot_repo(global: &Global, repo: &Repo) -> Result<(), Error> {
         ),
         "run in the repository `tenantgit snapshot` writes (pass -C DIR); `tenantgit snapshot` in an empty folder creates one",
     ))
+}
+
+/// Desired state + live tenant → plan, with progress bars while the tenant is read.
+pub fn compute_plan(
+    global: &Global,
+    repo: &Repo,
+    client: &GraphClient,
+    desired: &Desired,
+    selection: &Selection,
+    prune: bool,
+) -> Result<Planned, Error> {
+    let bars = Bars::new(global.quiet);
+    let planned = super::runtime()?.block_on(ops::make_plan(
+        &repo.store,
+        client,
+        desired,
+        selection,
+        SafetySettings::from_config(&repo.config.safety),
+        prune,
+        &bars,
+    ));
+    bars.clear();
+    planned
 }
 
 /// Prints the plan, and with `--yes` carries it out.
