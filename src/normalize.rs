@@ -89,22 +89,29 @@ pub fn normalize(
         let value = raw.get(p).map_or(Value::Null, |v| clean(kind, p, v));
         props.insert(p.to_string(), value);
     }
-    let links = kind
-        .links
-        .iter()
-        .map(|l| {
-            let mut refs = links.get(&l.name).cloned().unwrap_or_default();
-            refs.sort_by(|a, b| a.id.cmp(&b.id));
-            refs.dedup_by(|a, b| a.id == b.id);
-            (l.name.clone(), refs)
-        })
-        .collect();
+    let links = canonical_links(kind, links);
     Ok(Object {
         kind,
         id,
         props,
         links,
     })
+}
+
+/// Every link of the kind (absent ones empty), each sorted by id without duplicates.
+pub fn canonical_links(
+    kind: &KindSpec,
+    mut links: BTreeMap<String, Vec<LinkRef>>,
+) -> BTreeMap<String, Vec<LinkRef>> {
+    kind.links
+        .iter()
+        .map(|l| {
+            let mut refs = links.remove(&l.name).unwrap_or_default();
+            refs.sort_by(|a, b| a.id.cmp(&b.id));
+            refs.dedup_by(|a, b| a.id == b.id);
+            (l.name.clone(), refs)
+        })
+        .collect()
 }
 
 /// Re-normalizes an object read from a file (its properties already in object form).

@@ -213,10 +213,8 @@ async fn read_links(
                     })?;
                 links.insert(link.name.clone(), refs);
             }
-            // Normalizing again is idempotent for the properties and sorts the links the one
-            // way every snapshot sorts them.
-            let props = std::mem::take(&mut object.props);
-            *object = normalize(kind, &Value::Object(props), links)?;
+            // The properties were normalized with the page; the links get the same order.
+            object.links = crate::normalize::canonical_links(kind, links);
         }
     }
     Ok(())

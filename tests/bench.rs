@@ -95,6 +95,17 @@ fn run(url: &str, repo: &Path, args: &[&str]) -> (Output, f64, u64) {
     (out, started.elapsed().as_secs_f64(), peak_kb / 1024)
 }
 
+/// `git count-objects -v`: what the repository holds.
+fn count_objects(repo: &Path) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["count-objects", "-v"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn stats(url: &str) -> Value {
     reqwest::blocking::get(format!("{url}/_emulator/stats"))
         .unwrap()
@@ -274,16 +285,7 @@ fn bench_snapshot_diff_restore() {
         peak,
         snapshot_requests,
     );
-    let pack = String::from_utf8(
-        Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(["count-objects", "-v"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let pack = count_objects(&repo);
     println!("   git: {}", pack.replace('\n', "  "));
 
     // 2. Unchanged tenant: no commit, no objects.
@@ -300,16 +302,7 @@ fn bench_snapshot_diff_restore() {
         peak,
         requests(&url) - r0,
     );
-    let pack2 = String::from_utf8(
-        Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(["count-objects", "-v"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let pack2 = count_objects(&repo);
     assert_eq!(pack, pack2, "no git object written");
 
     // 3. diff HEAD against live.
