@@ -1,11 +1,12 @@
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::diff::fixture::{self, ALICE, BOB, CAROL, DAVE, LISBON, MFA_POLICY, SALES, VPN};
 use crate::model::{ObjectKey, Snapshot};
 use crate::normalize::normalize;
+use crate::schema;
 
 fn counts(snapshot: &Snapshot) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
@@ -161,7 +162,7 @@ fn no_update_body_ever_holds_a_read_only_create_only_or_credential_property() {
                     "{}: {k} in {body:?}",
                     a.key()
                 );
-                assert!(!CREDENTIAL_PROPERTIES.contains(&k.as_str()));
+                assert!(!build::CREDENTIAL_PROPERTIES.contains(&k.as_str()));
             }
         }
         if let Op::Create { body, .. } = &a.op {

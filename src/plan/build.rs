@@ -1,0 +1,564 @@
+//! Building a plan: the differences between the live and the desired snapshot become ordered
+//! Graph writes (what each difference becomes is described in the module doc of `plan`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{Map, Value};
+
+use crate::diff::{self, AttributeChange, ChangeKind, DiffOptions};
+use crate::model::{LinkRef, Object, ObjectKey, Snapshot};
+use crate::schema::{self, KindSpec};
+
+use super::fingerprint::{fingerprint, ABSENT};
+use super::model::*;
+use super::recreate::{recreated, remap_snapshot};
+use super::safety::{safety, SafetySettings};
+
+/// Properties that hold credentials: never PATCHed (GRAPH.md A.3–A.5, C.10). Password secrets
+/// only change through addPassword/removePassword; a key credential PATCH replaces the whole
+/// collection and would need every key's bytes, which a snapshot never holds.
+pub(super) const CREDENTIAL_PROPERTIES: &[&str] = &["passwordCredentials", "keyCredentials"];
+
+/// What a plan is computed from. Both snapshots are already filtered to the selection.
+pub struct PlanInput<'a> {
+    pub desired: &'a Snapshot,
+    pub live: &'a Snapshot,
+    /// All live objects per kind before filtering (the base of the thresholds).
+    pub live_counts: &'a BTreeMap<String, usize>,
+    pub deleted: &'a HashMap<ObjectKey, DeletedObject>,
+    /// `HEAD~3 (3f2a1c0)` or `working tree`.
+    pub desired_label: String,
+    pub desired_commit: Option<String>,
+    /// Delete live objects the desired side does not have.
+    pub prune: bool,
+    pub safety: SafetySettings,
+}
+
+/// Computes the plan that makes the live objects match the desired ones.
+pub fn plan(input: &PlanInput) -> Plan {
+    let mut b = Builder::default();
+    let ids = recreated(input);
+    let remapped;
+    let desired = if ids.is_empty() {
+        input.desired
+    } else {
+        remapped = remap_snapshot(input.desired, &ids);
+        &remapped
+    };
+    for (old, new) in &ids {
+        if let Some(o) = input.live.objects.values().find(|o| &o.id == new) {
+            b.note(
+                o,
+                format!(
+                    "the desired side's {} {old} is gone; this live object with the same {} takes its place (it was re-created), and references to {old} are read as {new}",
+                    o.kind.kind, o.kind.name_property
+                ),
+            );
+        }
+    }
+    // old = live, new = desired: `added` objects are missing live, `removed` ones exist live
+    // only, attribute changes read live → desired.
+    let changes = diff::diff(
+        input.live,
+        desired,
+        &HashMap::new(),
+        &DiffOptions::default(),
+    );
+    for change in &changes {
+        let key = &change.key;
+        let Some(kind) = schema::kind(key.kind) else {
+            continue;
+        };
+        match &change.change {
+            ChangeKind::Modified => {
+                let (Some(live), Some(desired)) = (input.live.get(key), desired.get(key)) else {
+                    continue;
+                };
+                b.modified(kind, live, desired, &change.attributes, &change.links);
+            }
+            ChangeKind::Added => {
+                let Some(desired) = desired.get(key) else {
+                    continue;
+                };
+                b.missing(kind, desired, input.deleted.get(key));
+            }
+            ChangeKind::Removed { .. } => {
+                let Some(live) = input.live.get(key) else {
+                    continue;
+                };
+                b.extra(kind, live, input.prune);
+            }
+        }
+    }
+    b.repoint(desired, input.live);
+    let mut actions = b.actions;
+    actions.sort_by_cached_key(|a| {
+        let rank = schema::kinds()
+            .iter()
+            .position(|k| k.kind == a.kind)
+            .unwrap_or(usize::MAX);
+        // Prunes go in reverse apply order: dependants first.
+        let kind_rank = if a.phase == Phase::Prune {
+            usize::MAX - rank
+        } else {
+            rank
+        };
+        (a.phase, kind_rank)
+    });
+
+    let refusals = safety(&actions, input);
+    let mut fingerprints = BTreeMap::new();
+    let mut desired_objects = Vec::new();
+    let mut seen = BTreeSet::new();
+    for a in &actions {
+        let Some(kind) = schema::kind(&a.kind) else {
+            continue;
+        };
+        let key = ObjectKey {
+            kind: kind.kind.as_str(),
+            id: a.id.clone(),
+        };
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        fingerprints.insert(
+            key.to_string(),
+            input
+                .live
+                .get(&key)
+                .map(fingerprint)
+                .unwrap_or_else(|| ABSENT.to_string()),
+        );
+        if let Some(d) = desired.get(&key) {
+            desired_objects.push(DesiredObject::from_object(d));
+        }
+    }
+    let mut plan = Plan {
+        version: PLAN_VERSION,
+        desired: input.desired_label.clone(),
+        desired_commit: input.desired_commit.clone(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        prune: input.prune,
+        id_map: ids,
+        actions,
+        kept: b.kept,
+        notes: b.notes,
+        refusals,
+        fingerprints,
+        desired_objects,
+        checksum: String::new(),
+    };
+    plan.checksum = plan.compute_checksum();
+    plan
+}
+
+#[derive(Default)]
+struct Builder {
+    actions: Vec<Action>,
+    kept: Vec<ObjectRef>,
+    notes: Vec<Note>,
+}
+
+impl Builder {
+    fn note(&mut self, o: &Object, message: impl Into<String>) {
+        self.notes.push(Note {
+            kind: o.kind.kind.clone(),
+            id: o.id.clone(),
+            display_name: o.display_name().to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn push(&mut self, o: &Object, phase: Phase, op: Op, attributes: Vec<PlanAttribute>) {
+        self.actions.push(Action {
+            phase,
+            kind: o.kind.kind.clone(),
+            id: o.id.clone(),
+            display_name: o.display_name().to_string(),
+            op,
+            attributes,
+        });
+    }
+
+    /// A live object whose attributes or links differ from the desired ones.
+    fn modified(
+        &mut self,
+        kind: &'static KindSpec,
+        live: &Object,
+        desired: &Object,
+        attributes: &[AttributeChange],
+        links: &[diff::LinkChange],
+    ) {
+        self.update(kind, live, desired, attributes);
+        for l in links {
+            self.link_changes(desired, l.name.as_str(), &l.added, &l.removed);
+        }
+    }
+
+    /// The PATCH (and notes) that take `live`'s attributes to `desired`'s.
+    fn update(
+        &mut self,
+        kind: &'static KindSpec,
+        live: &Object,
+        desired: &Object,
+        attributes: &[AttributeChange],
+    ) {
+        if attributes.is_empty() {
+            return;
+        }
+        if kind.update == schema::UpdateMode::None {
+            self.note(
+                desired,
+                format!("{} cannot be updated in Graph; not changed", kind.kind),
+            );
+            return;
+        }
+        let mut body = Map::new();
+        let mut shown = Vec::new();
+        let mut skipped: BTreeMap<&str, &'static str> = BTreeMap::new();
+        for a in attributes {
+            let top = top_level(&a.path, live, desired);
+            if let Some(reason) = not_writable(kind, top) {
+                skipped.entry(top).or_insert(reason);
+                continue;
+            }
+            body.entry(top.to_string())
+                .or_insert_with(|| desired.props.get(top).cloned().unwrap_or(Value::Null));
+            shown.push(PlanAttribute {
+                path: a.path.clone(),
+                old: a.old.clone(),
+                new: a.new.clone(),
+                set_like: a.set_like,
+            });
+        }
+        for (prop, reason) in skipped {
+            self.note(
+                desired,
+                format!("{prop} differs but is not restored: {reason}"),
+            );
+        }
+        if body.is_empty() {
+            return;
+        }
+        if kind.odata_type_on_patch {
+            if let Some(t) = desired.odata_type() {
+                body.insert("@odata.type".into(), Value::String(t.to_string()));
+            }
+        }
+        self.push(desired, Phase::Update, Op::Update { body }, shown);
+    }
+
+    fn link_changes(&mut self, o: &Object, name: &str, added: &[LinkRef], removed: &[LinkRef]) {
+        if o.kind.link(name).is_none() {
+            self.note(
+                o,
+                format!(
+                    "link {name} is not known to the {} schema; not changed",
+                    o.kind.kind
+                ),
+            );
+            return;
+        }
+        if !added.is_empty() {
+            let ends = added.iter().map(PlanLink::from).collect();
+            self.push(
+                o,
+                Phase::AddLinks,
+                Op::AddLinks {
+                    link: name.to_string(),
+                    ends,
+                },
+                Vec::new(),
+            );
+        }
+        if !removed.is_empty() {
+            let ends = removed.iter().map(PlanLink::from).collect();
+            self.push(
+                o,
+                Phase::RemoveLinks,
+                Op::RemoveLinks {
+                    link: name.to_string(),
+                    ends,
+                },
+                Vec::new(),
+            );
+        }
+    }
+
+    /// A desired object that is not live: restore it from the recycle bin, else re-create it.
+    fn missing(
+        &mut self,
+        kind: &'static KindSpec,
+        desired: &Object,
+        deleted: Option<&DeletedObject>,
+    ) {
+        if let Some(deleted) = deleted.filter(|_| kind.soft_delete) {
+            self.push(desired, Phase::Recover, Op::Restore, Vec::new());
+            match &deleted.state {
+                Some(state) => {
+                    let change = diff::diff(
+                        &single(state),
+                        &single(desired),
+                        &HashMap::new(),
+                        &DiffOptions::default(),
+                    );
+                    if let Some(c) = change.first() {
+                        self.modified(kind, state, desired, &c.attributes, &c.links);
+                    }
+                }
+                None => {
+                    // The state in the bin is unknown: write every writable property and add
+                    // every link; links already there count as converged when executed.
+                    let empty = Object {
+                        kind,
+                        id: desired.id.clone(),
+                        props: Map::new(),
+                        links: BTreeMap::new(),
+                    };
+                    let attributes: Vec<AttributeChange> = desired
+                        .props
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "id" && k.as_str() != "@odata.type")
+                        .map(|(k, v)| AttributeChange {
+                            path: k.clone(),
+                            old: Value::Null,
+                            new: v.clone(),
+                            set_like: kind.is_set_like(k),
+                        })
+                        .collect();
+                    self.update(kind, &empty, desired, &attributes);
+                    for (name, refs) in &desired.links {
+                        self.link_changes(desired, name, refs, &[]);
+                    }
+                }
+            }
+            return;
+        }
+        if !kind.create || kind.singleton {
+            self.note(
+                desired,
+                format!(
+                    "missing live and {} objects cannot be re-created by tenantgit; not restored",
+                    kind.kind
+                ),
+            );
+            return;
+        }
+        let mut body = Map::new();
+        let mut shown = Vec::new();
+        let mut credentials = Vec::new();
+        for (k, v) in &desired.props {
+            if k == "id" {
+                continue;
+            }
+            if k == "@odata.type" {
+                body.insert(k.clone(), v.clone());
+                continue;
+            }
+            if CREDENTIAL_PROPERTIES.contains(&k.as_str()) {
+                if !is_empty_value(v) {
+                    credentials.push(k.as_str());
+                }
+                continue;
+            }
+            if kind.is_read_only(k) && !kind.is_create_only(k) || kind.is_secret(k) {
+                continue;
+            }
+            if v.is_null() {
+                continue;
+            }
+            body.insert(k.clone(), v.clone());
+            if is_empty_value(v) {
+                continue;
+            }
+            shown.push(PlanAttribute {
+                path: k.clone(),
+                old: Value::Null,
+                new: v.clone(),
+                set_like: kind.is_set_like(k),
+            });
+        }
+        let password = kind.kind == "users";
+        self.push(
+            desired,
+            Phase::Recover,
+            Op::Create { body, password },
+            shown,
+        );
+        self.note(
+            desired,
+            "re-created with a new id (the old one is gone for good); references to the old id in this plan use the new one",
+        );
+        if password {
+            self.note(
+                desired,
+                "the re-created user gets a random password nobody knows: reset it (or issue a Temporary Access Pass) before the user signs in",
+            );
+        }
+        for c in credentials {
+            self.note(desired, format!("cannot restore secrets: {c} are not re-created; add them again to the new object"));
+        }
+        for (name, refs) in &desired.links {
+            self.link_changes(desired, name, refs, &[]);
+        }
+    }
+
+    /// Live objects that still name a re-created object by its old id: Graph leaves a
+    /// hard-deleted group's id in a CA policy's `excludeGroups`, so live and desired agree and
+    /// the differ sees nothing, yet after the re-create the policy would exclude nobody. Such
+    /// properties are PATCHed as desired; the executor rewrites the old id to the new one.
+    fn repoint(&mut self, desired: &Snapshot, live: &Snapshot) {
+        let created: BTreeMap<String, String> = self
+            .actions
+            .iter()
+            .filter(|a| matches!(a.op, Op::Create { .. }))
+            .map(|a| (a.id.clone(), a.display_name.clone()))
+            .collect();
+        if created.is_empty() {
+            return;
+        }
+        for (key, want) in &desired.objects {
+            let kind = want.kind;
+            if live.get(key).is_none() || kind.update == schema::UpdateMode::None {
+                continue;
+            }
+            let mut repointed = Vec::new();
+            for (prop, value) in &want.props {
+                if prop == "id" || not_writable(kind, prop).is_some() {
+                    continue;
+                }
+                let mut named = BTreeSet::new();
+                ids_in(value, &created, &mut named);
+                if !named.is_empty() {
+                    repointed.push((prop.clone(), value.clone(), named));
+                }
+            }
+            if repointed.is_empty() {
+                continue;
+            }
+            let existing = self.actions.iter().position(|a| {
+                a.kind == kind.kind && a.id == want.id && matches!(a.op, Op::Update { .. })
+            });
+            let index = existing.unwrap_or_else(|| {
+                let mut body = Map::new();
+                if kind.odata_type_on_patch {
+                    if let Some(t) = want.odata_type() {
+                        body.insert("@odata.type".into(), Value::String(t.to_string()));
+                    }
+                }
+                self.push(want, Phase::Update, Op::Update { body }, Vec::new());
+                self.actions.len() - 1
+            });
+            for (prop, value, named) in repointed {
+                if let Op::Update { body } = &mut self.actions[index].op {
+                    body.entry(prop.clone()).or_insert(value);
+                }
+                for old in named {
+                    self.note(
+                        want,
+                        format!(
+                            "{prop} names {} ({old}), which is re-created: it will name the new id",
+                            created[&old]
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A live object the desired side does not have.
+    fn extra(&mut self, kind: &'static KindSpec, live: &Object, prune: bool) {
+        let keep = ObjectRef {
+            kind: kind.kind.clone(),
+            id: live.id.clone(),
+            display_name: live.display_name().to_string(),
+        };
+        if !prune {
+            self.kept.push(keep);
+            return;
+        }
+        if !kind.delete || kind.singleton {
+            self.note(
+                live,
+                format!("{} objects cannot be deleted by tenantgit; kept", kind.kind),
+            );
+            self.kept.push(keep);
+            return;
+        }
+        let soft = kind.soft_delete
+            && (kind.kind != "groups"
+                || live
+                    .props
+                    .get("groupTypes")
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|v| v == "Unified")));
+        self.push(live, Phase::Prune, Op::Delete { soft }, Vec::new());
+    }
+}
+
+/// The keys of `ids` that occur as string values anywhere in `v`.
+fn ids_in(v: &Value, ids: &BTreeMap<String, String>, out: &mut BTreeSet<String>) {
+    match v {
+        Value::String(s) if ids.contains_key(s) => {
+            out.insert(s.clone());
+        }
+        Value::Array(a) => a.iter().for_each(|x| ids_in(x, ids, out)),
+        Value::Object(m) => m.values().for_each(|x| ids_in(x, ids, out)),
+        _ => {}
+    }
+}
+
+/// A snapshot of one object.
+fn single(o: &Object) -> Snapshot {
+    let mut s = Snapshot::default();
+    s.insert(o.clone());
+    s
+}
+
+/// The top-level property a dotted attribute path belongs to. Property names can hold dots
+/// themselves (`@odata.type`), so the longest name either object has that prefixes the path wins.
+fn top_level<'a>(path: &'a str, a: &Object, b: &Object) -> &'a str {
+    let mut best: Option<&'a str> = None;
+    for k in a.props.keys().chain(b.props.keys()) {
+        let matches = path == k
+            || (path.len() > k.len()
+                && path.starts_with(k.as_str())
+                && path.as_bytes()[k.len()] == b'.');
+        if matches && best.is_none_or(|b| b.len() < k.len()) {
+            best = Some(&path[..k.len()]);
+        }
+    }
+    best.unwrap_or_else(|| path.split('.').next().unwrap_or(path))
+}
+
+/// Why a top-level property is never sent in a PATCH, or `None` when it may be.
+fn not_writable(kind: &KindSpec, prop: &str) -> Option<&'static str> {
+    if prop == "passwordCredentials" {
+        return Some("cannot restore secrets (Graph only adds and removes passwords with addPassword/removePassword)");
+    }
+    if prop == "keyCredentials" {
+        return Some("cannot restore secrets (a key credential PATCH needs every key's bytes, which snapshots never hold)");
+    }
+    if prop == "id" || prop == "@odata.type" {
+        return Some("identity, not an attribute");
+    }
+    if kind.is_create_only(prop) {
+        return Some("Graph only sets it when the object is created");
+    }
+    if kind.is_read_only(prop) {
+        return Some("read-only in Graph");
+    }
+    if kind.is_secret(prop) {
+        return Some("secret, never stored");
+    }
+    None
+}
+
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
