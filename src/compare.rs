@@ -1,4 +1,5 @@
-//! Builds the two sides of a difference report cheaply. A commit's objects are addressed by
+//! Builds the two sides of a difference report cheaply, for the objects a selection resolves to
+//! on either side (joined by id, so a renamed object is compared with itself). A commit's objects are addressed by
 //! blob id, and the live side is hashed the same way after normalization, so only objects whose
 //! bytes differ are ever parsed (YAML parsing is the expensive step, ~0.2 ms per object).
 
@@ -13,129 +14,29 @@ use crate::layout;
 use crate::model::{ObjectKey, Snapshot};
 use crate::read::{self, ReadProgress};
 use crate::schema::KindSpec;
+use crate::select::{FileRef, Selection};
 use crate::store::{self, Store};
 use crate::yaml;
 
-/// Which objects a command works on: kinds, ids, and repository path globs (gitignore syntax).
-pub struct Selection {
-    pub kinds: Vec<&'static KindSpec>,
-    pub ids: HashSet<String>,
-    /// The ids as they appear in file names.
-    safe_ids: HashSet<String>,
-    globs: Option<ignore::gitignore::Gitignore>,
-    /// Paths never written (`.tenantgitignore`).
-    excluded: Option<ignore::gitignore::Gitignore>,
+/// The object files of a commit index as selection inputs: (path, kind, id from the name).
+fn file_refs(index: &store::TreeIndex) -> Vec<(String, &'static KindSpec, String)> {
+    index
+        .iter()
+        .map(|(path, kind, _)| {
+            let hint = layout::id_hint_from_path(kind, path).unwrap_or_default();
+            (path.to_string(), kind, hint)
+        })
+        .collect()
 }
 
-impl Selection {
-    /// `kinds` empty means every kind in `scope`.
-    pub fn new(
-        scope: &[&'static KindSpec],
-        kinds: Vec<&'static KindSpec>,
-        ids: Vec<String>,
-        globs: &[String],
-    ) -> Result<Selection, Error> {
-        let kinds = if kinds.is_empty() {
-            scope.to_vec()
-        } else {
-            kinds
-        };
-        let globs = if globs.is_empty() {
-            None
-        } else {
-            let mut builder = ignore::gitignore::GitignoreBuilder::new("");
-            for glob in globs {
-                builder.add_line(None, glob).map_err(|e| {
-                    Error::usage(
-                        format!("invalid path pattern `{glob}`: {e}"),
-                        "patterns use gitignore syntax, e.g. 'users/**' or 'conditionalAccessPolicies/*mfa*'",
-                    )
-                })?;
-            }
-            Some(builder.build().map_err(|e| {
-                Error::usage(
-                    format!("invalid path patterns: {e}"),
-                    "patterns use gitignore syntax",
-                )
-            })?)
-        };
-        let safe_ids = ids.iter().map(|id| layout::safe_component(id)).collect();
-        Ok(Selection {
-            kinds,
-            ids: ids.into_iter().collect(),
-            safe_ids,
-            globs,
-            excluded: None,
-        })
-    }
-
-    /// Leaves out the paths a `.tenantgitignore` (gitignore syntax) names: restore and apply
-    /// never write them.
-    pub fn exclude(&mut self, ignore_file: &str) -> Result<(), Error> {
-        let mut builder = ignore::gitignore::GitignoreBuilder::new("");
-        for (n, line) in ignore_file.lines().enumerate() {
-            builder.add_line(None, line).map_err(|e| {
-                Error::config(
-                    format!(".tenantgitignore:{}: invalid pattern `{line}`: {e}", n + 1),
-                    "the file uses gitignore syntax, e.g. `users/*/breakglass*` or `conditionalAccessPolicies/`",
-                )
-            })?;
-        }
-        self.excluded = Some(builder.build().map_err(|e| {
-            Error::config(
-                format!(".tenantgitignore: {e}"),
-                "the file uses gitignore syntax",
-            )
-        })?);
-        Ok(())
-    }
-
-    /// Whether a file of `kind` at `path` (with the id its name suggests) is selected.
-    pub fn path_selected(&self, kind: &KindSpec, path: &str) -> bool {
-        if !self.kinds.iter().any(|k| k.kind == kind.kind) {
-            return false;
-        }
-        if let Some(excluded) = &self.excluded {
-            if excluded
-                .matched_path_or_any_parents(path, false)
-                .is_ignore()
-            {
-                return false;
-            }
-        }
-        if let Some(globs) = &self.globs {
-            if !globs.matched_path_or_any_parents(path, false).is_ignore() {
-                return false;
-            }
-        }
-        if !self.safe_ids.is_empty() {
-            // The file name carries the id (made file-name safe); the object check is exact.
-            if let Some(hint) = layout::id_hint_from_path(kind, path) {
-                return self.safe_ids.contains(&hint);
-            }
-        }
-        true
-    }
-
-    /// Whether an object is selected (after its file, if any, was read).
-    pub fn object_selected(&self, key: &ObjectKey, path: &str) -> bool {
-        let Some(kind) = self.kinds.iter().find(|k| k.kind == key.kind) else {
-            return false;
-        };
-        (self.ids.is_empty() || self.ids.contains(&key.id)) && self.path_selected(kind, path)
-    }
-
-    /// Keeps only the selected objects.
-    pub fn filter(&self, snapshot: Snapshot) -> Snapshot {
-        let objects = snapshot
-            .objects
-            .into_iter()
-            .filter(|(key, o)| {
-                self.object_selected(key, &layout::path_for(o.kind, &o.id, o.name_for_path()))
-            })
-            .collect();
-        Snapshot { objects }
-    }
+fn as_refs<'a>(
+    files: &'a [(String, &'static KindSpec, String)],
+) -> impl Iterator<Item = FileRef<'a>> {
+    files.iter().map(|(path, kind, hint)| FileRef {
+        path,
+        kind,
+        id_hint: hint,
+    })
 }
 
 /// A commit as a report side.
@@ -168,7 +69,10 @@ pub async fn commit_vs_live(
     progress: &dyn ReadProgress,
 ) -> Result<Report, Error> {
     let index = store.tree_index(commit)?;
-    let live = selection.filter(read::read_tenant(client, &selection.kinds, progress).await?);
+    let live = read::read_tenant(client, &selection.kinds, progress).await?;
+    let files = file_refs(&index);
+    let resolved = selection.resolve(as_refs(&files), &live)?;
+    let live = resolved.filter(live);
     // Objects whose canonical bytes equal the commit's blob at the same path are identical.
     let mut same_paths: HashSet<String> = HashSet::new();
     let mut changed = Snapshot::default();
@@ -181,9 +85,10 @@ pub async fn commit_vs_live(
         }
     }
     let old = store.load_snapshot(commit, &|kind, path| {
-        !same_paths.contains(path) && selection.path_selected(kind, path)
+        !same_paths.contains(path)
+            && layout::id_hint_from_path(kind, path).is_some_and(|h| resolved.contains(kind, &h))
     })?;
-    let old = selection.filter(old);
+    let old = resolved.filter(old);
     let removed: Vec<&'static KindSpec> = old
         .objects
         .keys()
@@ -235,18 +140,26 @@ pub fn commit_vs_commit(
     let (new_rev, new_commit) = news;
     let old_index = store.tree_index(old_commit)?;
     let new_index = store.tree_index(new_commit)?;
+    let (old_files, new_files) = (file_refs(&old_index), file_refs(&new_index));
+    let resolved = selection.resolve(
+        as_refs(&old_files).chain(as_refs(&new_files)),
+        &Snapshot::default(),
+    )?;
     let differs = |path: &str, other: &store::TreeIndex, this: &store::TreeIndex| {
         this.get(path) != other.get(path)
     };
+    let selected = |kind: &KindSpec, path: &str| {
+        layout::id_hint_from_path(kind, path).is_some_and(|h| resolved.contains(kind, &h))
+    };
     let old = store.load_snapshot(old_commit, &|kind, path| {
-        differs(path, &new_index, &old_index) && selection.path_selected(kind, path)
+        differs(path, &new_index, &old_index) && selected(kind, path)
     })?;
     let new = store.load_snapshot(new_commit, &|kind, path| {
-        differs(path, &old_index, &new_index) && selection.path_selected(kind, path)
+        differs(path, &old_index, &new_index) && selected(kind, path)
     })?;
     let changes = diff::diff(
-        &selection.filter(old),
-        &selection.filter(new),
+        &resolved.filter(old),
+        &resolved.filter(new),
         &HashMap::new(),
         options,
     );

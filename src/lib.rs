@@ -18,7 +18,9 @@ pub mod ops;
 pub mod plan;
 pub mod read;
 pub mod render;
+pub mod restore;
 pub mod schema;
+pub mod select;
 pub mod store;
 pub mod yaml;
 

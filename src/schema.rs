@@ -61,6 +61,11 @@ pub struct KindSpec {
     pub shard: bool,
     /// Property that gives the readable part of the file name.
     pub name_property: String,
+    /// A property Graph keeps unique among the kind's objects (a user's `userPrincipalName`, a
+    /// service principal's `appId`): how a re-created object is found again when the answer to
+    /// its create was lost.
+    #[serde(default)]
+    pub unique_key: Option<String>,
     /// Order in which kinds are written (dependencies first).
     pub apply_order: u32,
     /// Deleted objects go to `directory/deletedItems` and can be restored.

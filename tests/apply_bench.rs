@@ -10,7 +10,6 @@
 //! Prints plan and execution times, Graph requests and writes, and the lower bound Graph's write
 //! throttle (3,000 writes per 150 s per app and tenant) allows for that many writes.
 
-use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -18,7 +17,7 @@ use tenantgit::apply::{self, ApplyOptions};
 use tenantgit::emulator::{Emulator, EmulatorConfig, SyntheticSpec};
 use tenantgit::graph::{Credential, GraphClient, GraphSettings, RetryTiming, Secret};
 use tenantgit::model::{LinkRef, ObjectKey};
-use tenantgit::plan::{self, PlanInput, SafetySettings};
+use tenantgit::plan::{self, PlanInput};
 use tenantgit::read::{self, NoProgress};
 use tenantgit::schema;
 
@@ -122,26 +121,13 @@ async fn restore_500_users() {
             }
         }
     }
-    let mut counts = BTreeMap::new();
-    for k in live.objects.keys() {
-        *counts.entry(k.kind.to_string()).or_insert(0) += 1;
-    }
     let started = Instant::now();
-    let p = plan::plan(&PlanInput {
-        desired: &desired,
-        live: &live,
-        live_counts: &counts,
-        deleted: &HashMap::new(),
-        desired_label: "bench".into(),
-        desired_commit: None,
-        prune: false,
-        safety: SafetySettings::default(),
-    });
+    let p = plan::plan(&PlanInput::new(&desired, &live));
     let plan_seconds = started.elapsed().as_secs_f64();
     let summary = p.summary();
 
     let before = (client.metrics(), emu.stats());
-    let report = apply::execute(&client, &p, &ApplyOptions::default()).await;
+    let report = apply::execute(&client, &p, &ApplyOptions::default(), None).await;
     let after = (client.metrics(), emu.stats());
     assert_eq!(
         report.failed,

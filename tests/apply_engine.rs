@@ -1,7 +1,7 @@
 //! The restore engine against the in-process Graph emulator over real HTTP: plans computed from
 //! a backup and the live tenant, executed with `apply::execute`, verified by reading back.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -63,20 +63,12 @@ async fn make_plan(
         .into_iter()
         .map(|d| (d.key.clone(), DeletedObject::from(d)))
         .collect();
-    let mut counts = BTreeMap::new();
-    for k in live.objects.keys() {
-        *counts.entry(k.kind.to_string()).or_insert(0) += 1;
-    }
-    plan::plan(&PlanInput {
-        desired,
-        live: &live,
-        live_counts: &counts,
-        deleted: &deleted,
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune,
-        safety,
-    })
+    plan::plan(
+        &PlanInput::new(desired, &live)
+            .deleted(deleted)
+            .prune(prune)
+            .safety(safety),
+    )
 }
 
 async fn send(c: &GraphClient, method: Method, path: &str, body: Option<Value>) -> Value {
@@ -249,7 +241,7 @@ async fn every_change_type_is_written_verified_and_a_re_run_converges() {
     assert_eq!(actions(&plan, &newcomer), ["delete"]);
     assert_eq!(plan.actions.last().unwrap().phase, Phase::Prune);
 
-    let report = apply::execute(&c, &plan, &ApplyOptions::default()).await;
+    let report = apply::execute(&c, &plan, &ApplyOptions::default(), None).await;
     let failures: Vec<_> = report.outcomes.iter().filter(|o| !o.ok).collect();
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(report.failed, 0);
@@ -309,7 +301,7 @@ async fn every_change_type_is_written_verified_and_a_re_run_converges() {
     let again = make_plan(&c, &backup, true, SafetySettings::default()).await;
     assert!(again.is_empty(), "{:#?}", again.actions);
     assert_eq!(again.id_map.get(&doomed), Some(&new_group));
-    let report = apply::execute(&c, &again, &ApplyOptions::default()).await;
+    let report = apply::execute(&c, &again, &ApplyOptions::default(), None).await;
     assert_eq!((report.writes, report.failed), (0, 0));
     assert_eq!(emu.stats().writes, writes);
 }
@@ -343,7 +335,7 @@ async fn failed_writes_are_reported_with_request_ids_the_rest_is_done_and_a_re_r
     emu.set_faults(vec![rule]);
     let plan = make_plan(&c, &backup, false, SafetySettings::default()).await;
     assert_eq!(plan.actions.len(), 6);
-    let report = apply::execute(&c, &plan, &ApplyOptions { concurrency: 1 }).await;
+    let report = apply::execute(&c, &plan, &ApplyOptions { concurrency: 1 }, None).await;
     assert_eq!(report.writes, 6);
     assert_eq!(report.failed, 2);
     let failed: Vec<_> = report.outcomes.iter().filter(|o| !o.ok).collect();
@@ -375,7 +367,7 @@ async fn failed_writes_are_reported_with_request_ids_the_rest_is_done_and_a_re_r
             .collect::<BTreeSet<_>>(),
         failed_ids
     );
-    let report = apply::execute(&c, &again, &ApplyOptions::default()).await;
+    let report = apply::execute(&c, &again, &ApplyOptions::default(), None).await;
     assert_eq!((report.writes, report.failed), (2, 0));
     assert!(report.remaining_drift.is_empty());
     assert!(make_plan(&c, &backup, false, SafetySettings::default())
@@ -412,7 +404,7 @@ async fn links_of_an_object_whose_restore_failed_are_skipped_and_existing_links_
     )]);
     let plan = make_plan(&c, &backup, false, SafetySettings::default()).await;
     assert_eq!(actions(&plan, &lost), ["restore", "update"]);
-    let report = apply::execute(&c, &plan, &ApplyOptions::default()).await;
+    let report = apply::execute(&c, &plan, &ApplyOptions::default(), None).await;
     let of = |id: &str, action: &str| {
         report
             .outcomes
@@ -437,7 +429,7 @@ async fn links_of_an_object_whose_restore_failed_are_skipped_and_existing_links_
     // so adding it to the group again finds it there: converged, not failed.
     emu.set_faults(Vec::new());
     let again = make_plan(&c, &backup, false, SafetySettings::default()).await;
-    let report = apply::execute(&c, &again, &ApplyOptions::default()).await;
+    let report = apply::execute(&c, &again, &ApplyOptions::default(), None).await;
     assert_eq!(report.failed, 0, "{:#?}", report.outcomes);
     assert!(
         report.outcomes.iter().any(|o| o.converged),

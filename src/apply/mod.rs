@@ -10,6 +10,8 @@
 //! path, body and link end that names the old id (a CA policy that excludes a re-created group
 //! names the new group).
 
+pub mod journal;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +27,8 @@ use crate::graph::{GraphClient, GraphError};
 use crate::model::{ObjectKey, Snapshot};
 use crate::plan::{Action, Op, Phase, Plan, PlanLink};
 use crate::schema::{self, KindSpec};
+
+use journal::Journal;
 
 /// At most this many link ends in one `@odata.bind` PATCH (GRAPH.md A.2).
 pub const BIND_MAX: usize = 20;
@@ -209,7 +213,14 @@ struct Done {
 
 /// Executes every action of the plan, then reads back the touched objects. Refusals and stale
 /// fingerprints are the caller's to check first: this writes.
-pub async fn execute(client: &GraphClient, plan: &Plan, options: &ApplyOptions) -> ApplyReport {
+///
+/// With a journal, every request is recorded before it is sent and its outcome when it arrives.
+pub async fn execute(
+    client: &GraphClient,
+    plan: &Plan,
+    options: &ApplyOptions,
+    journal: Option<Arc<Journal>>,
+) -> ApplyReport {
     let started = Instant::now();
     let mut state = State::default();
     let mut report = ApplyReport::default();
@@ -229,12 +240,17 @@ pub async fn execute(client: &GraphClient, plan: &Plan, options: &ApplyOptions) 
                 let client = client.clone();
                 let limit = limit.clone();
                 let root = graph_root.clone();
+                let journal = journal.clone();
                 tasks.spawn(async move {
                     let _permit = limit
                         .acquire_owned()
                         .await
                         .expect("the semaphore is never closed");
-                    (i, unit + 1, run(&client, work, &root).await)
+                    (
+                        i,
+                        unit + 1,
+                        run(&client, work, &root, journal.as_deref()).await,
+                    )
                 });
             }
         }
@@ -466,7 +482,12 @@ fn directory_object_url(graph_root: &str, id: &str) -> String {
 }
 
 /// Sends one unit of work.
-async fn run(client: &GraphClient, work: Work, graph_root: &str) -> Done {
+async fn run(
+    client: &GraphClient,
+    work: Work,
+    graph_root: &str,
+    journal: Option<&Journal>,
+) -> Done {
     match work {
         Work::Request {
             origin,
@@ -482,8 +503,17 @@ async fn run(client: &GraphClient, work: Work, graph_root: &str) -> Done {
                     b.insert("passwordProfile".into(), password_profile());
                 }
             }
-            let (mut outcome, response) =
-                send(client, &origin, method, &path, body.as_ref(), tolerate).await;
+            let (mut outcome, response) = send(
+                client,
+                &origin,
+                method,
+                &path,
+                body.as_ref(),
+                tolerate,
+                create.is_some(),
+                journal,
+            )
+            .await;
             let mut mapped = Vec::new();
             if let (Some(c), Some(resp)) = (&create, response) {
                 match resp.get("id").and_then(Value::as_str) {
@@ -535,6 +565,8 @@ async fn run(client: &GraphClient, work: Work, graph_root: &str) -> Done {
                 &owner_path,
                 Some(&Value::Object(body)),
                 Tolerate::Nothing,
+                false,
+                journal,
             )
             .await;
             // All or nothing: one end already there (400) or gone (404) fails the lot. Then
@@ -557,6 +589,8 @@ async fn run(client: &GraphClient, work: Work, graph_root: &str) -> Done {
                     &ref_path,
                     Some(&body),
                     Tolerate::Existing,
+                    false,
+                    journal,
                 )
                 .await;
                 outcomes.push(o);
@@ -570,7 +604,10 @@ async fn run(client: &GraphClient, work: Work, graph_root: &str) -> Done {
     }
 }
 
-/// One write and its outcome; the response body on success.
+/// One write and its outcome; the response body on success. With a journal, the request is
+/// recorded before it is sent (a body without secrets) and its outcome after; a request the
+/// journal cannot record is not sent.
+#[allow(clippy::too_many_arguments)]
 async fn send(
     client: &GraphClient,
     origin: &Origin,
@@ -578,12 +615,38 @@ async fn send(
     path: &str,
     body: Option<&Value>,
     tolerate: Tolerate,
+    create: bool,
+    journal: Option<&Journal>,
 ) -> (WriteOutcome, Option<Value>) {
     let mut outcome = origin.outcome(method.as_str(), path);
-    match client.send(method, path, body).await {
+    let seq = match journal {
+        None => None,
+        Some(j) => {
+            let recorded = body.map(without_secrets);
+            match j.send(
+                &origin.kind,
+                &origin.id,
+                method.as_str(),
+                path,
+                recorded.as_ref(),
+                create,
+            ) {
+                Ok(seq) => Some(seq),
+                Err(e) => {
+                    outcome.error = Some(format!("not sent: {e}"));
+                    return (outcome, None);
+                }
+            }
+        }
+    };
+    // Graph's request id of a successful write, for the journal only (reports show the ids
+    // of failed writes).
+    let mut answered_id = None;
+    let (outcome, response) = match client.send(method, path, body).await {
         Ok(resp) => {
             outcome.status = Some(resp.status);
             outcome.ok = true;
+            answered_id = resp.request_id.clone();
             (outcome, Some(resp.body))
         }
         Err(e) => {
@@ -609,7 +672,37 @@ async fn send(
             }
             (outcome, None)
         }
+    };
+    if let (Some(j), Some(seq)) = (journal, seq) {
+        let new_id = response
+            .as_ref()
+            .filter(|_| create)
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_str);
+        // The write happened whatever the journal says now; its failure is reported with it.
+        if let Err(e) = j.outcome(
+            seq,
+            outcome.status,
+            outcome.ok,
+            outcome.request_id.as_deref().or(answered_id.as_deref()),
+            new_id,
+            outcome.error.as_deref(),
+        ) {
+            let mut outcome = outcome;
+            outcome.note = Some(format!("the journal could not record this outcome: {e}"));
+            return (outcome, response);
+        }
     }
+    (outcome, response)
+}
+
+/// A request body as the journal keeps it: a re-created user's password never leaves memory.
+fn without_secrets(body: &Value) -> Value {
+    let mut body = body.clone();
+    if let Value::Object(m) = &mut body {
+        m.remove("passwordProfile");
+    }
+    body
 }
 
 /// Status, code, message and request id of the HTTP answer behind an error.

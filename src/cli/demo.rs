@@ -13,18 +13,18 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::apply::{self, ApplyOptions};
-use crate::compare::{self, Selection};
+use crate::compare;
 use crate::diff::{Change, DiffOptions, Report};
 use crate::emulator::{Emulator, EmulatorConfig, SyntheticSpec};
 use crate::error::Error;
 use crate::graph::{Credential, GraphClient, GraphSettings, Secret};
 use crate::model::Snapshot;
 use crate::ops;
-use crate::ops::Desired;
-use crate::plan::{self, SafetySettings};
+use crate::plan::{plural, PlanError, SafetySettings};
 use crate::read::NoProgress;
 use crate::render::{self, Format, Style};
+use crate::restore::{self, Desired, ExecuteOptions, Request};
+use crate::select::Selection;
 use crate::store::{CommitOptions, Store};
 use crate::{config, schema};
 
@@ -191,39 +191,63 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         Vec::new(),
         &[],
     )?;
-    let desired = Desired::Commit {
-        rev: "HEAD~1".into(),
-        commit: first_commit,
+    let settings = config::FileConfig::parse(config::DEFAULT_TEXT, config::FILE_NAME)?;
+    let safety = SafetySettings::from_config(&settings.safety);
+    let request = Request {
+        desired: Desired::Commit {
+            rev: "HEAD~1".into(),
+            commit: first_commit,
+        },
+        selection,
+        prune: false,
     };
-    let planned = rt.block_on(ops::make_plan(
+    let planned = rt.block_on(restore::plan(
         &store,
         &client,
-        &desired,
-        &selection,
-        SafetySettings::default(),
-        false,
+        &request,
+        &safety,
         &NoProgress,
     ))?;
     let plan = planned.plan;
     let summary = plan.summary();
     say(&format!(
-        "   plan: {} objects to update, {} member links to add, {} to remove",
-        summary.update, summary.links_add, summary.links_remove
+        "   plan: {} to update, {} to add, {} to remove",
+        plural(summary.update, "object", "objects"),
+        plural(summary.links_add, "member link", "member links"),
+        summary.links_remove
     ));
-    for refusal in &plan.refusals {
-        say(&format!("   safety: {}", refusal.message()));
-    }
-    if !plan.refusals.is_empty() {
-        say("   Without --force tenantgit refuses such a plan. The report above was reviewed, so the demo forces it.");
-    }
-    plan::ensure_allowed(&plan, true)?;
-    let applied = rt.block_on(apply::execute(&client, &plan, &ApplyOptions::default()));
+    let options = ExecuteOptions {
+        force: false,
+        concurrency: 8,
+    };
+    let applied = match rt.block_on(restore::execute(&store, &client, &plan, options)) {
+        Err(Error::Plan(refused @ PlanError::Refused { .. })) => {
+            say(&format!("   tenantgit refuses: {refused}"));
+            say("   The report above was reviewed, so the demo runs it again with --force.");
+            rt.block_on(restore::execute(
+                &store,
+                &client,
+                &plan,
+                ExecuteOptions {
+                    force: true,
+                    ..options
+                },
+            ))?
+        }
+        other => other?,
+    };
+    let applied = applied.report;
     say(&format!(
-        "   {} writes in {:.1}s, {} failed; read back: {} objects still differ",
-        applied.writes,
+        "   {} in {:.1}s, {} failed; read back: {} still {}",
+        plural(applied.writes, "write", "writes"),
         applied.seconds,
         applied.failed,
-        applied.remaining_drift.len()
+        plural(applied.remaining_drift.len(), "object", "objects"),
+        if applied.remaining_drift.len() == 1 {
+            "differs"
+        } else {
+            "differ"
+        }
     ));
     say("");
 

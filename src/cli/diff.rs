@@ -1,10 +1,11 @@
 //! `tenantgit diff`: what differs between a commit and the live tenant, or between two commits.
 
-use crate::compare::{self, Selection};
+use crate::compare;
 use crate::config;
 use crate::diff::{DiffOptions, IgnoreRules};
 use crate::error::Error;
 use crate::render::{self, Format, Style};
+use crate::select::Selection;
 
 use super::context::{self, Repo};
 use super::progress::Bars;

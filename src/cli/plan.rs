@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use crate::error::Error;
-use crate::ops::Desired;
 use crate::plan;
+use crate::restore::{Desired, Request};
 
 use super::context::{self, Repo};
-use super::write::{self, SelectArgs, WriteArgs};
+use super::write::{self, SelectArgs};
 use super::Global;
 
 #[derive(Debug, clap::Args)]
@@ -19,7 +19,7 @@ pub struct Args {
     /// Desired state from this commit instead of the working tree.
     #[arg(long, value_name = "REV")]
     pub from: Option<String>,
-    /// Where to save the plan (JSON).
+    /// Where to save the plan (JSON): a new file, or an earlier plan file it replaces.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     #[command(flatten)]
@@ -36,29 +36,23 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         },
         None => Desired::Worktree,
     };
-    let selection = args.select.selection(&repo, &args.patterns)?;
-    let client = context::graph_client(&repo.config)?;
-    let planned = write::compute_plan(
-        global,
-        &repo,
-        &client,
-        &desired,
-        &selection,
-        args.select.prune,
-    );
-    let planned = planned?;
-    plan::save(&planned.plan, &args.out)?;
-    let no_write = WriteArgs {
-        yes: false,
-        force: false,
-        concurrency: 1,
+    let request = Request {
+        desired,
+        selection: args.select.selection(&repo, &args.patterns)?,
+        prune: args.select.prune,
     };
-    write::finish(
-        global,
-        &client,
-        planned,
-        args.select.format,
-        &no_write,
-        Some(&args.out),
-    )
+    let client = context::graph_client(&repo.config)?;
+    let planned = write::compute_plan(global, &repo, &client, &request)?;
+    if planned.selected == 0 {
+        global.say("the selection matches no object on either side: nothing to do");
+        return Ok(0);
+    }
+    plan::save(&planned.plan, &args.out)?;
+    write::print_plan(global, &planned.plan, args.select.format)?;
+    global.say(format!(
+        "plan saved to {}; carry it out with `tenantgit apply --plan {} --yes`",
+        args.out.display(),
+        args.out.display()
+    ));
+    Ok(0)
 }

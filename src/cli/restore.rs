@@ -1,7 +1,7 @@
 //! `tenantgit restore REV`: make the live tenant match commit REV for the selected objects.
 
 use crate::error::Error;
-use crate::ops::Desired;
+use crate::restore::{Desired, Request};
 
 use super::context::{self, Repo};
 use super::write::{self, SelectArgs, WriteArgs};
@@ -12,7 +12,9 @@ pub struct Args {
     /// The commit to restore from (any git revision: HEAD~3, a commit id, a tag).
     #[arg(value_name = "REV")]
     pub rev: String,
-    /// Path patterns in gitignore syntax, e.g. 'users/**' 'groups/*/dept-sales.*'.
+    /// Path patterns in gitignore syntax, e.g. 'users/**' 'groups/*/dept-sales.*'. They select
+    /// objects, not files: an object whose file matches on either side (the commit or the
+    /// tenant as it is now) is selected, so a renamed object is one object.
     #[arg(value_name = "PATTERN")]
     pub patterns: Vec<String>,
     #[command(flatten)]
@@ -27,24 +29,27 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let commit = repo.store.resolve(&args.rev)?;
     let selection = args.select.selection(&repo, &args.patterns)?;
     let client = context::graph_client(&repo.config)?;
-    let desired = Desired::Commit {
-        rev: args.rev.clone(),
-        commit,
+    let _lock = if args.write.yes {
+        Some(write::lock_for_writes(&repo, "restore")?)
+    } else {
+        None
     };
-    let planned = write::compute_plan(
+    let request = Request {
+        desired: Desired::Commit {
+            rev: args.rev.clone(),
+            commit,
+        },
+        selection,
+        prune: args.select.prune,
+    };
+    let planned = write::compute_plan(global, &repo, &client, &request)?;
+    write::finish(
         global,
         &repo,
         &client,
-        &desired,
-        &selection,
-        args.select.prune,
-    );
-    write::finish(
-        global,
-        &client,
-        planned?,
+        planned.plan,
+        planned.selected,
         args.select.format,
         &args.write,
-        None,
     )
 }

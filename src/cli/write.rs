@@ -1,18 +1,16 @@
-//! What `restore`, `apply` and `plan` share: the selection and safety flags, and the flow from a
-//! plan to writes (print the plan; write only with `--yes`; refuse unsafe plans without
-//! `--force`; report every write; exit 3 when some failed).
+//! What `restore`, `apply` and `plan` share: the selection and safety flags, and the flow around
+//! the library's restore pipeline (print the plan; write only with `--yes`, holding the
+//! repository lock; report every write; exit 3 when some failed).
 
-use std::path::PathBuf;
-
-use crate::apply::{self, ApplyOptions};
-use crate::compare::Selection;
+use crate::apply::ApplyReport;
 use crate::config;
 use crate::error::Error;
 use crate::graph::GraphClient;
-use crate::ops::{self, Desired, Planned};
-use crate::plan;
-use crate::plan::SafetySettings;
+use crate::plan::{Plan, SafetySettings};
 use crate::render::{self, Format, Style};
+use crate::restore::{self, ExecuteOptions, Planned, Request};
+use crate::select::Selection;
+use crate::store::RepoLock;
 
 use super::context::Repo;
 use super::progress::Bars;
@@ -40,8 +38,8 @@ pub struct WriteArgs {
     /// Make the changes. Without it the plan is printed and nothing is written.
     #[arg(long)]
     pub yes: bool,
-    /// Proceed although the plan touches more than the safety threshold of a kind, or
-    /// protected objects.
+    /// Proceed although the plan touches more than the safety threshold of a kind, deletes what
+    /// no recycle bin brings back, empties a kind, or touches protected objects.
     #[arg(long)]
     pub force: bool,
     /// Writes in flight at once.
@@ -86,58 +84,59 @@ pub fn ensure_snapshot_repo(global: &Global, repo: &Repo) -> Result<(), Error> {
     ))
 }
 
+/// The repository's safety settings.
+pub fn safety(repo: &Repo) -> SafetySettings {
+    SafetySettings::from_config(&repo.config.safety)
+}
+
+/// A writing run holds the repository lock from before the plan is computed until the last
+/// write: two restores never plan against each other's half-done work, and a snapshot never
+/// records a tenant in the middle of a restore.
+pub fn lock_for_writes(repo: &Repo, command: &str) -> Result<RepoLock, Error> {
+    Ok(repo.store.lock(command)?)
+}
+
 /// Desired state + live tenant → plan, with progress bars while the tenant is read.
 pub fn compute_plan(
     global: &Global,
     repo: &Repo,
     client: &GraphClient,
-    desired: &Desired,
-    selection: &Selection,
-    prune: bool,
+    request: &Request,
 ) -> Result<Planned, Error> {
     let bars = Bars::new(global.quiet);
-    let planned = super::runtime()?.block_on(ops::make_plan(
+    let planned = super::runtime()?.block_on(restore::plan(
         &repo.store,
         client,
-        desired,
-        selection,
-        SafetySettings::from_config(&repo.config.safety),
-        prune,
+        request,
+        &safety(repo),
         &bars,
     ));
     bars.clear();
-    planned
+    let planned = planned?;
+    if planned.not_checked_out > 0 {
+        global.say(format!(
+            "{} not checked out (sparse checkout): their desired state is read from the index, not taken for deletions",
+            crate::plan::plural(planned.not_checked_out, "object file is", "object files are")
+        ));
+    }
+    Ok(planned)
 }
 
-/// Prints the plan, and with `--yes` carries it out.
+/// Prints the plan, and with `--yes` carries it out through the pipeline.
 pub fn finish(
     global: &Global,
+    repo: &Repo,
     client: &GraphClient,
-    planned: Planned,
+    plan: Plan,
+    selected: usize,
     format: Format,
     write: &WriteArgs,
-    saved_to: Option<&PathBuf>,
 ) -> Result<i32, Error> {
-    if planned.selected == 0 {
+    if selected == 0 {
         global.say("the selection matches no object on either side: nothing to do");
         return Ok(0);
     }
-    let plan = planned.plan;
-    let style = Style {
-        color: global.color,
-    };
-    let mut stdout = std::io::stdout().lock();
-    render::render_plan(&plan, format, &style, &mut stdout)
-        .map_err(|e| Error::io("cannot write the plan", e))?;
-    drop(stdout);
-    if let Some(path) = saved_to {
-        global.say(format!(
-            "plan saved to {}; carry it out with `tenantgit apply --plan {} --yes`",
-            path.display(),
-            path.display()
-        ));
-        return Ok(0);
-    }
+    print_plan(global, &plan, format)?;
     if plan.is_empty() {
         global.say("the tenant already matches the desired state: nothing to do");
         return Ok(0);
@@ -146,23 +145,21 @@ pub fn finish(
         global.say("dry run: nothing was written; run again with --yes to make these changes");
         return Ok(0);
     }
-    plan::ensure_allowed(&plan, write.force)?;
-    let rt = super::runtime()?;
-    let report = rt.block_on(apply::execute(
+    let executed = super::runtime()?.block_on(restore::execute(
+        &repo.store,
         client,
         &plan,
-        &ApplyOptions {
-            concurrency: write.concurrency.max(1),
+        ExecuteOptions {
+            force: write.force,
+            concurrency: write.concurrency,
         },
-    ));
-    let mut stdout = std::io::stdout().lock();
-    render::render_apply(&report, format, &style, &mut stdout)
-        .map_err(|e| Error::io("cannot write the report", e))?;
-    drop(stdout);
+    ))?;
+    report(global, &executed.report, format)?;
     global.say(format!(
-        "{} writes in {:.1}s, {} failed",
-        report.writes, report.seconds, report.failed
+        "journal of the writes: {}",
+        executed.journal.display()
     ));
+    let report = executed.report;
     if report.failed > 0 {
         return Err(Error::WritesFailed {
             failed: report.failed,
@@ -170,4 +167,31 @@ pub fn finish(
         });
     }
     Ok(0)
+}
+
+/// The plan on stdout in the chosen format (JSON: the plan document `apply --plan` takes).
+pub fn print_plan(global: &Global, plan: &Plan, format: Format) -> Result<(), Error> {
+    let style = Style {
+        color: global.color,
+    };
+    let mut stdout = std::io::stdout().lock();
+    render::render_plan(plan, format, &style, &mut stdout)
+        .map_err(|e| Error::io("cannot write the plan", e))
+}
+
+fn report(global: &Global, report: &ApplyReport, format: Format) -> Result<(), Error> {
+    let style = Style {
+        color: global.color,
+    };
+    let mut stdout = std::io::stdout().lock();
+    render::render_apply(report, format, &style, &mut stdout)
+        .map_err(|e| Error::io("cannot write the report", e))?;
+    drop(stdout);
+    global.say(format!(
+        "{} in {:.1}s, {} failed",
+        crate::plan::plural(report.writes, "write", "writes"),
+        report.seconds,
+        report.failed
+    ));
+    Ok(())
 }

@@ -72,6 +72,20 @@ impl IgnoreRules {
                         "paths are property names joined by dots; `*` stands for one name",
                     ));
                 }
+                // Only a whole-segment `*` is a wildcard: `proxy*` or `[ab]` would silently
+                // match nothing, so they are errors, not literal names.
+                if let Some(seg) = segs
+                    .iter()
+                    .find(|s| *s != "*" && s.contains(['*', '?', '[', ']', '{', '}']))
+                {
+                    return Err(crate::Error::config(
+                        format!(
+                            "diff.ignore rule {} has an invalid path {p:?}: `{seg}` is not a property name",
+                            n + 1
+                        ),
+                        "`*` stands for one whole property name (`onPremisesExtensionAttributes.*`); partial wildcards are not supported",
+                    ));
+                }
                 paths.push(segs);
             }
             out.push(Rule {
@@ -175,5 +189,21 @@ mod tests {
         assert_eq!(c.diff.ignore.len(), 2);
         assert_eq!(c.diff.ignore[1].ids, vec!["x".to_string()]);
         IgnoreRules::new(c.diff.ignore).unwrap();
+    }
+
+    #[test]
+    fn partial_wildcards_are_errors() {
+        for bad in [
+            "proxy*",
+            "onPremisesExtensionAttributes.extensionAttribute[12]",
+            "a.?",
+            "a.**",
+            "{a,b}",
+        ] {
+            let err = IgnoreRules::new(vec![rule("users", &[bad], &[])]).unwrap_err();
+            assert!(err.to_string().contains("invalid path"), "{bad}: {err}");
+            assert!(err.hint().unwrap().contains("whole property name"), "{bad}");
+        }
+        IgnoreRules::new(vec![rule("users", &["a.*.b", "*"], &[])]).unwrap();
     }
 }

@@ -11,33 +11,107 @@ use crate::schema::{self, KindSpec};
 
 use super::fingerprint::{fingerprint, ABSENT};
 use super::model::*;
-use super::recreate::{recreated, remap_snapshot};
-use super::safety::{safety, SafetySettings};
+use super::recreate::{recreated, remap_snapshot, RecreateInput};
+use super::safety::{refusals, SafetySettings};
 
 /// Properties that hold credentials: never PATCHed (GRAPH.md A.3–A.5, C.10). Password secrets
 /// only change through addPassword/removePassword; a key credential PATCH replaces the whole
 /// collection and would need every key's bytes, which a snapshot never holds.
 pub(super) const CREDENTIAL_PROPERTIES: &[&str] = &["passwordCredentials", "keyCredentials"];
 
-/// What a plan is computed from. Both snapshots are already filtered to the selection.
+/// What a plan is computed from. Both snapshots are already narrowed to the selection (the
+/// live side also holds the live counterparts of re-created objects).
 pub struct PlanInput<'a> {
     pub desired: &'a Snapshot,
     pub live: &'a Snapshot,
-    /// All live objects per kind before filtering (the base of the thresholds).
-    pub live_counts: &'a BTreeMap<String, usize>,
-    pub deleted: &'a HashMap<ObjectKey, DeletedObject>,
+    /// Live objects per kind before narrowing (the base of the thresholds).
+    pub live_counts: BTreeMap<String, usize>,
+    pub deleted: HashMap<ObjectKey, DeletedObject>,
+    pub request: PlanRequest,
     /// `HEAD~3 (3f2a1c0)` or `working tree`.
     pub desired_label: String,
-    pub desired_commit: Option<String>,
-    /// Delete live objects the desired side does not have.
-    pub prune: bool,
+    /// Re-created objects, old id → live id (see `recreate`); `None`: recognised from these two
+    /// snapshots alone.
+    pub id_map: Option<BTreeMap<String, String>>,
     pub safety: SafetySettings,
+}
+
+impl<'a> PlanInput<'a> {
+    /// A plan of the working tree, no pruning, default safety, live counts from `live`.
+    pub fn new(desired: &'a Snapshot, live: &'a Snapshot) -> Self {
+        let mut live_counts = BTreeMap::new();
+        for key in live.objects.keys() {
+            *live_counts.entry(key.kind.to_string()).or_insert(0) += 1;
+        }
+        PlanInput {
+            desired,
+            live,
+            live_counts,
+            deleted: HashMap::new(),
+            request: PlanRequest {
+                desired: DesiredSource::WorkingTree,
+                selection: Default::default(),
+                prune: false,
+            },
+            desired_label: "working tree".into(),
+            id_map: None,
+            safety: SafetySettings::default(),
+        }
+    }
+
+    pub fn prune(mut self, prune: bool) -> Self {
+        self.request.prune = prune;
+        self
+    }
+
+    pub fn safety(mut self, safety: SafetySettings) -> Self {
+        self.safety = safety;
+        self
+    }
+
+    pub fn deleted(mut self, deleted: HashMap<ObjectKey, DeletedObject>) -> Self {
+        self.deleted = deleted;
+        self
+    }
+
+    pub fn live_counts(mut self, counts: BTreeMap<String, usize>) -> Self {
+        self.live_counts = counts;
+        self
+    }
+
+    pub fn request(mut self, request: PlanRequest, label: impl Into<String>) -> Self {
+        self.request = request;
+        self.desired_label = label.into();
+        self
+    }
+
+    pub fn id_map(mut self, ids: BTreeMap<String, String>) -> Self {
+        self.id_map = Some(ids);
+        self
+    }
 }
 
 /// Computes the plan that makes the live objects match the desired ones.
 pub fn plan(input: &PlanInput) -> Plan {
     let mut b = Builder::default();
-    let ids = recreated(input);
+    let ids = match &input.id_map {
+        Some(ids) => ids.clone(),
+        None => recreated(&RecreateInput {
+            desired: input.desired,
+            live: input.live,
+            deleted: &input.deleted,
+            claimed: &|kind, id| {
+                input
+                    .desired
+                    .get(&ObjectKey {
+                        kind: kind.kind.as_str(),
+                        id: id.to_string(),
+                    })
+                    .is_some()
+            },
+            journal: &[],
+        }),
+    };
     let remapped;
     let desired = if ids.is_empty() {
         input.desired
@@ -50,8 +124,8 @@ pub fn plan(input: &PlanInput) -> Plan {
             b.note(
                 o,
                 format!(
-                    "the desired side's {} {old} is gone; this live object with the same {} takes its place (it was re-created), and references to {old} are read as {new}",
-                    o.kind.kind, o.kind.name_property
+                    "the desired side's {} {old} is gone; this live object takes its place (it was re-created), and references to {old} are read as {new}",
+                    o.kind.kind
                 ),
             );
         }
@@ -86,7 +160,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                 let Some(live) = input.live.get(key) else {
                     continue;
                 };
-                b.extra(kind, live, input.prune);
+                b.extra(kind, live, input.request.prune);
             }
         }
     }
@@ -106,7 +180,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         (a.phase, kind_rank)
     });
 
-    let refusals = safety(&actions, input);
+    let refusals = refusals(&actions, &input.live_counts, &input.safety);
     let mut fingerprints = BTreeMap::new();
     let mut desired_objects = Vec::new();
     let mut seen = BTreeSet::new();
@@ -135,10 +209,9 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
     let mut plan = Plan {
         version: PLAN_VERSION,
+        request: input.request.clone(),
         desired: input.desired_label.clone(),
-        desired_commit: input.desired_commit.clone(),
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        prune: input.prune,
         id_map: ids,
         actions,
         kept: b.kept,

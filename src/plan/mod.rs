@@ -21,7 +21,8 @@ mod safety;
 mod tests;
 
 pub use build::{plan, PlanInput};
-pub use file::{load, save, PlanError};
+pub use file::{load, save, to_json, PlanError};
 pub use fingerprint::{ensure_fresh, fingerprint, stale_objects, ABSENT};
 pub use model::*;
-pub use safety::{ensure_allowed, KindThreshold, SafetySettings};
+pub use recreate::{recreated, CreateRecord, RecreateInput};
+pub use safety::{ensure_allowed, refusals, KindThreshold, SafetySettings};

@@ -10,11 +10,34 @@ use sha2::{Digest, Sha256};
 use crate::diff::AttributeChange;
 use crate::model::{LinkRef, Object, ObjectKey};
 use crate::schema;
+use crate::select::SelectionSpec;
 
 use super::fingerprint::hex;
 
-/// Bumped whenever the plan file's shape changes incompatibly.
-pub const PLAN_VERSION: u32 = 1;
+/// Bumped whenever the plan document's shape changes incompatibly.
+pub const PLAN_VERSION: u32 = 2;
+
+/// Where a plan's desired state comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "camelCase")]
+pub enum DesiredSource {
+    /// A commit (`restore REV`, `plan --from REV`): the revision as given and the commit it named.
+    #[serde(rename_all = "camelCase")]
+    Commit { rev: String, commit: String },
+    /// The checked-out files (`apply`, `plan` without `--from`).
+    WorkingTree,
+}
+
+/// What a plan answers: the desired state, the selection and whether to prune. A saved plan is
+/// checked against a fresh plan of the same request before anything of it is carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanRequest {
+    pub desired: DesiredSource,
+    #[serde(flatten)]
+    pub selection: SelectionSpec,
+    pub prune: bool,
+}
 
 /// An object in the recycle bin (`directory/deletedItems`).
 #[derive(Debug, Clone)]
@@ -207,6 +230,19 @@ pub enum Refusal {
         id: String,
         display_name: String,
     },
+    /// The plan deletes objects that no recycle bin can bring back (named locations, Conditional
+    /// Access policies, security groups), whatever the kind's size.
+    #[serde(rename_all = "camelCase")]
+    Unrecoverable {
+        kind: String,
+        /// How many such deletions.
+        count: usize,
+        /// Display names of the first few.
+        names: Vec<String>,
+    },
+    /// The plan deletes every live object of a kind.
+    #[serde(rename_all = "camelCase")]
+    WholeKind { kind: String, live: usize },
 }
 
 impl Refusal {
@@ -228,8 +264,27 @@ impl Refusal {
                 id,
                 display_name,
             } => format!("{kind}/{id} ({display_name}) is protected"),
+            Refusal::Unrecoverable { kind, count, names } => format!(
+                "{kind}: the plan deletes {} that no recycle bin can bring back ({}{})",
+                plural(*count, "object", "objects"),
+                names.join(", "),
+                if *count > names.len() {
+                    format!(" and {} more", count - names.len())
+                } else {
+                    String::new()
+                }
+            ),
+            Refusal::WholeKind { kind, live } => format!(
+                "{kind}: the plan deletes all {} of the kind",
+                plural(*live, "live object", "live objects")
+            ),
         }
     }
+}
+
+/// `1 object`, `2 objects`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn percent(part: usize, whole: usize) -> f64 {
@@ -294,12 +349,12 @@ impl DesiredObject {
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub version: u32,
-    /// What the desired state is: `HEAD~3 (3f2a1c0)`, `working tree`.
+    /// What the plan answers; a saved plan is re-checked against a fresh plan of it.
+    pub request: PlanRequest,
+    /// What the desired state is, for people: `HEAD~3 (3f2a1c0)`, `working tree`.
     pub desired: String,
-    pub desired_commit: Option<String>,
     /// When the plan was computed, RFC 3339 UTC.
     pub created: String,
-    pub prune: bool,
     /// Desired-side ids of objects that were re-created (by an earlier run or by hand) → the
     /// ids they have live now. The actions and desired objects already use the live ids.
     pub id_map: BTreeMap<String, String>,

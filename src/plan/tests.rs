@@ -8,14 +8,6 @@ use crate::model::{ObjectKey, Snapshot};
 use crate::normalize::normalize;
 use crate::schema;
 
-fn counts(snapshot: &Snapshot) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for k in snapshot.objects.keys() {
-        *out.entry(k.kind.to_string()).or_insert(0) += 1;
-    }
-    out
-}
-
 fn key(kind: &'static str, id: &str) -> ObjectKey {
     ObjectKey {
         kind,
@@ -37,16 +29,23 @@ fn scenario_plan(prune: bool, safety: SafetySettings) -> Plan {
             state: None,
         },
     );
-    plan(&PlanInput {
-        desired: &backup,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &deleted,
-        desired_label: "HEAD~1 (3f2a1c0)".into(),
-        desired_commit: Some("3f2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b".into()),
-        prune,
-        safety,
-    })
+    plan(
+        &PlanInput::new(&backup, &live)
+            .deleted(deleted.clone())
+            .prune(prune)
+            .safety(safety)
+            .request(
+                PlanRequest {
+                    desired: DesiredSource::Commit {
+                        rev: "HEAD~1".into(),
+                        commit: "3f2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b".into(),
+                    },
+                    selection: Default::default(),
+                    prune,
+                },
+                "HEAD~1 (3f2a1c0)",
+            ),
+    )
 }
 
 fn find<'a>(plan: &'a Plan, id: &str, label: &str) -> &'a Action {
@@ -136,16 +135,7 @@ fn a_value_set_live_but_null_in_the_backup_is_cleared_with_null() {
     let (backup, mut live, _) = fixture::scenario();
     let alice = live.objects.get_mut(&key("users", ALICE)).unwrap();
     alice.props["companyName"] = json!("Fabrikam");
-    let plan = plan(&PlanInput {
-        desired: &backup,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: false,
-        safety: SafetySettings::default(),
-    });
+    let plan = plan(&PlanInput::new(&backup, &live));
     let b = body(find(&plan, ALICE, "update"));
     assert_eq!(b.get("companyName"), Some(&Value::Null));
 }
@@ -205,16 +195,7 @@ fn restore_with_known_state_writes_only_what_differs_from_it() {
             state: Some(state),
         },
     );
-    let plan = plan(&PlanInput {
-        desired: &backup,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &deleted,
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: false,
-        safety: SafetySettings::default(),
-    });
+    let plan = plan(&PlanInput::new(&backup, &live).deleted(deleted.clone()));
     let b = body(find(&plan, DAVE, "update"));
     assert_eq!(b.keys().collect::<Vec<_>>(), ["jobTitle"]);
 }
@@ -256,16 +237,7 @@ fn a_hard_deleted_group_is_re_created_without_read_only_properties_and_gets_its_
 fn a_re_created_user_gets_a_password_and_a_note_but_the_plan_holds_no_password() {
     let (backup, mut live, _) = fixture::scenario();
     live.objects.remove(&key("users", ALICE));
-    let plan = plan(&PlanInput {
-        desired: &backup,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: false,
-        safety: SafetySettings::default(),
-    });
+    let plan = plan(&PlanInput::new(&backup, &live));
     let Op::Create { body, password } = &find(&plan, ALICE, "create").op else {
         unreachable!()
     };
@@ -291,16 +263,7 @@ fn prune_deletes_live_only_objects_last_in_reverse_apply_order() {
         Value::Null,
         Value::Null,
     ));
-    let plan = plan(&PlanInput {
-        desired: &backup,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: true,
-        safety: SafetySettings::default(),
-    });
+    let plan = plan(&PlanInput::new(&backup, &live).prune(true));
     assert!(plan.kept.is_empty());
     let deletes: Vec<(&str, &Op)> = plan
         .actions
@@ -327,16 +290,7 @@ fn named_location_updates_carry_their_odata_type() {
     changed.props["isTrusted"] = json!(false);
     desired.insert(lisbon);
     live.insert(changed);
-    let plan = plan(&PlanInput {
-        desired: &desired,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: false,
-        safety: SafetySettings::default(),
-    });
+    let plan = plan(&PlanInput::new(&desired, &live));
     let b = body(find(&plan, LISBON, "update"));
     assert_eq!(b["@odata.type"], json!("#microsoft.graph.ipNamedLocation"));
     assert_eq!(b["isTrusted"], json!(true));
@@ -362,16 +316,7 @@ fn credentials_are_never_patched_and_become_notes() {
     let mut live = Snapshot::default();
     desired.insert(app(id, secret, key_cred, "restored notes"));
     live.insert(app(id, json!([]), json!([]), "changed notes"));
-    let plan = plan(&PlanInput {
-        desired: &desired,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: false,
-        safety: SafetySettings::default(),
-    });
+    let plan = plan(&PlanInput::new(&desired, &live));
     let b = body(find(&plan, id, "update"));
     assert_eq!(b.keys().collect::<Vec<_>>(), ["notes"]);
     let notes: Vec<&str> = plan.notes.iter().map(|n| n.message.as_str()).collect();
@@ -392,29 +337,11 @@ fn credentials_are_never_patched_and_become_notes() {
 #[test]
 fn matching_states_give_an_empty_plan() {
     let (backup, _, _) = fixture::scenario();
-    let plan = plan(&PlanInput {
-        desired: &backup,
-        live: &backup,
-        live_counts: &counts(&backup),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: true,
-        safety: SafetySettings::default(),
-    });
+    let plan = plan(&PlanInput::new(&backup, &backup).prune(true));
     assert!(plan.is_empty());
     assert!(plan.kept.is_empty() && plan.refusals.is_empty() && plan.fingerprints.is_empty());
     let empty = Snapshot::default();
-    let nothing = super::plan(&PlanInput {
-        desired: &empty,
-        live: &empty,
-        live_counts: &BTreeMap::new(),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: false,
-        safety: SafetySettings::default(),
-    });
+    let nothing = super::plan(&PlanInput::new(&empty, &empty).live_counts(BTreeMap::new()));
     assert!(nothing.is_empty());
 }
 
@@ -443,16 +370,7 @@ fn users_plan(n: usize, changed: usize, safety: SafetySettings) -> Plan {
             Value::Null,
         ));
     }
-    plan(&PlanInput {
-        desired: &desired,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: false,
-        safety,
-    })
+    plan(&PlanInput::new(&desired, &live).safety(safety))
 }
 
 #[test]
@@ -594,7 +512,9 @@ fn saved_plans_load_back_identical_and_edits_are_refused() {
         crate::Error::Plan(PlanError::Corrupt { .. })
     ));
     // Another format version.
-    std::fs::write(&path, text.replacen("\"version\": 1", "\"version\": 99", 1)).unwrap();
+    let version = format!("\"version\": {PLAN_VERSION}");
+    assert!(text.contains(&version));
+    std::fs::write(&path, text.replacen(&version, "\"version\": 99", 1)).unwrap();
     assert!(matches!(
         load(&path).unwrap_err(),
         crate::Error::Plan(PlanError::Version { found: 99, .. })
@@ -641,16 +561,7 @@ fn a_re_created_object_is_matched_by_name_and_references_follow_it() {
         .clone();
     policy.props["conditions"]["users"]["excludeGroups"] = json!([NEW_VPN]);
     live.insert(policy);
-    let plan = plan(&PlanInput {
-        desired: &backup,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: true,
-        safety: SafetySettings::default(),
-    });
+    let plan = plan(&PlanInput::new(&backup, &live).prune(true));
     assert_eq!(plan.id_map.get(VPN).map(String::as_str), Some(NEW_VPN));
     // Neither created again nor pruned, and the policy needs no change.
     assert!(
@@ -668,16 +579,7 @@ fn a_re_created_object_is_matched_by_name_and_references_follow_it() {
     let mut twin = live.get(&key("groups", NEW_VPN)).unwrap().clone();
     twin.id = "7e470000-0000-4000-8000-0000000000fe".into();
     live.insert(twin);
-    let plan = super::plan(&PlanInput {
-        desired: &backup,
-        live: &live,
-        live_counts: &counts(&live),
-        deleted: &HashMap::new(),
-        desired_label: "backup".into(),
-        desired_commit: None,
-        prune: false,
-        safety: SafetySettings::default(),
-    });
+    let plan = super::plan(&PlanInput::new(&backup, &live));
     assert!(plan.id_map.is_empty());
     find(&plan, VPN, "create");
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::diff::Report;
 
 pub use json::FORMAT_VERSION;
-pub use plan::{render_apply, render_plan, PLAN_FORMAT_VERSION};
+pub use plan::{render_apply, render_plan, APPLY_FORMAT_VERSION};
 
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

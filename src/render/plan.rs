@@ -2,15 +2,13 @@
 //! renderers and in their style. Human: one block per object in the spirit of `terraform plan`
 //! (`~ users Alice Smith (id)` with `department: null → "Sales"`, `members: +3 −1`), then what
 //! is kept, notes, refusals and a summary line; each write's outcome with its HTTP status and,
-//! on failure, Graph's request id. JSON: versioned data (`PLAN_FORMAT_VERSION`), described
-//! below. Markdown: a summary table and one collapsible section per object, for pull requests.
+//! on failure, Graph's request id. JSON: versioned data, described below. Markdown: a summary
+//! table and one collapsible section per object, for pull requests.
 //!
-//! JSON plan: `{"version", "type": "plan", "desired", "desiredCommit", "created", "prune",
-//! "summary": {"update", "restore", "create", "delete", "linksAdd", "linksRemove", "kept",
-//! "notes", "refusals"}, "actions": [{"phase", "kind", "id", "displayName", "op", …op fields,
-//! "attributes": [{"path", "old", "new"}]}], "kept": [{"kind", "id", "displayName"}], "notes":
-//! [{"kind", "id", "displayName", "message"}], "refusals": [{"reason", "message", …}], "idMap",
-//! "checksum"}`. JSON apply report: `{"version", "type": "apply", "writes", "failed",
+//! JSON plan: the plan document itself (`crate::plan::to_json`, described by
+//! `schema/plan.schema.json`), which `apply --plan` takes back.
+//!
+//! JSON apply report: `{"version", "type": "apply", "writes", "failed",
 //! "seconds", "outcomes": [{"kind", "id", "displayName", "action", "method", "path", "status",
 //! "ok", "converged", "skipped", "error", "requestId", "newId", "note"}], "verified",
 //! "verifyError", "remainingDrift": [changes as in the diff report]}`.
@@ -26,10 +24,10 @@ use super::{sanitize, Format, Style};
 use crate::apply::{ApplyReport, WriteOutcome};
 use crate::diff::{LinkChange, Report, Side};
 use crate::model::{values_equal, LinkRef};
-use crate::plan::{Action, Note, Op, Plan, PlanLink, Refusal};
+use crate::plan::{Action, Note, Op, Plan, PlanLink};
 
-/// Bumped whenever the JSON shape of plans or apply reports changes incompatibly.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the JSON shape of apply reports changes incompatibly.
+pub const APPLY_FORMAT_VERSION: u32 = 1;
 
 /// Writes a plan in the given format.
 pub fn render_plan(
@@ -162,7 +160,7 @@ fn desired_text(plan: &Plan) -> String {
 
 fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
-    let kept = if plan.prune {
+    let kept = if plan.request.prune {
         format!("{} kept", s.kept)
     } else {
         format!("{} kept (use --prune to delete)", s.kept)
@@ -253,7 +251,7 @@ fn plan_human(plan: &Plan, style: &Style, out: &mut dyn Write) -> io::Result<()>
     }
     if !plan.kept.is_empty() {
         writeln!(out)?;
-        let title = if plan.prune {
+        let title = if plan.request.prune {
             "Kept (live, not on the desired side, cannot be deleted):"
         } else {
             "Kept (live, not on the desired side; use --prune to delete):"
@@ -284,32 +282,9 @@ fn plan_human(plan: &Plan, style: &Style, out: &mut dyn Write) -> io::Result<()>
     )
 }
 
-fn refusal_json(r: &Refusal) -> Value {
-    let mut v = serde_json::to_value(r).expect("refusals always serialize");
-    if let Value::Object(m) = &mut v {
-        m.insert("message".into(), Value::String(r.message()));
-    }
-    v
-}
-
+/// The plan document itself: what `apply --plan` reads back.
 fn plan_json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
-    let doc = json!({
-        "version": PLAN_FORMAT_VERSION,
-        "type": "plan",
-        "desired": plan.desired,
-        "desiredCommit": plan.desired_commit,
-        "created": plan.created,
-        "prune": plan.prune,
-        "summary": plan.summary(),
-        "actions": plan.actions,
-        "kept": plan.kept,
-        "notes": plan.notes,
-        "refusals": plan.refusals.iter().map(refusal_json).collect::<Vec<_>>(),
-        "idMap": plan.id_map,
-        "checksum": plan.checksum,
-    });
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
-    writeln!(out)
+    out.write_all(crate::plan::to_json(plan).as_bytes())
 }
 
 fn plan_markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
@@ -393,7 +368,7 @@ fn plan_markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "**Kept** (live, not on the desired side{}):",
-            if plan.prune {
+            if plan.request.prune {
                 ""
             } else {
                 "; `--prune` deletes them"
@@ -542,7 +517,7 @@ fn apply_json(report: &ApplyReport, out: &mut dyn Write) -> io::Result<()> {
     super::json::render(&drift_report(report), &mut drift)?;
     let drift: Value = serde_json::from_slice(&drift).map_err(io::Error::other)?;
     let doc = json!({
-        "version": PLAN_FORMAT_VERSION,
+        "version": APPLY_FORMAT_VERSION,
         "type": "apply",
         "writes": report.writes,
         "failed": report.failed,
@@ -641,7 +616,7 @@ mod tests {
     use crate::apply::{ApplyReport, WriteOutcome};
     use crate::diff::{self, fixture, DiffOptions};
     use crate::model::{ObjectKey, Snapshot};
-    use crate::plan::{self, DeletedObject, PlanInput, SafetySettings};
+    use crate::plan::{self, DeletedObject, DesiredSource, PlanInput, PlanRequest, SafetySettings};
 
     macro_rules! snapshot {
         ($name:expr, $text:expr) => {
@@ -684,16 +659,23 @@ mod tests {
         }
         let mut safety = SafetySettings::default();
         safety.protected.insert(format!("users/{}", fixture::ALICE));
-        let mut p = plan::plan(&PlanInput {
-            desired: &backup,
-            live: &live,
-            live_counts: &counts,
-            deleted: &deleted,
-            desired_label: "HEAD~1 (3f2a1c0)".into(),
-            desired_commit: Some("3f2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b".into()),
-            prune: false,
-            safety,
-        });
+        let mut p = plan::plan(
+            &PlanInput::new(&backup, &live)
+                .live_counts(counts)
+                .deleted(deleted)
+                .safety(safety)
+                .request(
+                    PlanRequest {
+                        desired: DesiredSource::Commit {
+                            rev: "HEAD~1".into(),
+                            commit: "3f2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b".into(),
+                        },
+                        selection: Default::default(),
+                        prune: false,
+                    },
+                    "HEAD~1 (3f2a1c0)",
+                ),
+        );
         p.created = "2026-11-27T09:00:00Z".into();
         p.checksum = p.compute_checksum();
         p
@@ -817,7 +799,7 @@ mod tests {
         let p = scenario_plan();
         let text = plan_text(&p, Format::Json, false);
         let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["version"], json!(PLAN_FORMAT_VERSION));
+        assert_eq!(v["version"], json!(crate::plan::PLAN_VERSION));
         assert_eq!(v["summary"], serde_json::to_value(p.summary()).unwrap());
         assert_eq!(v["actions"].as_array().unwrap().len(), p.actions.len());
         assert!(v["refusals"][0]["message"]
@@ -838,16 +820,7 @@ mod tests {
     #[test]
     fn empty_plan_says_so_in_every_format() {
         let (backup, _, _) = fixture::scenario();
-        let p = plan::plan(&PlanInput {
-            desired: &backup,
-            live: &backup,
-            live_counts: &BTreeMap::new(),
-            deleted: &HashMap::new(),
-            desired_label: "HEAD".into(),
-            desired_commit: None,
-            prune: false,
-            safety: SafetySettings::default(),
-        });
+        let p = plan::plan(&PlanInput::new(&backup, &backup).live_counts(BTreeMap::new()));
         for f in [Format::Human, Format::Markdown] {
             assert!(plan_text(&p, f, false).contains("No changes"), "{f:?}");
         }

@@ -28,6 +28,7 @@
 //! Reading ([`Store::tree_index`], [`Store::load_snapshot`]) is split so that callers compare
 //! blob ids first and parse only the files that differ: parsing YAML is the expensive part.
 
+mod desired;
 mod pack;
 mod read;
 mod tree;
@@ -41,6 +42,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
+pub use desired::{DesiredFiles, DesiredObjects};
 pub use pack::blob_id;
 pub use read::{FileChange, TreeIndex};
 pub use write::{parse_git_date, ChangeSummary, CommitOptions, CommitOutcome, KindChanges};
@@ -66,6 +68,10 @@ pub enum StoreError {
     PathCollision { path: String, ids: Vec<String> },
     #[error("{} is a bare repository and has no working tree", path.display())]
     NoWorktree { path: PathBuf },
+    /// The index is in a form libgit2 cannot read (git's sparse index), so tenantgit cannot tell
+    /// which files are checked out.
+    #[error("cannot read the index: {detail}")]
+    UnreadableIndex { detail: String },
     #[error("{context}")]
     Git {
         context: String,
@@ -125,6 +131,9 @@ impl StoreError {
             }
             StoreError::NoWorktree { .. } => {
                 "use a clone with a working tree, or compare commits with `tenantgit diff REV1 REV2`".into()
+            }
+            StoreError::UnreadableIndex { .. } => {
+                "git's sparse index is not supported: `git config index.sparse false && git sparse-checkout reapply` keeps the sparse checkout with a full index".into()
             }
             StoreError::Git { .. } | StoreError::Io { .. } => return None,
         })
@@ -228,6 +237,12 @@ impl Store {
 
     pub fn workdir(&self) -> Option<&Path> {
         self.repo.workdir()
+    }
+
+    /// The git folder shared by every worktree of the repository: where tenantgit keeps its
+    /// lock and its restore journals.
+    pub fn common_dir(&self) -> &Path {
+        self.repo.commondir()
     }
 
     /// The `.git` folder (or the bare repository itself).

@@ -88,7 +88,7 @@ type RawFile = (String, &'static KindSpec, Vec<u8>);
 
 /// Parses files on all cores. The result is in input order, so the first error reported is
 /// the first bad file in path order.
-fn parse_all(files: Vec<RawFile>) -> Result<Vec<Object>, YamlError> {
+pub(super) fn parse_all(files: Vec<RawFile>) -> Result<Vec<Object>, YamlError> {
     let parse = |(path, kind, bytes): &RawFile| -> Result<Object, YamlError> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let line = bytes[..e.valid_up_to()]

@@ -1,0 +1,435 @@
+//! The one restore pipeline: desired state + live tenant → plan → safety → writes → read-back
+//! and verification, with a journal of every write. `restore`, `apply`, `apply --plan`, `plan`
+//! and the demo all go through here with the repository's settings, so no entry point can skip
+//! a check.
+//!
+//! - [`plan`] reads the desired side (a commit, or the working tree with the index's version of
+//!   paths a sparse checkout leaves out), resolves the selection to object ids on both sides,
+//!   recognises re-created objects (journal first), validates every desired file and computes
+//!   the plan with its refusals.
+//! - [`narrow`] holds a saved plan against a fresh plan of the same request: a plan can only
+//!   ever narrow what a fresh plan would do, and its refusals are judged again.
+//! - [`execute`] refuses what needs `--force`, then writes, journalling each request.
+
+mod validate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use git2::Oid;
+
+use crate::apply::journal::{self, Journal};
+use crate::apply::{self, ApplyOptions, ApplyReport};
+use crate::error::Error;
+use crate::graph::GraphClient;
+use crate::layout;
+use crate::model::{ObjectKey, Snapshot};
+use crate::plan::{
+    self, Action, DeletedObject, DesiredSource, Op, Plan, PlanError, PlanInput, PlanRequest,
+    RecreateInput, SafetySettings,
+};
+use crate::read::{self, ReadProgress};
+use crate::schema::{self, KindSpec};
+use crate::select::Selection;
+use crate::store::Store;
+
+/// Where the desired state comes from.
+#[derive(Debug, Clone)]
+pub enum Desired {
+    /// A commit: `restore REV`, `plan --from REV`.
+    Commit { rev: String, commit: Oid },
+    /// The checked-out files: `apply`, `plan`.
+    Worktree,
+}
+
+/// What to restore.
+pub struct Request {
+    pub desired: Desired,
+    pub selection: Selection,
+    /// Delete live objects the desired state does not have.
+    pub prune: bool,
+}
+
+impl Request {
+    /// The request a saved plan answers, checked against this repository: its selection with
+    /// the repository's current `.tenantgitignore`.
+    pub fn from_plan(
+        store: &Store,
+        scope: &[&'static KindSpec],
+        saved: &PlanRequest,
+        ignore_file: Option<&str>,
+    ) -> Result<Request, Error> {
+        let desired = match &saved.desired {
+            DesiredSource::Commit { rev, commit } => Desired::Commit {
+                rev: rev.clone(),
+                commit: store.resolve(commit)?,
+            },
+            DesiredSource::WorkingTree => Desired::Worktree,
+        };
+        let mut selection = Selection::from_spec(scope, &saved.selection)?;
+        if let Some(text) = ignore_file {
+            selection.exclude(text)?;
+        }
+        Ok(Request {
+            desired,
+            selection,
+            prune: saved.prune,
+        })
+    }
+}
+
+/// A computed plan and what it was computed from.
+pub struct Planned {
+    pub plan: Plan,
+    /// Objects selected on either side (0: the selection matched nothing).
+    pub selected: usize,
+    /// Live objects per kind, for judging a narrowed plan.
+    pub live_counts: BTreeMap<String, usize>,
+    /// Desired files read from the index because the working tree does not have them.
+    pub not_checked_out: usize,
+}
+
+/// Desired state + live state + selection → plan. Every desired file the plan needs is parsed
+/// and validated first; one bad file is an error before anything else happens.
+pub async fn plan(
+    store: &Store,
+    client: &GraphClient,
+    request: &Request,
+    safety: &SafetySettings,
+    progress: &dyn ReadProgress,
+) -> Result<Planned, Error> {
+    let selection = &request.selection;
+    let (files, label, source) = match &request.desired {
+        Desired::Commit { rev, commit } => (
+            store.desired_commit(*commit)?,
+            format!("{rev} ({})", &commit.to_string()[..10]),
+            DesiredSource::Commit {
+                rev: rev.clone(),
+                commit: commit.to_string(),
+            },
+        ),
+        Desired::Worktree => {
+            if let Some(root) = store.workdir() {
+                validate::check_worktree_folders(root)?;
+            }
+            (
+                store.desired_worktree()?,
+                "working tree".to_string(),
+                DesiredSource::WorkingTree,
+            )
+        }
+    };
+    let live_all = read::read_tenant(client, &selection.kinds, progress).await?;
+    let mut live_counts: BTreeMap<String, usize> = BTreeMap::new();
+    for key in live_all.objects.keys() {
+        *live_counts.entry(key.kind.to_string()).or_default() += 1;
+    }
+    let resolved = selection.resolve(files.refs(), &live_all)?;
+    // With --prune every desired file of the kinds is read: a live object is only deleted when
+    // no file of the desired side holds it, whatever its name says.
+    let desired = store.load_desired(&files, &|kind, _path, hint| {
+        selection.kind_selected(kind) && (request.prune || resolved.contains(kind, hint))
+    })?;
+    let paths = desired.paths;
+    let desired_snapshot = resolved.filter(desired.snapshot);
+
+    let claimed: std::collections::HashSet<(String, String)> = files
+        .refs()
+        .map(|f| (f.kind.kind.clone(), f.id_hint.to_string()))
+        .collect();
+    let missing_kinds: Vec<&'static KindSpec> = desired_snapshot
+        .objects
+        .keys()
+        .filter(|k| !live_all.objects.contains_key(*k))
+        .filter_map(|k| schema::kind(k.kind))
+        .filter(|k| k.soft_delete)
+        .collect();
+    let deleted: HashMap<ObjectKey, DeletedObject> = if missing_kinds.is_empty() {
+        HashMap::new()
+    } else {
+        let mut kinds = missing_kinds;
+        kinds.sort_by_key(|k| k.apply_order);
+        kinds.dedup_by_key(|k| k.kind.as_str());
+        read::read_deleted(client, &kinds)
+            .await?
+            .into_iter()
+            .map(|d| (d.key.clone(), DeletedObject::from(d)))
+            .collect()
+    };
+    let journals = journal::read_all(store.common_dir())?;
+    let creates = journal::creates(&journals);
+    let id_map = plan::recreated(&RecreateInput {
+        desired: &desired_snapshot,
+        live: &live_all,
+        deleted: &deleted,
+        claimed: &|kind, id| claimed.contains(&(kind.kind.clone(), layout::safe_component(id))),
+        journal: &creates,
+    });
+    // The live side: the selected objects and the live counterparts of re-created ones.
+    let live = Snapshot {
+        objects: live_all
+            .objects
+            .into_iter()
+            .filter(|(_, o)| {
+                resolved.contains(o.kind, &o.id) || id_map.values().any(|new| new == &o.id)
+            })
+            .collect(),
+    };
+    validate::desired(&desired_snapshot, &live, &paths, &|path| {
+        store.desired_text(&files, path)
+    })?;
+    let selected = resolved.len();
+    let input = PlanInput::new(&desired_snapshot, &live)
+        .live_counts(live_counts.clone())
+        .deleted(deleted)
+        .request(
+            PlanRequest {
+                desired: source,
+                selection: selection.spec.clone(),
+                prune: request.prune,
+            },
+            label,
+        )
+        .id_map(id_map)
+        .safety(safety.clone());
+    Ok(Planned {
+        plan: plan::plan(&input),
+        selected,
+        live_counts,
+        not_checked_out: files.not_checked_out,
+    })
+}
+
+/// A saved plan, held against a fresh plan of the same request: every action of the saved plan
+/// must be one the fresh plan makes (or a part of one: fewer properties of an update, fewer link
+/// ends), every object it touches must be as it was when the plan was made, and its refusals are
+/// judged again from the repository's settings and the live counts. The result is the saved
+/// plan as it may be carried out, with the fresh plan's trusted data (desired objects,
+/// fingerprints, ids of re-created objects).
+pub fn narrow(saved: &Plan, fresh: &Planned, safety: &SafetySettings) -> Result<Plan, PlanError> {
+    let fresh_plan = &fresh.plan;
+    let exceeding: Vec<&Action> = saved
+        .actions
+        .iter()
+        .filter(|a| !fresh_plan.actions.iter().any(|f| contains(f, a)))
+        .collect();
+    if let Some(first) = exceeding.first() {
+        return Err(PlanError::Exceeds {
+            action: format!(
+                "{} {} ({})",
+                first.op.label(),
+                first.key(),
+                first.display_name
+            ),
+            count: exceeding.len(),
+        });
+    }
+    let mut stale = Vec::new();
+    let mut fingerprints = BTreeMap::new();
+    for (kind, id) in saved.touched() {
+        let key = format!("{kind}/{id}");
+        let now = fresh_plan.fingerprints.get(&key);
+        if saved.fingerprints.get(&key) != now {
+            stale.push(key.clone());
+        }
+        if let Some(now) = now {
+            fingerprints.insert(key, now.clone());
+        }
+    }
+    if !stale.is_empty() {
+        return Err(PlanError::Stale { objects: stale });
+    }
+    let touched: std::collections::BTreeSet<(String, String)> =
+        saved.touched().into_iter().collect();
+    let mut narrowed = Plan {
+        version: fresh_plan.version,
+        request: fresh_plan.request.clone(),
+        desired: fresh_plan.desired.clone(),
+        created: saved.created.clone(),
+        id_map: fresh_plan.id_map.clone(),
+        actions: saved.actions.clone(),
+        kept: saved.kept.clone(),
+        notes: fresh_plan
+            .notes
+            .iter()
+            .filter(|n| touched.contains(&(n.kind.clone(), n.id.clone())))
+            .cloned()
+            .collect(),
+        refusals: plan::refusals(&saved.actions, &fresh.live_counts, safety),
+        fingerprints,
+        desired_objects: fresh_plan
+            .desired_objects
+            .iter()
+            .filter(|d| touched.contains(&(d.kind.clone(), d.id.clone())))
+            .cloned()
+            .collect(),
+        checksum: String::new(),
+    };
+    narrowed.checksum = narrowed.compute_checksum();
+    Ok(narrowed)
+}
+
+/// Whether `part` asks for nothing `whole` does not: the same step on the same object, with at
+/// most the properties and link ends of `whole`, each with the same value.
+fn contains(whole: &Action, part: &Action) -> bool {
+    if whole.phase != part.phase || whole.kind != part.kind || whole.id != part.id {
+        return false;
+    }
+    match (&whole.op, &part.op) {
+        (Op::Restore, Op::Restore) => true,
+        (Op::Delete { soft: a }, Op::Delete { soft: b }) => a == b,
+        (
+            Op::Create {
+                body: a,
+                password: pa,
+            },
+            Op::Create {
+                body: b,
+                password: pb,
+            },
+        ) => a == b && pa == pb,
+        (Op::Update { body: a }, Op::Update { body: b }) => {
+            // `@odata.type` names the object's type; it is not a change by itself.
+            b.iter().all(|(k, v)| a.get(k) == Some(v)) && b.keys().any(|k| k != "@odata.type")
+        }
+        (Op::AddLinks { link: la, ends: a }, Op::AddLinks { link: lb, ends: b })
+        | (Op::RemoveLinks { link: la, ends: a }, Op::RemoveLinks { link: lb, ends: b }) => {
+            la == lb && !b.is_empty() && b.iter().all(|e| a.iter().any(|f| f.id == e.id))
+        }
+        _ => false,
+    }
+}
+
+/// How to carry a plan out.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecuteOptions {
+    /// Carry out a plan that has refusals.
+    pub force: bool,
+    /// Writes in flight at most.
+    pub concurrency: usize,
+}
+
+/// What carrying a plan out did.
+pub struct Executed {
+    pub report: ApplyReport,
+    /// The journal of the writes.
+    pub journal: PathBuf,
+}
+
+/// Carries a plan out: refused without `force` when it has refusals; every request is
+/// journalled in the repository's git folder before it is sent.
+pub async fn execute(
+    store: &Store,
+    client: &GraphClient,
+    plan: &Plan,
+    options: ExecuteOptions,
+) -> Result<Executed, Error> {
+    plan::ensure_allowed(plan, options.force)?;
+    let journal = std::sync::Arc::new(Journal::create(
+        store.common_dir(),
+        &plan.desired,
+        plan.actions.len(),
+    )?);
+    let report = apply::execute(
+        client,
+        plan,
+        &ApplyOptions {
+            concurrency: options.concurrency.max(1),
+        },
+        Some(journal.clone()),
+    )
+    .await;
+    journal.end(report.writes, report.failed)?;
+    Ok(Executed {
+        journal: journal.path().to_path_buf(),
+        report,
+    })
+}
+
+/// The journal folder of a repository, for messages.
+pub fn journal_dir(store: &Store) -> PathBuf {
+    store.common_dir().join(journal::DIR)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::{Phase, PlanLink};
+
+    fn action(phase: Phase, op: Op) -> Action {
+        Action {
+            phase,
+            kind: "groups".into(),
+            id: "g1".into(),
+            display_name: "Sales".into(),
+            op,
+            attributes: Vec::new(),
+        }
+    }
+
+    fn ends(ids: &[&str]) -> Vec<PlanLink> {
+        ids.iter()
+            .map(|id| PlanLink {
+                id: id.to_string(),
+                display_name: None,
+            })
+            .collect()
+    }
+
+    fn update(body: serde_json::Value) -> Action {
+        let serde_json::Value::Object(body) = body else {
+            panic!("a body is a mapping")
+        };
+        action(Phase::Update, Op::Update { body })
+    }
+
+    #[test]
+    fn a_saved_action_may_only_narrow_a_fresh_one() {
+        let fresh = update(json!({"description": "x", "displayName": "Sales"}));
+        assert!(contains(&fresh, &update(json!({"description": "x"}))));
+        assert!(contains(&fresh, &fresh));
+        assert!(
+            !contains(&fresh, &update(json!({"description": "y"}))),
+            "another value"
+        );
+        assert!(
+            !contains(&fresh, &update(json!({"mailNickname": "x"}))),
+            "another property"
+        );
+        assert!(
+            !contains(&fresh, &update(json!({"@odata.type": "#x"}))),
+            "nothing but a type"
+        );
+        let mut other = update(json!({"description": "x"}));
+        other.id = "g2".into();
+        assert!(!contains(&fresh, &other), "another object");
+
+        let add = |ids: &[&str]| {
+            action(
+                Phase::AddLinks,
+                Op::AddLinks {
+                    link: "members".into(),
+                    ends: ends(ids),
+                },
+            )
+        };
+        assert!(contains(&add(&["a", "b"]), &add(&["b"])));
+        assert!(!contains(&add(&["a"]), &add(&["a", "c"])));
+        assert!(!contains(&add(&["a"]), &add(&[])));
+        let remove = action(
+            Phase::RemoveLinks,
+            Op::RemoveLinks {
+                link: "members".into(),
+                ends: ends(&["a"]),
+            },
+        );
+        assert!(!contains(&add(&["a"]), &remove), "adding is not removing");
+
+        let delete = |soft| action(Phase::Prune, Op::Delete { soft });
+        assert!(contains(&delete(true), &delete(true)));
+        assert!(!contains(&delete(true), &delete(false)));
+        assert!(!contains(&fresh, &delete(true)));
+    }
+}
