@@ -3,7 +3,7 @@
 //! reads back, in tenantgit and in any other YAML 1.1 or 1.2 reader, as exactly what was written:
 //! a string is plain only when no YAML version would take it for anything but that string,
 //! double-quoted otherwise, with every character a reader rejects or folds escaped (`scalar`).
-//! Reading goes through serde_yaml (`parse`).
+//! Reading goes through serde_yaml and rejects duplicate keys (`parse`).
 
 mod emit;
 mod parse;

@@ -1,9 +1,14 @@
 //! The reader: an object file back into an [`Object`]. The YAML goes through serde_yaml into
-//! JSON values. Display names of link ends come back from the link comments.
+//! JSON values by way of [`StrictValue`], which refuses a key that a mapping already holds, so
+//! that a file that says two things about one property is an error rather than silently the
+//! last of them. Display names of link ends come back from the link comments.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::path::Path;
 
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::scalar::{decode_comment, decode_quoted, quoted_prefix};
@@ -20,7 +25,7 @@ pub fn parse_object(kind: &'static KindSpec, path: &Path, text: &str) -> Result<
         column,
         message,
     };
-    let value: Value = serde_yaml::from_str(text).map_err(|e| {
+    let StrictValue(value) = serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))
@@ -165,6 +170,119 @@ pub fn link_names(text: &str) -> HashMap<String, String> {
     names
 }
 
+/// A JSON value read from YAML like `serde_json::Value` reads itself, except that a mapping
+/// that repeats a key is an error. serde_yaml would keep the last value; for a file under
+/// review, two values for one property mean a bad merge or a bad edit, never a choice.
+struct StrictValue(Value);
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value that JSON can hold")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    // Large integers take serde_json's own path, so they read exactly as they always have.
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        Value::deserialize(de::value::I128Deserializer::<E>::new(v))
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        Value::deserialize(de::value::U128Deserializer::<E>::new(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        StrictValue::deserialize(d).map(|v| v.0)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key_seed(NewKey(&map))? {
+            let StrictValue(v) = access.next_value()?;
+            map.insert(key, v);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+/// A mapping key that the mapping does not hold yet. The error is raised while the key itself
+/// is read, so serde_yaml gives it the key's line and column.
+struct NewKey<'a>(&'a Map<String, Value>);
+
+impl<'de> DeserializeSeed<'de> for NewKey<'_> {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NewKey<'_> {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        if self.0.contains_key(v) {
+            return Err(E::custom(format_args!(
+                "duplicate key `{}`",
+                v.escape_debug()
+            )));
+        }
+        Ok(v.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +294,57 @@ mod tests {
             Path::new("groups/ab/x.yaml"),
             text,
         )
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_at_the_repeated_key() {
+        for (text, line, column, key) in [
+            (
+                "id: g1\ndisplayName: A\ndisplayName: B\n",
+                3,
+                1,
+                "displayName",
+            ),
+            (
+                "id: g1\ndisplayName: A\n\"displayName\": B\n",
+                3,
+                1,
+                "displayName",
+            ),
+            ("id: g1\ntheme:\n  a: 1\n  b: 2\n  a: 3\n", 5, 3, "a"),
+            ("id: g1\nx:\n- k: 1\n  j: 2\n  k: 1\n", 5, 3, "k"),
+            ("id: g1\nmembers: []\nmembers:\n- m1\n", 3, 1, "members"),
+            ("id: g1\nid: g2\n", 2, 1, "id"),
+        ] {
+            let e = parse(text).expect_err(text);
+            assert_eq!((e.line, e.column), (line, column), "{text}: {e}");
+            assert!(
+                e.message.contains(&format!("duplicate key `{key}`")),
+                "{text}: {e}"
+            );
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("groups/ab/x.yaml:{line}:{column}: ")),
+                "{e}"
+            );
+        }
+        let e = parse("id: g1\ntheme:\n  a: 1\n  a: 3\n").expect_err("duplicate");
+        assert_eq!(
+            e.to_string(),
+            "groups/ab/x.yaml:4:3: theme: duplicate key `a`"
+        );
+        // The same key in different mappings is fine.
+        let o = parse("id: g1\ntheme:\n  id: 1\nx:\n- id: 2\n- id: 3\n").expect("valid");
+        assert_eq!(o.props["x"], serde_json::json!([{"id": 2}, {"id": 3}]));
+    }
+
+    #[test]
+    fn values_read_as_serde_json_reads_them() {
+        let text = "id: g1\na: 1\nb: -2\nc: 1.5\nd: 18446744073709551615\ne: .nan\nf: ~\n\
+                    g: true\nh: [x, 'y', \"z\"]\ni: {}\nj: 2024-01-01\nk: yes\n";
+        let strict = parse(text).expect("valid").props;
+        let loose: Map<String, Value> = serde_yaml::from_str(text).expect("valid");
+        assert_eq!(Value::Object(strict), Value::Object(loose));
     }
 
     #[test]
