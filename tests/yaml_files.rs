@@ -3,7 +3,8 @@
 //! separator (U+2028), and whose display names (written in the link comments of their groups)
 //! hold such characters too. tenantgit must snapshot them into files that it, and PyYAML, read
 //! back; `diff` must see no drift; and a restore must put the exact strings back after the
-//! users are damaged. And a file that names a property twice is an error, never a guess.
+//! users are damaged; a file an older tenantgit wrote with such a raw character heals on the
+//! next snapshot. And a file that names a property twice is an error, never a guess.
 
 mod common;
 mod pyyaml;
@@ -135,4 +136,37 @@ fn a_duplicate_key_is_an_error_naming_it() {
         assert_error(&out, &format!("{emma}:{line}:1: duplicate key `jobTitle`"));
         assert_eq!(stdout(&out), "", "{args:?}");
     }
+}
+
+/// A repository that an older tenantgit wrote with a raw U+0092 (a file nothing could read)
+/// heals on the next snapshot: the file is rewritten with the escape and `diff` works again.
+#[test]
+fn a_file_with_a_raw_control_character_heals_on_the_next_snapshot() {
+    let h = healthy();
+    let emma = id(&h, "users/", "emma.larsen");
+    patch_user(&h, &emma, json!({"jobTitle": "Director\u{92}s Office"}));
+    let path = h.file("users/", "emma.larsen");
+    let text = std::fs::read_to_string(h.repo.join(&path)).expect("file");
+    let raw = "jobTitle: \"Director\u{92}s Office\"";
+    let old = text.replace("jobTitle: Sales Manager", raw);
+    assert_ne!(old, text);
+    std::fs::write(h.repo.join(&path), old).expect("write");
+    h.git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qam",
+        "as an older tenantgit wrote it",
+    ]);
+    assert_status(&h.run(&["diff", "--exit-code"]), 2);
+
+    snapshot_damage(&h);
+    let text = std::fs::read_to_string(h.repo.join(&path)).expect("file");
+    assert!(
+        text.contains("jobTitle: \"Director\\u0092s Office\"\n"),
+        "{text}"
+    );
+    assert_matches(&h, "HEAD");
 }
