@@ -3,8 +3,8 @@
 //! separator (U+2028), and whose display names (written in the link comments of their groups)
 //! hold such characters too. tenantgit must snapshot them into files that it, and PyYAML, read
 //! back; `diff` must see no drift; and a restore must put the exact strings back after the
-//! users are damaged; a file an older tenantgit wrote with such a raw character heals on the
-//! next snapshot. And a file that names a property twice is an error, never a guess.
+//! users are damaged; a backup an older tenantgit wrote with such raw characters is read and
+//! restored from. And a file that names a property twice is an error, never a guess.
 
 mod common;
 mod pyyaml;
@@ -138,19 +138,50 @@ fn a_duplicate_key_is_an_error_naming_it() {
     }
 }
 
-/// A repository that an older tenantgit wrote with a raw U+0092 (a file nothing could read)
-/// heals on the next snapshot: the file is rewritten with the escape and `diff` works again.
+/// A backup that an older tenantgit wrote, with U+0092 and U+2028 raw inside quotes and U+2028
+/// raw in a link comment (files no YAML reader took as they were): `diff` reads it, a restore
+/// from it puts the exact strings back, and the next snapshot rewrites it with escapes.
 #[test]
-fn a_file_with_a_raw_control_character_heals_on_the_next_snapshot() {
+fn a_backup_an_older_tenantgit_wrote_with_raw_characters_is_read_and_restored() {
     let h = healthy();
     let emma = id(&h, "users/", "emma.larsen");
-    patch_user(&h, &emma, json!({"jobTitle": "Director\u{92}s Office"}));
-    let path = h.file("users/", "emma.larsen");
-    let text = std::fs::read_to_string(h.repo.join(&path)).expect("file");
-    let raw = "jobTitle: \"Director\u{92}s Office\"";
-    let old = text.replace("jobTitle: Sales Manager", raw);
-    assert_ne!(old, text);
-    std::fs::write(h.repo.join(&path), old).expect("write");
+    let title = "Director\u{92}s\u{2028}Office";
+    let name = "Emma\u{2028}Larsen";
+    patch_user(&h, &emma, json!({"jobTitle": title, "displayName": name}));
+    // The files as older tenantgit wrote them: serde_json quoting, names raw in comments.
+    let quoted = |s: &str| serde_json::to_string(s).expect("a string");
+    for (prefix, needle, replacements) in [
+        (
+            "users/",
+            "emma.larsen",
+            vec![
+                (
+                    "jobTitle: Sales Manager".to_string(),
+                    format!("jobTitle: {}", quoted(title)),
+                ),
+                (
+                    "displayName: Emma Larsen".to_string(),
+                    format!("displayName: {}", quoted(name)),
+                ),
+            ],
+        ),
+        (
+            "groups/",
+            "dept-sales",
+            vec![(
+                format!("{emma}  # Emma Larsen"),
+                format!("{emma}  # {name}"),
+            )],
+        ),
+    ] {
+        let path = h.repo.join(h.file(prefix, needle));
+        let mut text = std::fs::read_to_string(&path).expect("file");
+        for (from, to) in replacements {
+            assert!(text.contains(&from), "{from} in {text}");
+            text = text.replace(&from, &to);
+        }
+        std::fs::write(&path, text).expect("write");
+    }
     h.git(&[
         "-c",
         "user.name=t",
@@ -160,12 +191,22 @@ fn a_file_with_a_raw_control_character_heals_on_the_next_snapshot() {
         "-qam",
         "as an older tenantgit wrote it",
     ]);
-    assert_status(&h.run(&["diff", "--exit-code"]), 2);
+    let backup = h.head().expect("a commit");
+    assert_matches(&h, "HEAD");
+
+    patch_user(
+        &h,
+        &emma,
+        json!({"jobTitle": "damaged", "displayName": "damaged"}),
+    );
+    let out = h.run(&["restore", &backup, "--yes"]);
+    assert_status(&out, 0);
+    assert_eq!(names(&h, &emma), (json!(name), json!(title)));
 
     snapshot_damage(&h);
-    let text = std::fs::read_to_string(h.repo.join(&path)).expect("file");
+    let text = std::fs::read_to_string(h.repo.join(h.file("users/", "emma.larsen"))).expect("file");
     assert!(
-        text.contains("jobTitle: \"Director\\u0092s Office\"\n"),
+        text.contains("jobTitle: \"Director\\u0092s\\LOffice\"\n"),
         "{text}"
     );
     assert_matches(&h, "HEAD");

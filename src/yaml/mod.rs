@@ -6,6 +6,7 @@
 //! Reading goes through serde_yaml and rejects duplicate keys (`parse`).
 
 mod emit;
+mod legacy;
 mod parse;
 mod scalar;
 

@@ -1,7 +1,8 @@
 //! The reader: an object file back into an [`Object`]. The YAML goes through serde_yaml into
 //! JSON values by way of [`StrictValue`], which refuses a key that a mapping already holds, so
 //! that a file that says two things about one property is an error rather than silently the
-//! last of them. Display names of link ends come back from the link comments.
+//! last of them. Display names of link ends come back from the link comments. Files that an
+//! older tenantgit wrote with raw characters no reader accepts are repaired first (`legacy`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -11,6 +12,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use super::legacy;
 use super::scalar::{decode_comment, decode_quoted, quoted_prefix};
 use crate::error::YamlError;
 use crate::model::{LinkRef, Object};
@@ -25,6 +27,7 @@ pub fn parse_object(kind: &'static KindSpec, path: &Path, text: &str) -> Result<
         column,
         message,
     };
+    let text = &*legacy::repair(text);
     let StrictValue(value) = serde_yaml::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
