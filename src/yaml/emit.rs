@@ -1,0 +1,201 @@
+//! The emitter: an object or a JSON value as canonical block YAML. The output is determined by
+//! the value alone: two-space indentation, keys in the map's order, sequences of mappings with
+//! the first entry on the dash line, scalars through [`emit_scalar_str`].
+
+use serde_json::Value;
+
+use super::scalar::{emit_scalar_str, push_comment};
+use crate::model::Object;
+
+/// The file text of an object: properties in canonical order, then links, each link end on its
+/// own line with the display name as a comment (quoted where it must be, see `push_comment`).
+pub fn emit_object(object: &Object) -> String {
+    let mut out = String::with_capacity(1024);
+    for (key, value) in &object.props {
+        emit_entry(&mut out, 0, key, value);
+    }
+    for link in &object.kind.links {
+        let refs = object
+            .links
+            .get(&link.name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        emit_key(&mut out, 0, &link.name);
+        if refs.is_empty() {
+            out.push_str(" []\n");
+            continue;
+        }
+        out.push('\n');
+        for r in refs {
+            out.push_str("- ");
+            emit_scalar_str(&mut out, &r.id);
+            if let Some(name) = r.display_name.as_deref().filter(|n| !n.is_empty()) {
+                out.push_str("  # ");
+                push_comment(&mut out, name);
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Any JSON value as a YAML document (used for values that are not objects of a kind).
+pub fn emit_value(value: &Value) -> String {
+    let mut out = String::new();
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                emit_entry(&mut out, 0, k, v);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => emit_seq(&mut out, 0, items),
+        _ => {
+            emit_inline(&mut out, value);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn indent(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+/// Longest key, in bytes (never fewer than its characters), written as a simple key. libyaml
+/// and PyYAML give up looking for the `:` of a simple key 1024 characters after its start, so a
+/// longer one is written as an explicit key (`? KEY` with `:` on the next line at the same
+/// indentation). No key was readable past that length, so no existing file changes.
+const MAX_SIMPLE_KEY: usize = 1000;
+
+/// `key:` (or `? key` NEWLINE `:`), the first line already indented by `ind`.
+fn emit_key(out: &mut String, ind: usize, key: &str) {
+    let start = out.len();
+    emit_scalar_str(out, key);
+    if out.len() - start > MAX_SIMPLE_KEY {
+        out.insert_str(start, "? ");
+        out.push('\n');
+        indent(out, ind);
+    }
+    out.push(':');
+}
+
+/// `key: value` at the given indentation, with nested blocks below.
+fn emit_entry(out: &mut String, ind: usize, key: &str, value: &Value) {
+    indent(out, ind);
+    emit_key(out, ind, key);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            for (k, v) in map {
+                emit_entry(out, ind + 2, k, v);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            emit_seq(out, ind, items);
+        }
+        _ => {
+            out.push(' ');
+            emit_inline(out, value);
+            out.push('\n');
+        }
+    }
+}
+
+/// A block sequence whose dashes stand at `ind`.
+fn emit_seq(out: &mut String, ind: usize, items: &[Value]) {
+    for item in items {
+        indent(out, ind);
+        out.push('-');
+        match item {
+            Value::Object(map) if !map.is_empty() => {
+                // First entry on the dash line, the rest aligned under it.
+                let mut first = true;
+                for (k, v) in map {
+                    if first {
+                        out.push(' ');
+                        let mut entry = String::new();
+                        emit_entry(&mut entry, ind + 2, k, v);
+                        out.push_str(&entry[ind + 2..]);
+                        first = false;
+                    } else {
+                        emit_entry(out, ind + 2, k, v);
+                    }
+                }
+            }
+            Value::Array(inner) if !inner.is_empty() => {
+                out.push('\n');
+                emit_seq(out, ind + 2, inner);
+            }
+            _ => {
+                out.push(' ');
+                emit_inline(out, item);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn emit_inline(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => emit_scalar_str(out, s),
+        Value::Array(_) => out.push_str("[]"),
+        Value::Object(_) => out.push_str("{}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn roundtrip(v: &Value) -> Value {
+        let text = emit_value(v);
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[test]
+    fn nested_values_round_trip() {
+        let v = json!({
+            "id": "0a1b",
+            "empty": {}, "none": null, "list": [], "n": 3, "f": 1.5, "t": true,
+            "conditions": {"users": {"includeUsers": ["All"], "excludeGroups": ["g1", "g2"]}},
+            "creds": [{"keyId": "k1", "hint": "abc", "nested": {"a": [1, 2]}}, {"keyId": "k2"}],
+            "matrix": [[1, 2], [], [3]],
+            "multi": "line one\nline two"
+        });
+        assert_eq!(roundtrip(&v), v);
+    }
+
+    #[test]
+    fn keys_are_escaped_like_values() {
+        let v = json!({
+            "job\u{92}": {"a\u{2028}b": "x", "\u{85}": ["\u{feff}"]},
+            "yes": 1, "a: b": [{"#": "\u{7f}", "\"": "\u{ffff}"}]
+        });
+        let text = emit_value(&v);
+        assert!(text.contains(r#""job\u0092":"#), "{text}");
+        assert!(text.contains(r#""a\Lb": x"#), "{text}");
+        assert_eq!(roundtrip(&v), v);
+    }
+
+    #[test]
+    fn long_keys_are_explicit() {
+        let long = "k".repeat(MAX_SIMPLE_KEY + 1);
+        let short = "s".repeat(MAX_SIMPLE_KEY - 2);
+        let v = json!({
+            long.clone(): "scalar",
+            "nested": {long.clone(): {"a": 1}, short.clone(): [1, 2]},
+            "seq": [{long.clone(): [{"b": 2}]}, {"c": {long.clone(): []}}],
+        });
+        let text = emit_value(&v);
+        assert!(text.starts_with(&format!("? {long}\n: scalar\n")), "{text}");
+        assert!(text.contains(&format!("\n  {short}:\n")), "{text}");
+        assert_eq!(roundtrip(&v), v);
+    }
+}
