@@ -250,8 +250,10 @@ fn security_group(h: &Harness, nth: usize) -> (String, String) {
 #[test]
 fn re_running_a_restore_never_duplicates() {
     let h = healthy();
-    // A scoped re-run.
+    // Both groups are chosen before anything is re-created (a new id may sort anywhere).
     let (g, name) = security_group(&h, 0);
+    let (g2, name2) = security_group(&h, 1);
+    // A scoped re-run.
     graph_ok(&h, "DELETE", &format!("groups/{g}"), None, 204);
     assert_eq!(named(&h, &name), 0);
     assert_status(&h.run(&["restore", "HEAD", "--id", &g, "--yes"]), 0);
@@ -261,7 +263,6 @@ fn re_running_a_restore_never_duplicates() {
     assert_eq!(named(&h, &name), 1);
 
     // A re-run after the create's answer was lost on the way back.
-    let (g2, name2) = security_group(&h, 1);
     graph_ok(&h, "DELETE", &format!("groups/{g2}"), None, 204);
     h.emulator.set_faults(vec![FaultRule {
         times: Some(1),
