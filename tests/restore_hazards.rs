@@ -367,3 +367,40 @@ fn invalid_patterns_in_the_settings_are_errors() {
     let out = h.run(&["diff"]);
     assert_error(&out, "invalid path");
 }
+
+#[test]
+fn the_json_a_restore_prints_is_the_plan_apply_takes() {
+    let h = healthy();
+    let users: Vec<String> = user_ids(&h).into_iter().take(2).collect();
+    for u in &users {
+        patch_user(&h, u, json!({"department": null}));
+    }
+    let (g, name) = security_group(&h, 0);
+    graph_ok(&h, "DELETE", &format!("groups/{g}"), None, 204);
+    let out = run_without_writes(&h, &["restore", "HEAD", "--format", "json"]);
+    assert_status(&out, 0);
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/plan.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let plan = h.home.path().join("reviewed.json");
+    std::fs::write(&plan, stdout(&out)).unwrap();
+    assert_status(
+        &h.run(&["apply", "--plan", plan.to_str().unwrap(), "--yes"]),
+        0,
+    );
+    for u in &users {
+        assert!(!user(&h, u)["department"].is_null());
+    }
+    assert_eq!(named(&h, &name), 1, "re-created");
+}

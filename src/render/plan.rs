@@ -807,6 +807,26 @@ mod tests {
             .unwrap()
             .contains("protected"));
         snapshot!("plan_json", text);
+        let schema: Value =
+            serde_json::from_str(include_str!("../../schema/plan.schema.json")).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&v)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}", errors.join("\n"));
+        // An empty plan too.
+        let (backup, _, _) = fixture::scenario();
+        let empty = plan::plan(&PlanInput::new(&backup, &backup));
+        let v: Value = serde_json::from_str(&plan_text(&empty, Format::Json, false)).unwrap();
+        assert!(validator.is_valid(&v));
+        // And the document must say what it is.
+        let mut wrong = v.clone();
+        wrong["actions"] = json!([{"phase": "prune", "kind": "users", "id": "x", "displayName": "x", "op": "delete"}]);
+        assert!(
+            !validator.is_valid(&wrong),
+            "a delete without `soft` is not a plan"
+        );
     }
 
     #[test]
