@@ -22,6 +22,7 @@ pub mod restore;
 pub mod schema;
 pub mod select;
 pub mod store;
+pub mod suggest;
 pub mod yaml;
 
 pub use error::{Error, Result};

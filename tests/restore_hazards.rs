@@ -404,3 +404,23 @@ fn the_json_a_restore_prints_is_the_plan_apply_takes() {
     }
     assert_eq!(named(&h, &name), 1, "re-created");
 }
+
+#[test]
+fn a_protected_entry_that_names_nothing_is_an_error() {
+    let h = healthy();
+    let real = user_ids(&h)[0].clone();
+    // One character off: the likely typo is named in the hint.
+    let typo = format!(
+        "{}{}",
+        &real[..real.len() - 1],
+        if real.ends_with('0') { '1' } else { '0' }
+    );
+    protect(&h, &format!("users/{typo}"));
+    let out = run_without_writes(&h, &["restore", "HEAD", "--yes"]);
+    assert_error(&out, "names no object");
+    assert!(
+        stderr(&out).contains(&format!("did you mean `users/{real}`?")),
+        "{}",
+        stderr(&out)
+    );
+}
