@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::odata::{pct_decode, PageToken, Query, DEFAULT_TOP, MAX_TOP};
 use super::server::Shared;
 use super::state::{info, kind_index, kind_infos, KindInfo, Render, Tenant};
-use crate::schema::{KindSpec, UpdateMode};
+use crate::schema::KindSpec;
 
 /// Identifies one request in replies and error bodies.
 #[derive(Debug, Clone)]
@@ -884,7 +884,8 @@ fn patch(req: &Req, ki: &'static KindInfo, slot: u32) -> Reply {
             entry.props.insert(stamp.into(), Value::String(now()));
         }
     }
-    if spec.update == UpdateMode::PatchReturnsBody {
+    // The authentication methods policy answers PATCH with 200 and the policy (GRAPH.md A.8).
+    if spec.kind == "authenticationMethodsPolicy" {
         let mut body = Map::new();
         body.insert(
             "@odata.context".into(),
