@@ -2,8 +2,10 @@
 //! singleton) with `$select` from its schema and `$top=999`, each object's links through
 //! `$batch`, then normalization. Kinds are read concurrently. A read either returns every object
 //! of every kind asked for or fails naming the kind and the request — a failed read is never
-//! mistaken for absent objects. Also reads the recycle bin (`directory/deletedItems`) and
-//! re-reads chosen objects after a restore.
+//! mistaken for absent objects. The one exception is an object deleted between the list and the
+//! read of its links (404 `Request_ResourceNotFound`): it is left out, as if the list had been
+//! read a moment later, and reported through [`ReadProgress::vanished`]. Also reads the recycle
+//! bin (`directory/deletedItems`) and re-reads chosen objects after a restore.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +30,9 @@ pub trait ReadProgress: Send + Sync {
     /// `objects` of the kind have been read so far.
     fn read(&self, kind: &str, objects: usize);
     fn finished(&self, kind: &str, objects: usize);
+    /// An object of `kind` was listed but was gone when its links were read: deleted in
+    /// between. It is left out of the result, as if the list had not returned it.
+    fn vanished(&self, _kind: &str, _id: &str) {}
 }
 
 /// Progress that goes nowhere.
@@ -43,6 +48,7 @@ enum Event {
     Started(&'static str),
     Read(&'static str, usize),
     Finished(&'static str, usize),
+    Vanished(&'static str, String),
 }
 
 /// Every object of the given kinds, with links.
@@ -65,6 +71,7 @@ pub async fn read_tenant(
         Event::Started(k) => progress.started(k),
         Event::Read(k, n) => progress.read(k, n),
         Event::Finished(k, n) => progress.finished(k, n),
+        Event::Vanished(k, id) => progress.vanished(k, &id),
     };
     let mut snapshot = Snapshot::default();
     loop {
@@ -167,19 +174,25 @@ async fn read_kind(
         (Err(e), None) => return Err(read_error(kind, e)),
         (Ok(()), None) => {}
     }
-    read_links(client, kind, &mut objects).await?;
+    for id in read_links(client, kind, &mut objects).await? {
+        let _ = tx.send(Event::Vanished(name, id));
+    }
     let _ = tx.send(Event::Finished(name, objects.len()));
     Ok(objects)
 }
 
-/// Fills the links of objects of one kind (read with empty links) through `$batch`.
+/// Fills the links of objects of one kind (read with empty links) through `$batch`. An object
+/// whose link read finds it gone (404 `Request_ResourceNotFound`: deleted since the list) is
+/// removed from `objects`, as if the list had not returned it; their ids are returned. Any other
+/// failure fails the read.
 async fn read_links(
     client: &GraphClient,
     kind: &'static KindSpec,
-    objects: &mut [Object],
-) -> Result<(), crate::Error> {
+    objects: &mut Vec<Object>,
+) -> Result<Vec<String>, crate::Error> {
+    let mut gone = Vec::new();
     if kind.links.is_empty() {
-        return Ok(());
+        return Ok(gone);
     }
     for round in objects.chunks_mut(LINK_ROUND_OBJECTS) {
         let paths: Vec<String> = round
@@ -187,16 +200,21 @@ async fn read_links(
             .flat_map(|o| kind.links.iter().map(|l| link_path(kind, &o.id, &l.path)))
             .collect();
         let results = client
-            .batch_get_all(&paths)
+            .batch_get_each(&paths, &GraphError::is_resource_not_found)
             .await
             .map_err(|e| read_error(kind, e))?;
         let mut results = results.into_iter().zip(paths);
         for object in round.iter_mut() {
             let mut links = BTreeMap::new();
+            let mut deleted = false;
             for link in &kind.links {
                 let (items, path) = results
                     .next()
-                    .expect("batch_get_all answers every path it is given");
+                    .expect("batch_get_each answers every path it is given");
+                let Ok(items) = items else {
+                    deleted = true;
+                    continue;
+                };
                 let refs = items
                     .into_iter()
                     .map(|item| link_ref(item).ok_or_else(|| path.clone()))
@@ -213,11 +231,19 @@ async fn read_links(
                     })?;
                 links.insert(link.name.clone(), refs);
             }
+            if deleted {
+                gone.push(object.id.clone());
+                continue;
+            }
             // The properties were normalized with the page; the links get the same order.
             object.links = crate::normalize::canonical_links(kind, links);
         }
     }
-    Ok(())
+    if !gone.is_empty() {
+        let ids: BTreeSet<&str> = gone.iter().map(String::as_str).collect();
+        objects.retain(|o| !ids.contains(o.id.as_str()));
+    }
+    Ok(gone)
 }
 
 fn link_ref(item: Value) -> Option<LinkRef> {
@@ -347,6 +373,7 @@ pub async fn read_objects(
     let mut snapshot = Snapshot::default();
     for (_, (kind, mut objects)) in by_kind {
         objects.sort_by(|a, b| a.id.cmp(&b.id));
+        // Objects deleted since their read are missing, like those Graph answered 404 for.
         read_links(client, kind, &mut objects).await?;
         for o in objects {
             snapshot.insert(o);

@@ -14,8 +14,7 @@ fn sample(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/graph-samples")
         .join(name);
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -95,6 +94,9 @@ impl ReadProgress for Recorder {
             .lock()
             .unwrap()
             .push(format!("finished {kind} {objects}"));
+    }
+    fn vanished(&self, kind: &str, id: &str) {
+        self.0.lock().unwrap().push(format!("vanished {kind}/{id}"));
     }
 }
 
@@ -358,4 +360,86 @@ async fn read_objects_skips_missing_objects_and_reads_links() {
         1,
         "duplicate keys read once"
     );
+}
+
+#[tokio::test]
+async fn an_object_deleted_before_its_links_are_read_is_left_out() {
+    let group_ids = ids(&sample("group-list-response.json"));
+    let gone = group_ids[0].clone();
+    let members = format!("groups/{gone}/members");
+    let server = start(
+        move |c: &Call| {
+            if c.path == members {
+                Reply::graph_error(404, "Request_ResourceNotFound", "Resource does not exist")
+            } else if let Some(id) = c.path.strip_prefix("groups/").filter(|r| !r.contains('/')) {
+                // A single group's read (the restore read-back below): it is still there.
+                Reply::json(json!({"id": id, "displayName": "Still listed"}))
+            } else {
+                sample_tenant(c)
+            }
+        },
+        token_counter(),
+    )
+    .await;
+    let progress = Recorder::default();
+    let snapshot = read_tenant(&client(&server), &kinds(&["groups"]), &progress)
+        .await
+        .expect("a group deleted meanwhile does not fail the read");
+    let key = |id: &str| ObjectKey {
+        kind: "groups",
+        id: id.into(),
+    };
+    assert!(snapshot.get(&key(&gone)).is_none());
+    assert_eq!(snapshot.len(), group_ids.len() - 1);
+    let second = snapshot.get(&key(&group_ids[1])).unwrap();
+    assert_eq!(
+        second.link_ids("members").collect::<Vec<_>>(),
+        ["a-group", "b-user"]
+    );
+    let events = progress.0.lock().unwrap().clone();
+    let vanished: Vec<&String> = events
+        .iter()
+        .filter(|e| e.starts_with("vanished"))
+        .collect();
+    assert_eq!(vanished, [&format!("vanished groups/{gone}")]);
+    assert!(
+        events.contains(&format!("finished groups {}", group_ids.len() - 1)),
+        "{events:?}"
+    );
+
+    // The same during a restore's read-back: the object is simply missing.
+    let keys = [key(&gone), key(&group_ids[1])];
+    let snapshot = read_objects(&client(&server), &keys).await.unwrap();
+    assert!(snapshot.get(&keys[0]).is_none() && snapshot.get(&keys[1]).is_some());
+}
+
+#[tokio::test]
+async fn other_link_errors_still_fail_the_read() {
+    let group_ids = ids(&sample("group-list-response.json"));
+    for (status, code) in [
+        (404, ""),
+        (404, "BadRequest"),
+        (403, "Authorization_RequestDenied"),
+    ] {
+        let owners = format!("groups/{}/owners", group_ids[0]);
+        let server = start(
+            move |c: &Call| {
+                if c.path == owners {
+                    Reply::graph_error(status, code, "no")
+                } else {
+                    sample_tenant(c)
+                }
+            },
+            token_counter(),
+        )
+        .await;
+        let err = read_tenant(&client(&server), &kinds(&["groups"]), &NoProgress)
+            .await
+            .unwrap_err();
+        let crate::Error::Graph(GraphError::Read { kind, source }) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(kind, "groups");
+        assert_eq!(source.status(), Some(status), "{source:?}");
+    }
 }
