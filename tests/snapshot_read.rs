@@ -1,6 +1,6 @@
 //! `tenantgit snapshot` reading a tenant that does not hold still or answers slowly: Graph's read
-//! throttle and objects deleted while they are read. The real binary against the in-process
-//! emulator.
+//! throttle, objects deleted while they are read, and a Graph URL with a password in it. The
+//! real binary against the in-process emulator.
 
 mod common;
 
@@ -137,4 +137,103 @@ fn an_object_deleted_between_list_and_link_read_is_left_out() {
     let out = f.run(&["snapshot"]);
     assert_status(&out, 2);
     assert!(f.head().is_none(), "nothing committed");
+}
+
+const PASSWORD: &str = "pw-in-the-url-123";
+
+fn with_password(url: &str) -> String {
+    url.replacen("://", &format!("://svc:{PASSWORD}@"), 1)
+}
+
+#[track_caller]
+fn assert_never_printed(out: &std::process::Output) {
+    let all = format!("{}{}", stdout(out), stderr(out));
+    assert!(!all.contains(PASSWORD), "the password was printed:\n{all}");
+}
+
+#[test]
+fn a_password_in_the_graph_url_is_never_printed() {
+    let h = harness("users=20,groups=4,members=3,apps=2,policies=2", None);
+    let emulator = h.emulator.url();
+    let nowhere = "http://127.0.0.1:9";
+
+    // Graph unreachable: the error names the host, not the password.
+    let out = h
+        .command(&["snapshot"])
+        .env("TENANTGIT_GRAPH_URL", with_password(nowhere))
+        .output()
+        .unwrap();
+    assert_status(&out, 2);
+    assert_never_printed(&out);
+    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", stderr(&out));
+
+    // The token endpoint unreachable.
+    let out = h
+        .command(&["snapshot"])
+        .env("AZURE_AUTHORITY_HOST", with_password(nowhere))
+        .output()
+        .unwrap();
+    assert_status(&out, 2);
+    assert_never_printed(&out);
+    assert!(
+        stderr(&out).contains("[redacted]@127.0.0.1:9"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Not a URL at all.
+    let out = h
+        .command(&["snapshot"])
+        .env("TENANTGIT_GRAPH_URL", format!("svc:{PASSWORD}@graph"))
+        .output()
+        .unwrap();
+    assert_status(&out, 2);
+    assert_never_printed(&out);
+    assert!(
+        stderr(&out).contains("TENANTGIT_GRAPH_URL"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The emulator behind both URLs: Graph gets the bearer token only, the snapshot succeeds.
+    let out = h
+        .command(&["snapshot"])
+        .env("TENANTGIT_GRAPH_URL", with_password(&emulator))
+        .env("AZURE_AUTHORITY_HOST", with_password(&emulator))
+        .output()
+        .unwrap();
+    assert_status(&out, 0);
+    assert_never_printed(&out);
+    assert!(h.head().is_some());
+
+    // A Graph error on that connection.
+    let rule: FaultRule = serde_json::from_value(json!(
+        {"method": "GET", "path": "/users", "action": {"type": "status", "status": 403}}
+    ))
+    .unwrap();
+    h.emulator.set_faults(vec![rule]);
+    let out = h
+        .command(&["snapshot"])
+        .env("TENANTGIT_GRAPH_URL", with_password(&emulator))
+        .env("AZURE_AUTHORITY_HOST", with_password(&emulator))
+        .output()
+        .unwrap();
+    assert_status(&out, 2);
+    assert_never_printed(&out);
+    h.emulator.set_faults(Vec::new());
+
+    // The `[graph] url` setting, unreachable.
+    let file = harness("users=5,groups=1,members=1,apps=1,policies=1", None);
+    with_graph_settings(
+        &file,
+        &format!("url = \"{}\"\nmax-retries = 1\n", with_password(nowhere)),
+    );
+    let out = file
+        .command(&["snapshot"])
+        .env_remove("TENANTGIT_GRAPH_URL")
+        .output()
+        .unwrap();
+    assert_status(&out, 2);
+    assert_never_printed(&out);
+    assert!(stderr(&out).contains("127.0.0.1:9"), "{}", stderr(&out));
 }

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::auth::TokenSource;
 use super::retry::{parse_retry_after, RetryTiming};
-use super::settings::{GraphSettings, Secret};
+use super::settings::{redact_url, without_userinfo, GraphSettings, Secret};
 use super::GraphError;
 
 /// A cheap-to-clone handle on one Graph connection (settings, token cache, concurrency limit,
@@ -143,7 +143,10 @@ impl GraphClient {
                     timing,
                     max_retries: settings.max_retries,
                 },
-                base: format!("{}/v1.0", settings.graph_url.trim_end_matches('/')),
+                base: format!(
+                    "{}/v1.0",
+                    without_userinfo(&settings.graph_url).trim_end_matches('/')
+                ),
                 tokens,
                 limit: Semaphore::new(settings.concurrency),
                 write_gate: tokio::sync::Mutex::new(()),
@@ -263,7 +266,7 @@ impl GraphClient {
             }
             return Err(GraphError::InvalidResponse {
                 method: "GET",
-                path: redact_query(path),
+                path: redact_query(&redact_url(path)),
                 detail: format!(
                     "link points outside {}; tenantgit sends its token only to Graph",
                     self.inner.base
@@ -285,11 +288,10 @@ impl GraphClient {
 
     /// The path relative to `/v1.0` for messages, with opaque paging tokens elided.
     pub(super) fn display_path(&self, url: &str) -> String {
-        let relative = url
-            .strip_prefix(&self.inner.base)
-            .unwrap_or(url)
-            .trim_start_matches('/');
-        redact_query(relative)
+        match url.strip_prefix(&self.inner.base) {
+            Some(relative) => redact_query(relative.trim_start_matches('/')),
+            None => redact_query(redact_url(url).trim_start_matches('/')),
+        }
     }
 
     /// A page's `value` items and its nextLink, checked.
@@ -500,7 +502,8 @@ impl Transport {
         url: &str,
         form: &[(&str, String)],
     ) -> Result<(u16, Vec<u8>), GraphError> {
-        let path = url.to_string();
+        // The authority host may carry a user name and password; errors show it without them.
+        let path = redact_url(url);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -614,7 +617,7 @@ fn send_failure(
         // Nothing reached the server, so even a write is safe to send again.
         return Failure::Retry {
             error: GraphError::Unreachable {
-                url: url.split('?').next().unwrap_or(url).to_string(),
+                url: redact_url(url.split('?').next().unwrap_or(url)),
                 source: e.without_url(),
             },
             after: None,

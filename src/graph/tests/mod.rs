@@ -15,6 +15,7 @@ use super::test_server::{start, start_raw, token_counter, Call, RawReply, Reply}
 use super::*;
 
 mod batch;
+mod urls;
 
 const SECRET: &str = "s3cret-Value~that-must-not-leak";
 
