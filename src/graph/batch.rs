@@ -4,6 +4,7 @@
 //! throttled on their own (429 with their own `Retry-After`) sent again after the longest wait —
 //! Graph pacing the client, which uses up the throttle budget, not the retries.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -105,9 +106,12 @@ impl GraphClient {
             .collect();
         let max_retries = self.inner.transport.max_retries;
         let timing = self.inner.transport.timing;
-        // Items sent per round (see `next_window`); unlimited until Graph throttles.
-        let mut window: Option<usize> = None;
+        let window_of = |w: usize| (w != usize::MAX).then_some(w);
         while !pending.is_empty() {
+            // Items this round may send: unlimited until Graph throttles. The pace learnt is the
+            // client's, so that the next read (another kind, the next 1,000 objects) starts
+            // with it instead of a burst that would mostly be throttled.
+            let window = window_of(self.inner.batch_window.load(Ordering::Relaxed));
             let held = pending.split_off(window.map_or(pending.len(), |w| w.min(pending.len())));
             let mut set = JoinSet::new();
             for chunk in pending.chunks(MAX_BATCH) {
@@ -189,7 +193,8 @@ impl GraphClient {
                 self.count_retry(is_429);
                 next.push(item);
             }
-            window = next_window(window, answered, throttled);
+            let window = next_window(window, answered, throttled).unwrap_or(usize::MAX);
+            self.inner.batch_window.store(window, Ordering::Relaxed);
             if let Some(w) = wait {
                 tokio::time::sleep(w).await;
             }

@@ -1,7 +1,7 @@
 //! The HTTP side of the Graph client: one request with its retries (GRAPH.md B.5/B.6), paging
 //! over `@odata.nextLink` (B.1), bounded concurrency, and the counters behind [`Metrics`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ pub(super) struct Inner {
     write_gate: tokio::sync::Mutex<()>,
     /// When a write was last answered 429, in milliseconds since `started`.
     write_throttled_at: AtomicU64,
+    /// `$batch` items one read round may send (`usize::MAX`: no limit), learnt from Graph's
+    /// throttling and shared by every batch read of this client (see `batch::next_window`).
+    pub(super) batch_window: AtomicUsize,
     started: std::time::Instant,
 }
 
@@ -151,6 +154,7 @@ impl GraphClient {
                 limit: Semaphore::new(settings.concurrency),
                 write_gate: tokio::sync::Mutex::new(()),
                 write_throttled_at: AtomicU64::new(u64::MAX),
+                batch_window: AtomicUsize::new(usize::MAX),
                 started: std::time::Instant::now(),
             }),
         })

@@ -268,3 +268,36 @@ async fn batch_get_each_keeps_chosen_errors_per_path() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_pace_learnt_from_throttling_carries_over_to_the_next_read() {
+    let first_calls = Arc::new(AtomicUsize::new(0));
+    let n = first_calls.clone();
+    let server = start(
+        move |c: &Call| {
+            // Half of the first read's first round is throttled once.
+            if c.path.starts_with("first/") && n.fetch_add(1, Ordering::SeqCst) < 10 {
+                too_many(Some("0.01"))
+            } else {
+                // Slow enough that every batch sent at once is in flight at once.
+                Reply::json(json!({"value": []})).delay(Duration::from_millis(50))
+            }
+        },
+        token_counter(),
+    )
+    .await;
+    let mut s = settings(&server.url, Credential::ClientSecret(Secret::new(SECRET)));
+    s.concurrency = 8;
+    let c = GraphClient::with_timing(s, fast()).unwrap();
+    let paths = |prefix: &str, n: usize| -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}/{i}/members")).collect()
+    };
+    c.batch_get_all(&paths("first", 20)).await.unwrap();
+    // 10 of 20 admitted: one batch in the next round, which is not throttled: then two.
+    server.max_in_flight.store(0, Ordering::SeqCst);
+    c.batch_get_all(&paths("second", 100)).await.unwrap();
+    // Without the pace, the second read would send its 100 items as 5 batches at once.
+    let most = server.max_in_flight.load(Ordering::SeqCst);
+    assert!(most <= 3, "{most} batches in flight");
+    assert_eq!(c.metrics().throttled, 10);
+}
