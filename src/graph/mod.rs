@@ -178,6 +178,13 @@ impl GraphError {
         }
     }
 
+    /// Whether Graph said the object does not exist: 404 `Request_ResourceNotFound`, which is
+    /// what a read of an object deleted since it was listed gets. Other 404s (a wrong path) are
+    /// not taken for a deleted object.
+    pub fn is_resource_not_found(&self) -> bool {
+        matches!(self, GraphError::Http { status: 404, code, .. } if code == "Request_ResourceNotFound")
+    }
+
     /// The HTTP status, when Graph answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -189,9 +196,15 @@ impl GraphError {
     }
 }
 
+/// Only a throttling that outlasts the client's patience reaches the user: 429s with a
+/// `Retry-After` are waited out for up to 15 minutes per request (`RetryTiming::throttle_budget`)
+/// and 429s without one are retried `max-retries` times. Lowering `concurrency` does not help
+/// then — Graph's quota counts resource units per 10 s, however many requests are in flight —
+/// but other programs using the same app registration share that quota.
 fn throttle_hint() -> String {
-    "Graph is throttling this application; run again later or lower `concurrency` in \
-     tenantgit.toml [graph]"
+    "Graph kept throttling this application longer than tenantgit waits; its quota is per app \
+     registration and tenant, shared with every other program using the same app: run again \
+     when they are quiet, or give tenantgit an app registration of its own"
         .into()
 }
 
