@@ -1,9 +1,12 @@
+//! Tests of the difference report in its three formats: snapshots of the morning-after
+//! scenario, the JSON schema, escaping of hostile tenant text, and a 100k-object benchmark.
+
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::*;
-use crate::diff::{self, fixture, DiffOptions, Side};
+use crate::diff::{self, fixture, DiffOptions, Report, Side};
+use crate::render::{render_diff, Format, Style};
 
 fn scenario_report() -> Report {
     let (old, new, deleted) = fixture::scenario();
@@ -23,7 +26,7 @@ fn render(report: &Report, format: Format, color: bool) -> String {
 
 macro_rules! snapshot {
     ($name:expr, $text:expr) => {
-        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
             insta::assert_snapshot!($name, $text);
         })
     };
@@ -91,7 +94,7 @@ fn colour_adds_nothing_but_escapes() {
 }
 
 fn schema() -> Value {
-    serde_json::from_str(include_str!("../../schema/diff-report.schema.json")).unwrap()
+    serde_json::from_str(include_str!("../../../schema/diff-report.schema.json")).unwrap()
 }
 
 fn validate(doc: &Value) -> Result<(), String> {
@@ -230,7 +233,7 @@ fn long_and_multiline_values_become_unified_diffs() {
     );
 }
 
-/// `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo test --lib render::tests::render_100k_users -- --ignored --nocapture`
+/// `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo test --lib render::diff::tests::render_100k_users -- --ignored --nocapture`
 /// (opt-level 3 for this crate only: the figures of an unoptimized build mean little).
 #[test]
 #[ignore = "benchmark: prints timings, asserts nothing about them"]

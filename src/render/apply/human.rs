@@ -1,0 +1,86 @@
+//! The apply report for the terminal: one line per write with its outcome, the request and its
+//! HTTP status (and, on failure, the error and Graph's request id), then what reading the
+//! touched objects back found, and a summary line.
+
+use std::io::{self, Write};
+
+use super::super::paint::{Painter, BOLD, DIM, RED};
+use super::super::{sanitize, Style};
+use super::{counts, drift_report, request_text, verdict};
+use crate::apply::ApplyReport;
+
+pub(in crate::render) fn render(
+    report: &ApplyReport,
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let p = Painter { color: style.color };
+    writeln!(out, "{}", p.paint(BOLD, "Writes:"))?;
+    for o in &report.outcomes {
+        let (word, color) = verdict(o);
+        writeln!(
+            out,
+            "  {:<7} {} {} {} ({}): {}",
+            p.paint(color, word),
+            o.action,
+            o.kind,
+            sanitize(&o.display_name),
+            sanitize(&o.id),
+            request_text(o)
+        )?;
+        if let Some(new_id) = &o.new_id {
+            writeln!(out, "          new id: {}", sanitize(new_id))?;
+        }
+        if !o.ok {
+            if let Some(e) = &o.error {
+                writeln!(out, "          {}", sanitize(e))?;
+            }
+            if let Some(r) = &o.request_id {
+                writeln!(out, "          request-id: {}", sanitize(r))?;
+            }
+        }
+        if let Some(n) = &o.note {
+            writeln!(out, "          {} {}", p.paint(DIM, "note:"), sanitize(n))?;
+        }
+    }
+    writeln!(out)?;
+    match (&report.verify_error, report.remaining_drift.is_empty()) {
+        (Some(e), _) => writeln!(
+            out,
+            "{} {}",
+            p.paint(RED, "Not verified: reading the objects back failed:"),
+            sanitize(e)
+        )?,
+        (None, true) => writeln!(
+            out,
+            "Verified: every touched object matches the desired state."
+        )?,
+        (None, false) => {
+            writeln!(
+                out,
+                "{}",
+                p.paint(
+                    RED,
+                    &format!(
+                        "Still different after writing: {} objects",
+                        report.remaining_drift.len()
+                    )
+                )
+            )?;
+            super::super::diff::human::render(&drift_report(report), style, out)?;
+        }
+    }
+    let c = counts(report);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        p.paint(
+            BOLD,
+            &format!(
+                "Summary: {} written, {} already as wanted, {} failed, {} skipped; {} requests in {:.1} s",
+                c.written, c.converged, c.failed, c.skipped, report.writes, report.seconds
+            )
+        )
+    )
+}

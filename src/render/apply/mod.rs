@@ -1,0 +1,69 @@
+//! The apply report (what `restore --yes` and `apply` did) in the three formats, and what those
+//! share: each write's outcome in a word, the request it sent, and the counts.
+
+pub(super) mod human;
+pub(super) mod json;
+pub(super) mod markdown;
+
+use super::paint::{DIM, GREEN, RED, YELLOW};
+use super::sanitize;
+use crate::apply::{ApplyReport, WriteOutcome};
+use crate::diff::{Report, Side};
+
+pub use json::APPLY_FORMAT_VERSION;
+
+/// `ok`, `already`, `skipped` or `FAILED`: the outcome in a word (colour only underlines it).
+fn verdict(o: &WriteOutcome) -> (&'static str, &'static str) {
+    if o.skipped {
+        ("skipped", YELLOW)
+    } else if !o.ok {
+        ("FAILED", RED)
+    } else if o.converged {
+        ("already", DIM)
+    } else {
+        ("ok", GREEN)
+    }
+}
+
+/// `PATCH users/… → 204`.
+fn request_text(o: &WriteOutcome) -> String {
+    let mut s = String::new();
+    if !o.method.is_empty() {
+        s.push_str(&o.method);
+        s.push(' ');
+    }
+    s.push_str(&sanitize(&o.path));
+    if let Some(status) = o.status {
+        s.push_str(&format!(" → {status}"));
+    }
+    s
+}
+
+/// Counts of an apply report's outcomes.
+struct Counts {
+    written: usize,
+    converged: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+fn counts(report: &ApplyReport) -> Counts {
+    let o = &report.outcomes;
+    Counts {
+        written: o.iter().filter(|o| o.ok && !o.converged).count(),
+        converged: o.iter().filter(|o| o.ok && o.converged).count(),
+        failed: o.iter().filter(|o| !o.ok && !o.skipped).count(),
+        skipped: o.iter().filter(|o| o.skipped).count(),
+    }
+}
+
+fn drift_report(report: &ApplyReport) -> Report {
+    Report {
+        from: Side::new("desired state"),
+        to: Side::new("live tenant after the writes"),
+        changes: report.remaining_drift.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! Tests of the apply report renderings: snapshots of a run where one write failed, one was
+//! skipped, one found the tenant already as wanted and one object still differs afterwards.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use crate::apply::{ApplyReport, WriteOutcome};
+use crate::diff::{self, fixture, DiffOptions};
+use crate::model::{ObjectKey, Snapshot};
+use crate::render::{render_apply, Format, Style};
+
+macro_rules! snapshot {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+            insta::assert_snapshot!($name, $text);
+        })
+    };
+}
+
+fn outcome(action: &str, id: &str, name: &str) -> WriteOutcome {
+    WriteOutcome {
+        kind: "users".into(),
+        id: id.into(),
+        display_name: name.into(),
+        action: action.into(),
+        method: "PATCH".into(),
+        path: format!("users/{id}"),
+        status: Some(204),
+        ok: true,
+        converged: false,
+        skipped: false,
+        error: None,
+        request_id: None,
+        new_id: None,
+        note: None,
+    }
+}
+
+fn scenario_report() -> ApplyReport {
+    let mut failed = outcome("update", fixture::BOB, "Bob Jones");
+    failed.status = Some(500);
+    failed.ok = false;
+    failed.error = Some(format!(
+        "PATCH users/{}: HTTP 500 generalException: injected fault (request-id 7d1c0ffe-0000-4000-8000-000000000001)",
+        fixture::BOB
+    ));
+    failed.request_id = Some("7d1c0ffe-0000-4000-8000-000000000001".into());
+    let mut created = outcome("create", fixture::VPN, "Legacy VPN users");
+    created.kind = "groups".into();
+    created.method = "POST".into();
+    created.path = "groups".into();
+    created.status = Some(201);
+    created.new_id = Some("7e470000-0000-4000-8000-0000000000ff".into());
+    let mut already = outcome("add members", fixture::SALES, "Sales Team");
+    already.kind = "groups".into();
+    already.method = "POST".into();
+    already.path = format!("groups/{}/members/$ref", fixture::SALES);
+    already.status = Some(400);
+    already.converged = true;
+    let mut skipped = outcome("update", fixture::DAVE, "Dave Brown");
+    skipped.method = String::new();
+    skipped.status = None;
+    skipped.ok = false;
+    skipped.skipped = true;
+    skipped.error = Some("skipped: restoring or re-creating the object failed".into());
+    // Bob's update failed: he is still wiped.
+    let (backup, live, _) = fixture::scenario();
+    let bob = |s: &Snapshot| {
+        let mut out = Snapshot::default();
+        out.insert(
+            s.get(&ObjectKey {
+                kind: "users",
+                id: fixture::BOB.into(),
+            })
+            .unwrap()
+            .clone(),
+        );
+        out
+    };
+    ApplyReport {
+        outcomes: vec![
+            created,
+            outcome("update", fixture::ALICE, "Alice Smith"),
+            failed,
+            skipped,
+            already,
+        ],
+        writes: 4,
+        failed: 2,
+        seconds: 0.25,
+        remaining_drift: diff::diff(
+            &bob(&backup),
+            &bob(&live),
+            &HashMap::new(),
+            &DiffOptions::default(),
+        ),
+        verify_error: None,
+    }
+}
+
+fn apply_text(r: &ApplyReport, format: Format) -> String {
+    let mut out = Vec::new();
+    render_apply(r, format, &Style { color: false }, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn apply_human() {
+    let text = apply_text(&scenario_report(), Format::Human);
+    assert!(text.contains("request-id: 7d1c0ffe-0000-4000-8000-000000000001"));
+    assert!(text.contains("FAILED"));
+    assert!(text.contains("Still different after writing: 1 objects"));
+    snapshot!("apply_human", text);
+}
+
+#[test]
+fn apply_json() {
+    let r = scenario_report();
+    let text = apply_text(&r, Format::Json);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["failed"], json!(2));
+    assert_eq!(
+        v["outcomes"][2]["requestId"],
+        json!("7d1c0ffe-0000-4000-8000-000000000001")
+    );
+    assert_eq!(v["remainingDrift"][0]["id"], json!(fixture::BOB));
+    snapshot!("apply_json", text);
+}
+
+#[test]
+fn apply_markdown() {
+    snapshot!(
+        "apply_markdown",
+        apply_text(&scenario_report(), Format::Markdown)
+    );
+}
