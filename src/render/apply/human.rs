@@ -8,6 +8,7 @@ use super::super::paint::{Painter, BOLD, DIM, RED};
 use super::super::{sanitize, Style};
 use super::{counts, drift_report, request_text, verdict};
 use crate::apply::ApplyReport;
+use crate::plan::plural;
 
 pub(in crate::render) fn render(
     report: &ApplyReport,
@@ -62,8 +63,8 @@ pub(in crate::render) fn render(
                 p.paint(
                     RED,
                     &format!(
-                        "Still different after writing: {} objects",
-                        report.remaining_drift.len()
+                        "Still different after writing: {}",
+                        plural(report.remaining_drift.len(), "object", "objects")
                     )
                 )
             )?;
@@ -78,8 +79,13 @@ pub(in crate::render) fn render(
         p.paint(
             BOLD,
             &format!(
-                "Summary: {} written, {} already as wanted, {} failed, {} skipped; {} requests in {:.1} s",
-                c.written, c.converged, c.failed, c.skipped, report.writes, report.seconds
+                "Summary: {} written, {} already as wanted, {} failed, {} skipped; {} in {:.1} s",
+                c.written,
+                c.converged,
+                c.failed,
+                c.skipped,
+                plural(report.writes, "request", "requests"),
+                report.seconds
             )
         )
     )

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use super::super::md::{code, text};
 use super::{counts, drift_report, request_text, verdict};
 use crate::apply::{ApplyReport, WriteOutcome};
+use crate::plan::plural;
 
 pub(in crate::render) fn render(report: &ApplyReport, out: &mut dyn Write) -> io::Result<()> {
     let c = counts(report);
@@ -45,7 +46,7 @@ pub(in crate::render) fn render(report: &ApplyReport, out: &mut dyn Write) -> io
     writeln!(out)?;
     writeln!(
         out,
-        "<details><summary>All {} writes</summary>",
+        "<details><summary>All writes ({})</summary>",
         report.outcomes.len()
     )?;
     writeln!(out)?;
@@ -74,8 +75,8 @@ pub(in crate::render) fn render(report: &ApplyReport, out: &mut dyn Write) -> io
         (None, false) => {
             writeln!(
                 out,
-                "**Still different after writing:** {} objects",
-                report.remaining_drift.len()
+                "**Still different after writing:** {}",
+                plural(report.remaining_drift.len(), "object", "objects")
             )?;
             writeln!(out)?;
             super::super::diff::markdown::render(&drift_report(report), out)

@@ -110,7 +110,10 @@ fn apply_human() {
     let text = apply_text(&scenario_report(), Format::Human);
     assert!(text.contains("request-id: 7d1c0ffe-0000-4000-8000-000000000001"));
     assert!(text.contains("FAILED"));
-    assert!(text.contains("Still different after writing: 1 objects"));
+    assert!(
+        text.contains("Still different after writing: 1 object\n"),
+        "{text}"
+    );
     snapshot!("apply_human", text);
 }
 
@@ -134,4 +137,22 @@ fn apply_markdown() {
         "apply_markdown",
         apply_text(&scenario_report(), Format::Markdown)
     );
+}
+
+#[test]
+fn counts_agree_with_their_nouns() {
+    let mut one = scenario_report();
+    one.writes = 1;
+    let text = apply_text(&one, Format::Human);
+    assert!(text.contains("; 1 request in "), "{text}");
+    assert!(text.contains(" 1 object\n"), "{text}");
+    let md = apply_text(&one, Format::Markdown);
+    assert!(md.contains("** 1 object\n"), "{md}");
+    assert!(md.contains("<summary>All writes (5)</summary>"), "{md}");
+
+    let mut many = scenario_report();
+    many.remaining_drift.extend(many.remaining_drift.clone());
+    let text = apply_text(&many, Format::Human);
+    assert!(text.contains("; 4 requests in "), "{text}");
+    assert!(text.contains(" 2 objects\n"), "{text}");
 }

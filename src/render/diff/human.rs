@@ -8,6 +8,7 @@ use super::super::change::human::object;
 use super::super::paint::{Painter, BOLD};
 use super::super::{sanitize, Style};
 use crate::diff::{KindSummary, Report, Side};
+use crate::plan::plural;
 
 pub(in crate::render) fn render(
     report: &Report,
@@ -68,10 +69,7 @@ fn summary(report: &Report, p: &Painter, out: &mut dyn Write) -> io::Result<()> 
             BOLD,
             &format!(
                 "Total: {} ({})",
-                match totals.total() {
-                    1 => "1 object differs".to_string(),
-                    n => format!("{n} objects differ"),
-                },
+                plural(totals.total(), "object differs", "objects differ"),
                 line(&totals)
             )
         )

@@ -10,7 +10,7 @@ use super::super::paint::{Painter, BOLD, DIM, GREEN, RED};
 use super::super::{sanitize, Style};
 use super::{blocks, notes_of};
 use crate::model::values_equal;
-use crate::plan::{Note, Op, Plan};
+use crate::plan::{plural, Note, Op, Plan};
 
 pub(in crate::render) fn render(plan: &Plan, style: &Style, out: &mut dyn Write) -> io::Result<()> {
     let p = Painter { color: style.color };
@@ -144,7 +144,12 @@ fn summary_line(plan: &Plan) -> String {
         format!("{} kept (use --prune to delete)", s.kept)
     };
     format!(
-        "{} to update, {} to restore, {} to create, {} to delete, {} links to add, {} links to remove, {kept}",
-        s.update, s.restore, s.create, s.delete, s.links_add, s.links_remove
+        "{} to update, {} to restore, {} to create, {} to delete, {}, {}, {kept}",
+        s.update,
+        s.restore,
+        s.create,
+        s.delete,
+        plural(s.links_add, "link to add", "links to add"),
+        plural(s.links_remove, "link to remove", "links to remove"),
     )
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::diff::fixture;
 use crate::model::ObjectKey;
 use crate::plan::{
-    self, DeletedObject, DesiredSource, Plan, PlanInput, PlanRequest, SafetySettings,
+    self, DeletedObject, DesiredSource, Op, Plan, PlanInput, PlanRequest, SafetySettings,
 };
 use crate::render::{render_plan, Format, Style};
 
@@ -154,4 +154,34 @@ fn empty_plan_says_so_in_every_format() {
     }
     let v: Value = serde_json::from_str(&plan_text(&p, Format::Json, false)).unwrap();
     assert_eq!(v["actions"], json!([]));
+}
+
+#[test]
+fn counts_agree_with_their_nouns() {
+    let many = plan_text(&scenario_plan(), Format::Human, false);
+    assert!(
+        many.contains(", 5 links to add, 0 links to remove,"),
+        "{many}"
+    );
+    // Only the re-created group's links: its one member to add, its one owner to remove.
+    let mut one = scenario_plan();
+    one.actions.retain(|a| match &a.op {
+        Op::AddLinks { .. } => a.id == fixture::VPN,
+        _ => true,
+    });
+    for a in &mut one.actions {
+        if let Op::AddLinks { link, ends } = &a.op {
+            if link == "owners" {
+                a.op = Op::RemoveLinks {
+                    link: link.clone(),
+                    ends: ends.clone(),
+                };
+            }
+        }
+    }
+    let text = plan_text(&one, Format::Human, false);
+    assert!(
+        text.contains(", 1 link to add, 1 link to remove,"),
+        "{text}"
+    );
 }
