@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use super::super::paint::{Painter, BOLD, DIM, RED};
 use super::super::{sanitize, Style};
-use super::{counts, drift_report, request_text, verdict};
+use super::{counts, drift_report, error_text, request_text, verdict};
 use crate::apply::ApplyReport;
 use crate::plan::plural;
 
@@ -33,8 +33,8 @@ pub(in crate::render) fn render(
             writeln!(out, "          new id: {}", sanitize(new_id))?;
         }
         if !o.ok {
-            if let Some(e) = &o.error {
-                writeln!(out, "          {}", sanitize(e))?;
+            if let Some(e) = error_text(o) {
+                writeln!(out, "          {}", sanitize(&e))?;
             }
             if let Some(r) = &o.request_id {
                 writeln!(out, "          request-id: {}", sanitize(r))?;

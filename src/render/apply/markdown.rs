@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::super::md::{code, text};
-use super::{counts, drift_report, request_text, verdict};
+use super::{counts, drift_report, error_text, request_text, verdict};
 use crate::apply::{ApplyReport, WriteOutcome};
 use crate::plan::plural;
 
@@ -38,7 +38,7 @@ pub(in crate::render) fn render(report: &ApplyReport, out: &mut dyn Write) -> io
                 text(&o.display_name),
                 text(&o.action),
                 code(&request_text(o)),
-                o.error.as_deref().map(text).unwrap_or_default(),
+                error_text(o).as_deref().map(text).unwrap_or_default(),
                 o.request_id.as_deref().map(code).unwrap_or_default()
             )?;
         }

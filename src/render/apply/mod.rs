@@ -39,6 +39,21 @@ fn request_text(o: &WriteOutcome) -> String {
     s
 }
 
+/// A failed or skipped write's error as the reports show it, without what they already show
+/// beside it: the request (Graph errors open with `PATCH users/…: `, once per attempt) and
+/// Graph's request id (Graph errors end with `(request-id …)`; the reports give it on its own).
+/// The JSON report keeps the error as it is.
+fn error_text(o: &WriteOutcome) -> Option<String> {
+    let mut e = o.error.clone()?;
+    if !o.method.is_empty() {
+        e = e.replace(&format!("{} {}: ", o.method, o.path), "");
+    }
+    if let Some(id) = &o.request_id {
+        e = e.replace(&format!(" (request-id {id})"), "");
+    }
+    Some(e).filter(|e| !e.is_empty())
+}
+
 /// Counts of an apply report's outcomes.
 struct Counts {
     written: usize,

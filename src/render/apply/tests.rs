@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::apply::{ApplyReport, WriteOutcome};
 use crate::diff::{self, fixture, DiffOptions};
+use crate::graph::GraphError;
 use crate::model::{ObjectKey, Snapshot};
 use crate::render::{render_apply, Format, Style};
 
@@ -16,6 +17,19 @@ macro_rules! snapshot {
             insta::assert_snapshot!($name, $text);
         })
     };
+}
+
+const REQUEST_ID: &str = "7d1c0ffe-0000-4000-8000-000000000001";
+
+fn http_error(path: &str, request_id: &str) -> GraphError {
+    GraphError::Http {
+        method: "PATCH",
+        path: path.into(),
+        status: 500,
+        code: "generalException".into(),
+        message: "injected fault".into(),
+        request_id: Some(request_id.into()),
+    }
 }
 
 fn outcome(action: &str, id: &str, name: &str) -> WriteOutcome {
@@ -41,11 +55,10 @@ fn scenario_report() -> ApplyReport {
     let mut failed = outcome("update", fixture::BOB, "Bob Jones");
     failed.status = Some(500);
     failed.ok = false;
-    failed.error = Some(format!(
-        "PATCH users/{}: HTTP 500 generalException: injected fault (request-id 7d1c0ffe-0000-4000-8000-000000000001)",
-        fixture::BOB
-    ));
-    failed.request_id = Some("7d1c0ffe-0000-4000-8000-000000000001".into());
+    // The error as the executor records it: Graph's error, which names the request and ends
+    // with the request id.
+    failed.error = Some(http_error(&failed.path, REQUEST_ID).to_string());
+    failed.request_id = Some(REQUEST_ID.into());
     let mut created = outcome("create", fixture::VPN, "Legacy VPN users");
     created.kind = "groups".into();
     created.method = "POST".into();
@@ -155,4 +168,47 @@ fn counts_agree_with_their_nouns() {
     let text = apply_text(&many, Format::Human);
     assert!(text.contains("; 4 requests in "), "{text}");
     assert!(text.contains(" 2 objects\n"), "{text}");
+}
+
+#[test]
+fn a_failed_write_names_its_request_and_request_id_once() {
+    let mut report = scenario_report();
+    let request = format!("PATCH users/{}", fixture::BOB);
+    for text in [
+        apply_text(&report, Format::Human),
+        apply_text(&report, Format::Markdown),
+    ] {
+        assert_eq!(text.matches(REQUEST_ID).count(), 1, "{text}");
+        // Once in the list of failures; the Markdown report lists every write again below.
+        let expected = if text.starts_with("##") { 2 } else { 1 };
+        assert_eq!(text.matches(&request).count(), expected, "{text}");
+        assert!(
+            text.contains("HTTP 500 generalException: injected fault"),
+            "{text}"
+        );
+    }
+    // Retries exhausted: the request is named once per attempt in the error chain.
+    let failed = &mut report.outcomes[2];
+    let last = http_error(&failed.path, REQUEST_ID);
+    let gave_up = GraphError::RetriesExhausted {
+        method: "PATCH",
+        path: failed.path.clone(),
+        attempts: 4,
+        last: Box::new(last),
+    };
+    failed.error = Some(format!(
+        "{gave_up}: {}",
+        std::error::Error::source(&gave_up).unwrap()
+    ));
+    let text = apply_text(&report, Format::Human);
+    assert!(
+        text.contains("\n          gave up after 4 attempts: HTTP 500 generalException: injected fault\n          request-id: 7d1c0ffe-0000-4000-8000-000000000001\n"),
+        "{text}"
+    );
+    // The JSON report keeps the error whole.
+    let v: Value = serde_json::from_str(&apply_text(&report, Format::Json)).unwrap();
+    assert!(v["outcomes"][2]["error"]
+        .as_str()
+        .unwrap()
+        .ends_with("(request-id 7d1c0ffe-0000-4000-8000-000000000001)"));
 }
