@@ -4,9 +4,10 @@
 
 use std::io::{self, Write};
 
+use super::super::change::{human::object, NewSide};
 use super::super::paint::{Painter, BOLD, DIM, RED};
 use super::super::{sanitize, Style};
-use super::{counts, drift_report, error_text, request_text, verdict};
+use super::{counts, error_text, request_text, verdict};
 use crate::apply::ApplyReport;
 use crate::plan::plural;
 
@@ -54,21 +55,26 @@ pub(in crate::render) fn render(
         )?,
         (None, true) => writeln!(
             out,
-            "Verified: every touched object matches the desired state."
+            "Read back: every touched object matches the desired state."
         )?,
         (None, false) => {
+            let differ = plural(
+                report.remaining_drift.len(),
+                "object differs",
+                "objects differ",
+            );
             writeln!(
                 out,
                 "{}",
                 p.paint(
                     RED,
-                    &format!(
-                        "Still different after writing: {}",
-                        plural(report.remaining_drift.len(), "object", "objects")
-                    )
+                    &format!("Read back: {differ} from the desired state (desired → live):")
                 )
             )?;
-            super::super::diff::human::render(&drift_report(report), style, out)?;
+            for change in &report.remaining_drift {
+                writeln!(out)?;
+                object(change, NewSide::ReadBack, &p, out)?;
+            }
         }
     }
     let c = counts(report);

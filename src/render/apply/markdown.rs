@@ -4,8 +4,9 @@
 
 use std::io::{self, Write};
 
+use super::super::change::{markdown::object, NewSide};
 use super::super::md::{code, text};
-use super::{counts, drift_report, error_text, request_text, verdict};
+use super::{counts, error_text, request_text, verdict};
 use crate::apply::{ApplyReport, WriteOutcome};
 use crate::plan::plural;
 
@@ -70,16 +71,23 @@ pub(in crate::render) fn render(report: &ApplyReport, out: &mut dyn Write) -> io
         (Some(e), _) => writeln!(out, "**Not verified:** {}", text(e)),
         (None, true) => writeln!(
             out,
-            "Verified: every touched object matches the desired state."
+            "**Read back:** every touched object matches the desired state."
         ),
         (None, false) => {
             writeln!(
                 out,
-                "**Still different after writing:** {}",
-                plural(report.remaining_drift.len(), "object", "objects")
+                "**Read back:** {} from the desired state:",
+                plural(
+                    report.remaining_drift.len(),
+                    "object differs",
+                    "objects differ"
+                )
             )?;
-            writeln!(out)?;
-            super::super::diff::markdown::render(&drift_report(report), out)
+            for change in &report.remaining_drift {
+                writeln!(out)?;
+                object(change, NewSide::ReadBack, ("desired", "live"), out)?;
+            }
+            Ok(())
         }
     }
 }

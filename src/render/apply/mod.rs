@@ -8,7 +8,6 @@ pub(super) mod markdown;
 use super::paint::{DIM, GREEN, RED, YELLOW};
 use super::sanitize;
 use crate::apply::{ApplyReport, WriteOutcome};
-use crate::diff::{Report, Side};
 
 pub use json::APPLY_FORMAT_VERSION;
 
@@ -69,14 +68,6 @@ fn counts(report: &ApplyReport) -> Counts {
         converged: o.iter().filter(|o| o.ok && o.converged).count(),
         failed: o.iter().filter(|o| !o.ok && !o.skipped).count(),
         skipped: o.iter().filter(|o| o.skipped).count(),
-    }
-}
-
-fn drift_report(report: &ApplyReport) -> Report {
-    Report {
-        from: Side::new("desired state"),
-        to: Side::new("live tenant after the writes"),
-        changes: report.remaining_drift.clone(),
     }
 }
 

@@ -124,7 +124,7 @@ fn apply_human() {
     assert!(text.contains("request-id: 7d1c0ffe-0000-4000-8000-000000000001"));
     assert!(text.contains("FAILED"));
     assert!(
-        text.contains("Still different after writing: 1 object\n"),
+        text.contains("Read back: 1 object differs from the desired state (desired → live):\n"),
         "{text}"
     );
     snapshot!("apply_human", text);
@@ -158,16 +158,16 @@ fn counts_agree_with_their_nouns() {
     one.writes = 1;
     let text = apply_text(&one, Format::Human);
     assert!(text.contains("; 1 request in "), "{text}");
-    assert!(text.contains(" 1 object\n"), "{text}");
+    assert!(text.contains("Read back: 1 object differs "), "{text}");
     let md = apply_text(&one, Format::Markdown);
-    assert!(md.contains("** 1 object\n"), "{md}");
+    assert!(md.contains("**Read back:** 1 object differs "), "{md}");
     assert!(md.contains("<summary>All writes (5)</summary>"), "{md}");
 
     let mut many = scenario_report();
     many.remaining_drift.extend(many.remaining_drift.clone());
     let text = apply_text(&many, Format::Human);
     assert!(text.contains("; 4 requests in "), "{text}");
-    assert!(text.contains(" 2 objects\n"), "{text}");
+    assert!(text.contains("Read back: 2 objects differ "), "{text}");
 }
 
 #[test]
@@ -211,4 +211,54 @@ fn a_failed_write_names_its_request_and_request_id_once() {
         .as_str()
         .unwrap()
         .ends_with("(request-id 7d1c0ffe-0000-4000-8000-000000000001)"));
+}
+
+#[test]
+fn the_read_back_says_what_still_differs_from_the_desired_state() {
+    let mut report = scenario_report();
+    // Dave's restore failed: read back, he is missing from the tenant. Whether he is in the
+    // recycle bin was not read, so the report must not call him gone.
+    let (backup, _, _) = fixture::scenario();
+    let dave = backup
+        .get(&ObjectKey {
+            kind: "users",
+            id: fixture::DAVE.into(),
+        })
+        .unwrap()
+        .clone();
+    let mut want = Snapshot::default();
+    want.insert(dave);
+    report.remaining_drift.extend(diff::diff(
+        &want,
+        &Snapshot::default(),
+        &HashMap::new(),
+        &DiffOptions::default(),
+    ));
+    let text = apply_text(&report, Format::Human);
+    assert!(
+        text.contains("Read back: 2 objects differ from the desired state (desired → live):\n\n~ users Bob Jones"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "- users Dave Brown ({}) missing from the tenant\n",
+            fixture::DAVE
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("gone") && !text.contains("backup"), "{text}");
+    // One summary: the apply report's, not a second one for the differences.
+    assert_eq!(text.matches("Summary:").count(), 1, "{text}");
+
+    let md = apply_text(&report, Format::Markdown);
+    assert!(md.contains("**Read back:** 2 objects differ from the desired state:\n"));
+    assert!(md.contains("(missing from the tenant)</summary>"), "{md}");
+    assert!(md.contains("| path | desired | live |"), "{md}");
+    assert!(!md.contains("Gone") && !md.contains("ackup") && !md.contains("## tenantgit diff"));
+
+    report.remaining_drift.clear();
+    assert!(apply_text(&report, Format::Human)
+        .contains("\nRead back: every touched object matches the desired state.\n"));
+    assert!(apply_text(&report, Format::Markdown)
+        .contains("\n**Read back:** every touched object matches the desired state.\n"));
 }

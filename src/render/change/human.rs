@@ -9,17 +9,17 @@ use similar::{ChangeTag, TextDiff};
 
 use super::super::paint::{Painter, BOLD, DIM, GREEN, RED, YELLOW};
 use super::super::{inline, sanitize};
+use super::NewSide;
 use crate::diff::{AttributeChange, Change, ChangeKind, LinkChange};
 use crate::model::LinkRef;
 
 /// Values longer than this (as one line of JSON) are shown as a unified diff.
 const INLINE_MAX: usize = 60;
 
-/// A changed object: its header line, then its attributes and links. `live`: the new side is
-/// the live tenant, so that a removed object not in the recycle bin is known to be gone.
+/// A changed object: its header line, then its attributes and links.
 pub(in crate::render) fn object(
     change: &Change,
-    live: bool,
+    new_side: NewSide,
     p: &Painter,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -37,7 +37,7 @@ pub(in crate::render) fn object(
         sanitize(&change.key.id)
     )?;
     match &change.change {
-        ChangeKind::Added => write!(out, " added")?,
+        ChangeKind::Added => write!(out, " {}", new_side.added())?,
         ChangeKind::Modified => {}
         ChangeKind::Removed { restorable } => match restorable {
             Some(info) => {
@@ -50,8 +50,7 @@ pub(in crate::render) fn object(
                     None => write!(out, ", restorable")?,
                 }
             }
-            None if live => write!(out, " removed: gone (not in the recycle bin)")?,
-            None => write!(out, " removed")?,
+            None => write!(out, " {}", new_side.removed())?,
         },
     }
     writeln!(out)?;

@@ -5,19 +5,22 @@
 use std::io::{self, Write};
 
 use super::super::md::{code, elements, html, link_table, text, value};
+use super::NewSide;
 use crate::diff::{Change, ChangeKind};
 
 /// A changed object as a collapsible section. `columns` name the old and new side in the
-/// attribute table; `live`: the new side is the live tenant, so that a removed object not in the
-/// recycle bin is known to be gone.
+/// attribute table.
 pub(in crate::render) fn object(
     c: &Change,
-    live: bool,
+    new_side: NewSide,
     columns: (&str, &str),
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let (sign, word) = match c.change {
-        ChangeKind::Added => ("+", "added"),
+        ChangeKind::Added => ("+", new_side.added()),
+        ChangeKind::Removed { restorable: None } if new_side == NewSide::ReadBack => {
+            ("−", new_side.removed())
+        }
         ChangeKind::Removed { .. } => ("−", "removed"),
         ChangeKind::Modified => ("~", "modified"),
     };
@@ -30,9 +33,9 @@ pub(in crate::render) fn object(
     writeln!(out)?;
     writeln!(out, "Id: {}", code(&c.key.id))?;
     if let ChangeKind::Removed { restorable } = &c.change {
-        writeln!(out)?;
         match restorable {
             Some(info) => {
+                writeln!(out)?;
                 write!(out, "Soft-deleted")?;
                 if let Some(at) = &info.deleted_at {
                     write!(out, " {}", text(at))?;
@@ -42,7 +45,11 @@ pub(in crate::render) fn object(
                     None => writeln!(out, "; restorable.")?,
                 }
             }
-            None if live => writeln!(out, "Gone: not in the recycle bin.")?,
+            None if new_side == NewSide::Live => {
+                writeln!(out)?;
+                writeln!(out, "Gone: not in the recycle bin.")?;
+            }
+            // A blank line with nothing after it would double the one before the table.
             None => {}
         }
     }

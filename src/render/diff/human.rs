@@ -32,11 +32,10 @@ pub(in crate::render) fn render(
         writeln!(out)?;
         return writeln!(out, "No differences.");
     }
-    // "Gone" is only known when the current side is the live tenant (not a commit).
-    let live = report.to.commit.is_none();
+    let new_side = super::new_side(report);
     for change in &report.changes {
         writeln!(out)?;
-        object(change, live, &p, out)?;
+        object(change, new_side, &p, out)?;
     }
     writeln!(out)?;
     summary(report, &p, out)

@@ -29,10 +29,10 @@ pub(in crate::render) fn render(report: &Report, out: &mut dyn Write) -> io::Res
         "| **total** | **{}** | **{}** | **{}** |",
         t.added, t.removed, t.modified
     )?;
-    let live = report.to.commit.is_none();
+    let new_side = super::new_side(report);
     for change in &report.changes {
         writeln!(out)?;
-        object(change, live, ("backup", "current"), out)?;
+        object(change, new_side, ("backup", "current"), out)?;
     }
     Ok(())
 }

@@ -291,3 +291,29 @@ fn render_100k_users() {
         );
     }
 }
+
+#[test]
+fn a_removed_object_between_commits_is_just_removed() {
+    // Between two commits nothing says where a removed object went: no "gone", and no empty
+    // paragraph where the recycle bin state would be.
+    let mut report = scenario_report();
+    report.to = Side {
+        label: "HEAD (9e8f7a6)".into(),
+        commit: Some("9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3f2a1c0d".into()),
+        time: None,
+    };
+    for c in &mut report.changes {
+        if let diff::ChangeKind::Removed { restorable } = &mut c.change {
+            *restorable = None;
+        }
+    }
+    let human = render(&report, Format::Human, false);
+    assert!(
+        human
+            .contains("- groups Legacy VPN users (7e470000-0000-4000-8000-00000000a003) removed\n"),
+        "{human}"
+    );
+    assert!(!human.contains("gone"), "{human}");
+    let md = render(&report, Format::Markdown, false);
+    assert!(!md.contains("Gone") && !md.contains("\n\n\n"), "{md}");
+}
