@@ -27,20 +27,21 @@ impl Block<'_> {
         self.actions.iter().any(|a| f(&a.op))
     }
 
-    /// Sign, its colour, and what happens to the object as a whole (empty for an update).
+    /// Sign, its colour, and what happens to the object as a whole (empty for an update). No
+    /// parentheses: the Markdown rendering puts the words in some.
     fn headline(&self) -> (&'static str, &'static str, &'static str) {
         if self.has(|o| matches!(o, Op::Restore)) {
             ("+", GREEN, "restore from the recycle bin")
         } else if self.has(|o| matches!(o, Op::Create { .. })) {
-            ("+", GREEN, "create (gets a new id)")
+            ("+", GREEN, "create with a new id")
         } else if let Some(soft) = self.actions.iter().find_map(|a| match a.op {
             Op::Delete { soft } => Some(soft),
             _ => None,
         }) {
             let how = if soft {
-                "delete (to the recycle bin)"
+                "delete to the recycle bin"
             } else {
-                "delete (permanently)"
+                "delete permanently"
             };
             ("-", RED, how)
         } else {

@@ -139,9 +139,38 @@ fn plan_json() {
 
 #[test]
 fn plan_markdown() {
-    snapshot!(
-        "plan_markdown",
-        plan_text(&scenario_plan(), Format::Markdown, false)
+    let text = plan_text(&scenario_plan(), Format::Markdown, false);
+    assert!(
+        text.contains("<b>Legacy VPN users</b> (create with a new id)</summary>"),
+        "{text}"
+    );
+    snapshot!("plan_markdown", text);
+}
+
+#[test]
+fn what_happens_to_an_object_is_worded_without_nested_parentheses() {
+    let mut p = scenario_plan();
+    // Alice deleted to the recycle bin, Bob permanently.
+    for a in &mut p.actions {
+        if a.id == fixture::ALICE {
+            a.op = Op::Delete { soft: true };
+        } else if a.id == fixture::BOB {
+            a.op = Op::Delete { soft: false };
+        }
+    }
+    let md = plan_text(&p, Format::Markdown, false);
+    for summary in md.lines().filter(|l| l.starts_with("<details>")) {
+        assert!(!summary.contains("))"), "{summary}");
+    }
+    assert!(md.contains("<b>Alice Smith</b> (delete to the recycle bin)</summary>"));
+    assert!(md.contains("<b>Bob Jones</b> (delete permanently)</summary>"));
+    let human = plan_text(&p, Format::Human, false);
+    assert!(
+        human.contains(&format!(
+            "- users Alice Smith ({}) delete to the recycle bin\n",
+            fixture::ALICE
+        )),
+        "{human}"
     );
 }
 
