@@ -24,7 +24,7 @@ pub(in crate::render) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<
     let s = plan.summary();
     writeln!(
         out,
-        "| update | restore | create | delete | links added | links removed | kept |"
+        "| update | restore | create | delete | links to add | links to remove | kept |"
     )?;
     writeln!(out, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")?;
     writeln!(

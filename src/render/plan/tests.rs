@@ -144,6 +144,11 @@ fn plan_markdown() {
         text.contains("<b>Legacy VPN users</b> (create with a new id)</summary>"),
         "{text}"
     );
+    // A plan says what will happen, as the human summary does.
+    assert!(
+        text.contains("| links to add | links to remove | kept |\n"),
+        "{text}"
+    );
     snapshot!("plan_markdown", text);
 }
 
