@@ -138,7 +138,8 @@ fn kept(plan: &Plan, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
 
 fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
-    let kept = if plan.request.prune {
+    // The hint only where there is something --prune would delete.
+    let kept = if plan.request.prune || s.kept == 0 {
         format!("{} kept", s.kept)
     } else {
         format!("{} kept (use --prune to delete)", s.kept)

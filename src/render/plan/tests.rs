@@ -219,3 +219,17 @@ fn counts_agree_with_their_nouns() {
         "{text}"
     );
 }
+
+#[test]
+fn the_prune_hint_comes_only_with_something_to_prune() {
+    let mut p = scenario_plan();
+    let text = plan_text(&p, Format::Human, false);
+    assert!(
+        text.ends_with(", 1 kept (use --prune to delete)\n"),
+        "{text}"
+    );
+    p.kept.clear();
+    let text = plan_text(&p, Format::Human, false);
+    assert!(text.ends_with(", 0 kept\n"), "{text}");
+    assert!(!text.contains("--prune"), "{text}");
+}
