@@ -20,10 +20,11 @@ pub(in crate::render) fn render(
     writeln!(out, "{}", p.paint(BOLD, "Writes:"))?;
     for o in &report.outcomes {
         let (word, color) = verdict(o);
+        // Padded before painting: the escape codes would count towards the width.
         writeln!(
             out,
-            "  {:<7} {} {} {} ({}): {}",
-            p.paint(color, word),
+            "  {} {} {} {} ({}): {}",
+            p.paint(color, &format!("{word:<7}")),
             o.action,
             o.kind,
             sanitize(&o.display_name),

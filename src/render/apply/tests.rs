@@ -113,8 +113,12 @@ fn scenario_report() -> ApplyReport {
 }
 
 fn apply_text(r: &ApplyReport, format: Format) -> String {
+    coloured_apply_text(r, format, false)
+}
+
+fn coloured_apply_text(r: &ApplyReport, format: Format, color: bool) -> String {
     let mut out = Vec::new();
-    render_apply(r, format, &Style { color: false }, &mut out).unwrap();
+    render_apply(r, format, &Style { color }, &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -261,4 +265,16 @@ fn the_read_back_says_what_still_differs_from_the_desired_state() {
         .contains("\nRead back: every touched object matches the desired state.\n"));
     assert!(apply_text(&report, Format::Markdown)
         .contains("\n**Read back:** every touched object matches the desired state.\n"));
+}
+
+#[test]
+fn apply_human_in_colour_says_the_same_in_colour() {
+    let r = scenario_report();
+    let coloured = coloured_apply_text(&r, Format::Human, true);
+    assert!(coloured.contains("\x1b[31m"), "{coloured}");
+    let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(&coloured, "");
+    // The outcome column lines up in colour too.
+    assert_eq!(stripped, apply_text(&r, Format::Human));
 }
