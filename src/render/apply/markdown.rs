@@ -29,12 +29,16 @@ pub(in crate::render) fn render(report: &ApplyReport, out: &mut dyn Write) -> io
         writeln!(out)?;
         writeln!(out, "**Failed or skipped writes:**")?;
         writeln!(out)?;
-        writeln!(out, "| object | action | request | error | request-id |")?;
-        writeln!(out, "| --- | --- | --- | --- | --- |")?;
+        writeln!(
+            out,
+            "| outcome | object | action | request | error | request-id |"
+        )?;
+        writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
         for o in problems {
             writeln!(
                 out,
-                "| {} {} | {} | {} | {} | {} |",
+                "| {} | {} {} | {} | {} | {} | {} |",
+                verdict(o).0,
                 code(&o.kind),
                 text(&o.display_name),
                 text(&o.action),

@@ -24,14 +24,17 @@ fn verdict(o: &WriteOutcome) -> (&'static str, &'static str) {
     }
 }
 
-/// `PATCH users/… → 204`.
+/// `PATCH users/… → 204`, or `users/… (not sent)` for a write that was never sent (the
+/// executor leaves its method empty).
 fn request_text(o: &WriteOutcome) -> String {
-    let mut s = String::new();
-    if !o.method.is_empty() {
-        s.push_str(&o.method);
-        s.push(' ');
+    if o.method.is_empty() {
+        return if o.path.is_empty() {
+            "not sent".into()
+        } else {
+            format!("{} (not sent)", sanitize(&o.path))
+        };
     }
-    s.push_str(&sanitize(&o.path));
+    let mut s = format!("{} {}", o.method, sanitize(&o.path));
     if let Some(status) = o.status {
         s.push_str(&format!(" → {status}"));
     }
@@ -39,11 +42,16 @@ fn request_text(o: &WriteOutcome) -> String {
 }
 
 /// A failed or skipped write's error as the reports show it, without what they already show
-/// beside it: the request (Graph errors open with `PATCH users/…: `, once per attempt) and
-/// Graph's request id (Graph errors end with `(request-id …)`; the reports give it on its own).
-/// The JSON report keeps the error as it is.
+/// beside it: the request (Graph errors open with `PATCH users/…: `, once per attempt),
+/// Graph's request id (Graph errors end with `(request-id …)`; the reports give it on its own)
+/// and the word `skipped` (the outcome says it). The JSON report keeps the error as it is.
 fn error_text(o: &WriteOutcome) -> Option<String> {
     let mut e = o.error.clone()?;
+    if o.skipped {
+        if let Some(why) = e.strip_prefix("skipped: ") {
+            e = why.to_string();
+        }
+    }
     if !o.method.is_empty() {
         e = e.replace(&format!("{} {}: ", o.method, o.path), "");
     }

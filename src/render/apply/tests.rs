@@ -278,3 +278,35 @@ fn apply_human_in_colour_says_the_same_in_colour() {
     // The outcome column lines up in colour too.
     assert_eq!(stripped, apply_text(&r, Format::Human));
 }
+
+#[test]
+fn a_write_never_sent_says_so_once() {
+    let mut report = scenario_report();
+    // A write of a kind this build does not know: no method, no path.
+    let mut unknown = outcome("update", "0000", "Mystery");
+    unknown.kind = "widgets".into();
+    unknown.method = String::new();
+    unknown.path = String::new();
+    unknown.status = None;
+    unknown.ok = false;
+    unknown.error = Some("unknown kind \"widgets\"".into());
+    report.outcomes.push(unknown);
+    let text = apply_text(&report, Format::Human);
+    let dave = format!(
+        "  skipped update users Dave Brown ({id}): users/{id} (not sent)\n          restoring or re-creating the object failed\n",
+        id = fixture::DAVE
+    );
+    assert!(text.contains(&dave), "{text}");
+    assert!(
+        text.contains("  FAILED  update widgets Mystery (0000): not sent\n          unknown kind \"widgets\"\n"),
+        "{text}"
+    );
+    let md = apply_text(&report, Format::Markdown);
+    assert!(
+        md.contains(&format!(
+            "| skipped | `users` Dave Brown | update | `users/{} (not sent)` | restoring or re-creating the object failed |  |",
+            fixture::DAVE
+        )),
+        "{md}"
+    );
+}
