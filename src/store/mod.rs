@@ -28,10 +28,12 @@
 //! Reading ([`Store::tree_index`], [`Store::load_snapshot`]) is split so that callers compare
 //! blob ids first and parse only the files that differ: parsing YAML is the expensive part.
 
+mod commit;
+mod message;
 mod pack;
 mod read;
 mod tree;
-mod write;
+mod worktree;
 
 #[cfg(test)]
 mod tests;
@@ -41,9 +43,10 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
+pub use commit::CommitOutcome;
+pub use message::{parse_git_date, ChangeSummary, CommitOptions, KindChanges};
 pub use pack::blob_id;
 pub use read::{FileChange, TreeIndex};
-pub use write::{parse_git_date, ChangeSummary, CommitOptions, CommitOutcome, KindChanges};
 
 /// A typed failure of the store, with a hint for the person at the keyboard.
 #[derive(Debug, thiserror::Error)]
