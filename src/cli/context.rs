@@ -4,7 +4,7 @@
 use crate::config::{self, FileConfig};
 use crate::error::Error;
 use crate::graph::{self, GraphClient, GraphFileSettings};
-use crate::store::{Store, StoreError};
+use crate::store::{RepoLock, Store, StoreError};
 
 use super::Global;
 
@@ -50,6 +50,16 @@ impl Repo {
             created,
         })
     }
+}
+
+/// Takes the repository lock for `command`, saying so when it took over the lock of a process
+/// that is gone.
+pub fn lock(global: &Global, store: &Store, command: &str) -> Result<RepoLock, Error> {
+    let lock = store.lock(command)?;
+    if let Some(notice) = lock.notice() {
+        global.say(format!("notice: {notice}"));
+    }
+    Ok(lock)
 }
 
 fn load_config(store: &Store) -> Result<FileConfig, Error> {

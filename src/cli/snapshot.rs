@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let repo = Repo::open_or_init(global)?;
-    let _lock = repo.store.lock("snapshot")?;
+    let _lock = context::lock(global, &repo.store, "snapshot")?;
     let kinds = if args.kinds.is_empty() {
         repo.config.kinds_in_scope()
     } else {

@@ -29,6 +29,7 @@
 //! blob ids first and parse only the files that differ: parsing YAML is the expensive part.
 
 mod commit;
+mod lock;
 mod message;
 mod pack;
 mod read;
@@ -38,12 +39,12 @@ mod worktree;
 #[cfg(test)]
 mod tests;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
 pub use commit::CommitOutcome;
+pub use lock::{LockOwner, RepoLock};
 pub use message::{parse_git_date, ChangeSummary, CommitOptions, KindChanges};
 pub use pack::blob_id;
 pub use read::{FileChange, TreeIndex};
@@ -114,7 +115,7 @@ impl StoreError {
                 "use a commit id, a branch, a tag or an expression like HEAD~1; `git log --oneline` lists commits".into()
             }
             StoreError::Locked { path, .. } => format!(
-                "another tenantgit is running on this repository; if none is, remove {}",
+                "another tenantgit is running on this repository; if none is (a lock of a process that is gone on this machine is taken over by itself, so it may be another machine's), remove {}",
                 path.display()
             ),
             StoreError::DetachedHead => {
@@ -156,27 +157,6 @@ impl StoreError {
 pub struct Store {
     repo: Repository,
 }
-
-/// The exclusive lock of a writing command; removes its file when dropped.
-#[derive(Debug)]
-pub struct RepoLock {
-    path: PathBuf,
-}
-
-impl RepoLock {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for RepoLock {
-    fn drop(&mut self) {
-        // Nothing useful can be done if it is already gone.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-const LOCK_FILE: &str = "tenantgit.lock";
 
 impl Store {
     /// The repository at DIR, found as `git -C DIR` finds it (DIR or a folder above it).
@@ -236,33 +216,6 @@ impl Store {
     /// The `.git` folder (or the bare repository itself).
     pub fn git_dir(&self) -> &Path {
         self.repo.path()
-    }
-
-    /// Takes the repository's tenantgit lock for a writing command: `<gitdir>/tenantgit.lock`
-    /// (the common git dir, shared by linked worktrees), created exclusively and holding the
-    /// pid and the command. A crashed run leaves the file behind; [`StoreError::Locked`] says
-    /// so and the hint names the file to remove.
-    pub fn lock(&self, command: &str) -> Result<RepoLock, StoreError> {
-        // The common dir, so that linked worktrees of one repository share the lock.
-        let path = self.repo.commondir().join(LOCK_FILE);
-        let mut file = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let pid = std::fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|s| s.lines().next()?.trim().parse().ok());
-                return Err(StoreError::Locked { pid, path });
-            }
-            Err(e) => return Err(StoreError::io("creating the lock file", path)(e)),
-        };
-        let lock = RepoLock { path };
-        writeln!(file, "{}\n{command}", std::process::id())
-            .map_err(StoreError::io("writing the lock file", lock.path.clone()))?;
-        Ok(lock)
     }
 
     /// The commit a revision names: `HEAD`, `main~2`, a sha prefix, `origin/main`, a tag.

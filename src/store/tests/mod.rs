@@ -11,6 +11,8 @@ use crate::model::{LinkRef, Object, Snapshot};
 use crate::normalize::normalize;
 use crate::schema::{self, KindSpec};
 
+mod lock;
+
 fn kind(name: &str) -> &'static KindSpec {
     schema::kind(name).expect("kind exists")
 }
@@ -412,7 +414,9 @@ fn lock_is_exclusive() {
     let (_dir, store) = bare_repo();
     let lock = store.lock("snapshot").unwrap();
     let text = std::fs::read_to_string(lock.path()).unwrap();
-    assert_eq!(text, format!("{}\nsnapshot\n", std::process::id()));
+    let owner = LockOwner::parse(&text);
+    assert_eq!(owner.pid, Some(std::process::id()));
+    assert_eq!(owner.command.as_deref(), Some("snapshot"));
     let other = Store::open(store.git_dir()).unwrap();
     match other.lock("restore") {
         Err(StoreError::Locked { pid, path }) => {
