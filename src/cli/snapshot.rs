@@ -20,8 +20,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
-    let repo = Repo::open_or_init(global)?;
-    let _lock = context::lock(global, &repo.store, "snapshot")?;
+    let (repo, _lock) = Repo::open_or_init_locked(global, "snapshot")?;
     let kinds = if args.kinds.is_empty() {
         repo.config.kinds_in_scope()
     } else {
@@ -31,7 +30,13 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             .collect::<Result<Vec<_>, _>>()?
     };
     let client = context::graph_client(&repo.config)?;
-    let extra: Vec<(String, Vec<u8>)> = if repo.created {
+    // The first commit in a working tree brings a commented settings file, also when a first
+    // run was interrupted before its commit (the repository exists then, but the file it had
+    // written was undone).
+    let first = repo.store.head()?.is_none();
+    let extra: Vec<(String, Vec<u8>)> = if repo.created
+        || (first && !repo.store.is_bare() && repo.store.read_file(config::FILE_NAME)?.is_none())
+    {
         vec![(
             config::FILE_NAME.to_string(),
             config::DEFAULT_TEXT.as_bytes().to_vec(),
@@ -55,7 +60,6 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         time,
         ..CommitOptions::default()
     };
-    let first = repo.store.head()?.is_none();
     let bars = Bars::new(global.quiet);
     let run = super::runtime()?.block_on(ops::snapshot(
         &repo.store,

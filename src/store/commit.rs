@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use git2::{Oid, Signature};
 
+use super::checkout::Checkout;
 use super::message::{self, ChangeSummary, CommitOptions, NewFile, OldFile};
 use super::pack::{blob_id, write_pack, Deflater, ObjKind, PackEntry};
 use super::tree::{empty_tree_id, Dir, Node, FILE_MODE};
-use super::worktree::update_worktree;
 use super::{Store, StoreError};
+use crate::failpoint;
 use crate::layout;
 use crate::model::{Object, Snapshot};
 use crate::schema::KindSpec;
@@ -36,6 +37,14 @@ pub struct CommitOutcome {
     /// Of `git_seconds`, the time spent writing files into the working tree (0 when bare): it
     /// depends on the file system more than on tenantgit.
     pub worktree_seconds: f64,
+}
+
+/// The new tree and what it takes to write it.
+struct Built {
+    tree: Oid,
+    /// Objects the repository lacks, compressed.
+    pack: Vec<PackEntry>,
+    summary: ChangeSummary,
 }
 
 /// One object's file, hashed, compressed when the old tree does not have it.
@@ -168,7 +177,8 @@ impl Store {
     /// Writes `snapshot` as the new state of `kinds` and commits it on the current branch when
     /// the tree changed. Objects of other kinds in `snapshot` are ignored; files of other kinds
     /// and files that are not object files are carried over from `HEAD`; `extra_files` are laid
-    /// over the result. See the module doc for the steps and their failure modes.
+    /// over the result. See the module doc for the steps and their failure modes. Callers hold
+    /// the repository lock ([`Store::lock`]).
     pub fn commit_snapshot(
         &self,
         snapshot: &Snapshot,
@@ -178,6 +188,7 @@ impl Store {
     ) -> Result<CommitOutcome, StoreError> {
         let start = Instant::now();
         let repo = &self.repo;
+        self.recover_interrupted()?;
         let branch = self.current_branch()?;
         let parent = match repo.find_reference(&branch) {
             Ok(r) => Some(
@@ -191,7 +202,72 @@ impl Store {
             self.check_clean(kinds)?;
         }
         let parent_tree = parent.as_ref().map(|c| c.tree_id());
+        let Built {
+            tree,
+            pack,
+            summary,
+        } = self.build(snapshot, kinds, extra_files, parent_tree, options.max_named)?;
+        if parent_tree == Some(tree) {
+            return Ok(CommitOutcome {
+                commit: None,
+                tree,
+                summary,
+                objects_written: 0,
+                bytes_written: 0,
+                git_seconds: start.elapsed().as_secs_f64(),
+                worktree_seconds: 0.0,
+            });
+        }
+        let odb = repo
+            .odb()
+            .map_err(StoreError::git("opening the object database"))?;
+        let bytes_written = write_pack(&odb, &pack).map_err(StoreError::git("writing the pack"))?;
+        let objects_written = pack.len();
+        drop(pack);
+        failpoint::hit("snapshot.pack-written", repo.path());
 
+        let tree_obj = repo
+            .find_tree(tree)
+            .map_err(StoreError::git("reading the new tree back"))?;
+        let sig = self.signature(options)?;
+        let message = message::compose(&options.message_title, &summary, kinds, options.max_named);
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let commit = repo
+            .commit(None, &sig, &sig, &message, &tree_obj, &parents)
+            .map_err(StoreError::git("writing the commit"))?;
+        failpoint::hit("snapshot.commit-written", repo.path());
+
+        let log_message = format!("tenantgit: {}", options.message_title);
+        let worktree_seconds = self.publish(
+            &branch,
+            parent.as_ref().map(|p| (p.id(), p.tree_id())),
+            commit,
+            tree,
+            &sig,
+            &log_message,
+        )?;
+        Ok(CommitOutcome {
+            commit: Some(commit),
+            tree,
+            summary,
+            objects_written,
+            bytes_written,
+            git_seconds: start.elapsed().as_secs_f64(),
+            worktree_seconds,
+        })
+    }
+
+    /// The new tree: the old one without the object files of `kinds`, the snapshot's files and
+    /// `extra_files` laid over it. Objects the repository lacks are compressed for the pack.
+    fn build(
+        &self,
+        snapshot: &Snapshot,
+        kinds: &[&'static KindSpec],
+        extra_files: &[(String, Vec<u8>)],
+        parent_tree: Option<Oid>,
+        max_named: usize,
+    ) -> Result<Built, StoreError> {
+        let repo = &self.repo;
         // The old tree without the object files being replaced.
         let mut known = HashSet::new();
         let mut old = Vec::new();
@@ -214,7 +290,7 @@ impl Store {
         } else {
             Deflater::FAST
         };
-        let prepared = prepare(&objects, &known, level);
+        let mut prepared = prepare(&objects, &known, level);
 
         let odb = repo
             .odb()
@@ -225,7 +301,7 @@ impl Store {
                 && !odb.exists_ext(oid, git2::OdbLookupFlags::NO_REFRESH)
         };
         let mut queued: HashSet<Oid> = HashSet::new();
-        let mut pending: Vec<PackEntry> = Vec::new();
+        let mut pack: Vec<PackEntry> = Vec::new();
         let mut placed: HashMap<String, String> = HashMap::new();
         let mut deflater = Deflater::new();
         let insert_err = |path: &str| StoreError::git(format!("building the tree at {path}"));
@@ -234,13 +310,12 @@ impl Store {
             let oid = blob_id(bytes);
             if is_new(oid, &queued) {
                 queued.insert(oid);
-                pending.push(PackEntry::new(ObjKind::Blob, bytes, &mut deflater));
+                pack.push(PackEntry::new(ObjKind::Blob, bytes, &mut deflater));
             }
             root.insert(repo, path, oid, FILE_MODE)
                 .map_err(insert_err(path))?;
             placed.insert(path.clone(), format!("file {path}"));
         }
-        let mut prepared = prepared;
         for p in &mut prepared {
             if let Some(other) = placed.insert(p.path.clone(), p.object.id.clone()) {
                 return Err(StoreError::PathCollision {
@@ -253,7 +328,7 @@ impl Store {
             if let Some(entry) = p.entry.take() {
                 if is_new(p.oid, &queued) {
                     queued.insert(p.oid);
-                    pending.push(entry);
+                    pack.push(entry);
                 }
             }
         }
@@ -273,72 +348,78 @@ impl Store {
                 oid: p.oid,
             })
             .collect();
-        let summary = self.summarize(kinds, &new_files, old, options.max_named);
-        drop(new_files);
-
-        if parent_tree == Some(tree) {
-            return Ok(CommitOutcome {
-                commit: None,
-                tree,
-                summary,
-                objects_written: 0,
-                bytes_written: 0,
-                git_seconds: start.elapsed().as_secs_f64(),
-                worktree_seconds: 0.0,
-            });
-        }
-        for (oid, data) in &trees {
-            if is_new(*oid, &queued) {
-                queued.insert(*oid);
-                pending.push(PackEntry::new(ObjKind::Tree, data, &mut deflater));
+        let summary = self.summarize(kinds, &new_files, old, max_named);
+        if parent_tree != Some(tree) {
+            for (oid, data) in &trees {
+                if is_new(*oid, &queued) {
+                    queued.insert(*oid);
+                    pack.push(PackEntry::new(ObjKind::Tree, data, &mut deflater));
+                }
             }
         }
-        drop(prepared);
-        let bytes_written =
-            write_pack(&odb, &pending).map_err(StoreError::git("writing the pack"))?;
-        let objects_written = pending.len();
-        drop(pending);
+        Ok(Built {
+            tree,
+            pack,
+            summary,
+        })
+    }
 
-        let tree_obj = repo
-            .find_tree(tree)
-            .map_err(StoreError::git("reading the new tree back"))?;
-        let sig = self.signature(options)?;
-        let message = message::compose(&options.message_title, &summary, kinds, options.max_named);
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        let commit = repo
-            .commit(None, &sig, &sig, &message, &tree_obj, &parents)
-            .map_err(StoreError::git("writing the commit"))?;
-
-        let worktree_started = Instant::now();
-        if let Some(workdir) = repo.workdir() {
-            update_worktree(repo, workdir, parent_tree, tree)?;
-        }
-        let worktree_seconds = worktree_started.elapsed().as_secs_f64();
-
-        let log_message = format!("tenantgit: {}", options.message_title);
-        let moved = match &parent {
-            Some(p) => repo.reference_matching(&branch, commit, true, p.id(), &log_message),
-            None => repo.reference(&branch, commit, false, &log_message),
+    /// Checks the new tree out (with a working tree; see `checkout`) and moves `branch` from
+    /// `parent` (commit, tree) to `commit`, compare-and-swap. When the branch cannot move, the
+    /// working tree is rolled back before the error returns. Returns the seconds spent on the
+    /// working tree.
+    fn publish(
+        &self,
+        branch: &str,
+        parent: Option<(Oid, Oid)>,
+        commit: Oid,
+        tree: Oid,
+        sig: &Signature<'_>,
+        log_message: &str,
+    ) -> Result<f64, StoreError> {
+        let repo = &self.repo;
+        let started = Instant::now();
+        let checkout = match repo.workdir() {
+            Some(workdir) => Some(Checkout::prepare(
+                repo,
+                workdir,
+                parent.map(|(_, t)| t),
+                tree,
+                commit,
+                branch,
+                parent.map(|(c, _)| c),
+            )?),
+            None => None,
         };
-        moved.map_err(StoreError::git(format!(
-            "moving {branch} to the new commit (did another program change it meanwhile?)"
-        )))?;
+        let worktree_seconds = started.elapsed().as_secs_f64();
+        let moved = match parent {
+            Some((p, _)) => repo.reference_matching(branch, commit, true, p, log_message),
+            None => repo.reference(branch, commit, false, log_message),
+        };
+        if let Err(e) = moved {
+            if let Some(checkout) = checkout {
+                // A failed roll-back leaves its record for the next run; this error is the news.
+                let _ = checkout.roll_back();
+            }
+            return Err(match e.code() {
+                git2::ErrorCode::Modified | git2::ErrorCode::Exists => StoreError::BranchMoved {
+                    branch: branch.to_string(),
+                },
+                _ => StoreError::git(format!("moving {branch} to the new commit"))(e),
+            });
+        }
         // libgit2 logs ref updates only where core.logAllRefUpdates says so, which is off in
         // bare repositories; the history of snapshots should be in the reflog everywhere.
-        for name in [branch.as_str(), "HEAD"] {
-            self.ensure_reflog_entry(name, commit, &sig, &log_message)
+        for name in [branch, "HEAD"] {
+            self.ensure_reflog_entry(name, commit, sig, log_message)
                 .map_err(StoreError::git(format!("writing the reflog of {name}")))?;
         }
-
-        Ok(CommitOutcome {
-            commit: Some(commit),
-            tree,
-            summary,
-            objects_written,
-            bytes_written,
-            git_seconds: start.elapsed().as_secs_f64(),
-            worktree_seconds,
-        })
+        failpoint::hit("snapshot.ref-moved", repo.path());
+        let finish_started = Instant::now();
+        if let Some(checkout) = checkout {
+            checkout.finish()?;
+        }
+        Ok(worktree_seconds + finish_started.elapsed().as_secs_f64())
     }
 
     fn ensure_reflog_entry(

@@ -6,28 +6,35 @@
 //! objects the repository lacks to libgit2 as one pack. An unchanged tenant therefore writes
 //! nothing and makes no commit. What happens, in order:
 //!
+//! 0. A checkout that a killed run left half done is finished first
+//!    ([`Store::recover_interrupted`], see `checkout`).
 //! 1. `HEAD` must name a branch (it may be unborn); a detached `HEAD` is refused.
 //! 2. With a working tree, tracked files under the folders of the kinds being written must have
 //!    no uncommitted changes, staged or not — they would be overwritten — or nothing happens
 //!    ([`StoreError::DirtyWorktree`]). Untracked files are left alone; one that stands where a
-//!    new file must go makes the checkout in step 5 fail, before any ref moves.
+//!    new file must go makes the checkout in step 5 fail before any file is written.
 //! 3. The new tree is the branch's tree with every object file of those kinds replaced by the
 //!    snapshot's files; other files (`tenantgit.toml`, `README.md`, other kinds, anything
 //!    unknown) are kept, then `extra_files` are laid over it.
 //! 4. Objects the repository does not have are written as one pack, then the commit object.
-//! 5. With a working tree, the new tree is checked out in safe mode against the old `HEAD` and
-//!    the index updated: files that changed between the two commits are rewritten, all others
-//!    (and any local edits outside the managed folders) are left as they are.
+//! 5. With a working tree, the files that changed between the two trees are written and a new
+//!    index prepared, under the index lock and a record of the checkout (`checkout`); every
+//!    other file, and every index entry of another path (a change the user staged), is left as
+//!    it is.
 //! 6. The branch moves to the new commit, compare-and-swap against the commit it was at in step
-//!    1, with a reflog entry (also in bare repositories).
+//!    1, with a reflog entry (also in bare repositories); then the new index is put in place.
 //!
-//! A failure anywhere before step 6 leaves every ref where it was; objects already written are
-//! unreferenced and harmless (`git gc` prunes them). If step 6 itself fails after a checkout, the
-//! working tree shows the new state as uncommitted changes; `git checkout -f HEAD` returns it.
+//! A failure anywhere before step 6, or step 6 itself failing (a commit was made on the branch
+//! meanwhile: [`StoreError::BranchMoved`]), leaves every ref where it was and the working tree
+//! and the index as they were: the written files are rolled back. Objects already written are
+//! unreferenced and harmless (`git gc` prunes them). `kill -9` at any point leaves either the
+//! old commit or the complete new one, and the next run's step 0 brings the files and the index
+//! to it. The failpoints of [`crate::failpoint`] stop a run between these steps for the tests.
 //!
 //! Reading ([`Store::tree_index`], [`Store::load_snapshot`]) is split so that callers compare
 //! blob ids first and parse only the files that differ: parsing YAML is the expensive part.
 
+mod checkout;
 mod commit;
 mod lock;
 mod message;
@@ -43,6 +50,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
+pub use checkout::Recovered;
 pub use commit::CommitOutcome;
 pub use lock::{LockOwner, RepoLock};
 pub use message::{parse_git_date, ChangeSummary, CommitOptions, KindChanges};
@@ -68,6 +76,10 @@ pub enum StoreError {
     DirtyWorktree { paths: Vec<String>, more: usize },
     #[error("objects {} map to the same file {path}", ids.join(" and "))]
     PathCollision { path: String, ids: Vec<String> },
+    #[error("moving {branch} to the new commit (did another program change it meanwhile?)")]
+    BranchMoved { branch: String },
+    #[error("the index is locked by another git command ({})", path.display())]
+    IndexLocked { path: PathBuf },
     #[error("{} is a bare repository and has no working tree", path.display())]
     NoWorktree { path: PathBuf },
     #[error("{context}")]
@@ -122,8 +134,15 @@ impl StoreError {
                 "check out a branch first, e.g. `git switch main`".into()
             }
             StoreError::DirtyWorktree { .. } => {
-                "the snapshot would overwrite them: commit or stash them (`git stash`) and run again".into()
+                "these are edits made outside tenantgit (the files of an interrupted snapshot are recognised and repaired by itself), and the snapshot would overwrite them: stash them (`git stash`) or discard them (`git checkout -- PATH`), or commit them if they are changes to apply, then run again".into()
             }
+            StoreError::BranchMoved { .. } => {
+                "a commit was made on the branch during the snapshot; nothing was committed and the working tree is as it was: run the snapshot again".into()
+            }
+            StoreError::IndexLocked { path } => format!(
+                "wait for that git command to finish and run again; if none is running, remove {}",
+                path.display()
+            ),
             StoreError::PathCollision { .. } => {
                 "this is a bug in tenantgit; please report it with the two ids".into()
             }

@@ -11,6 +11,7 @@ use crate::model::{LinkRef, Object, Snapshot};
 use crate::normalize::normalize;
 use crate::schema::{self, KindSpec};
 
+mod checkout;
 mod lock;
 
 fn kind(name: &str) -> &'static KindSpec {
