@@ -91,13 +91,13 @@ pub fn hit(name: &str, dir: &Path) {
 
 fn kill_self() -> ! {
     // SIGKILL from outside, exactly what `kill -9` does: no destructor, no buffer flush, no
-    // lock file removed. (`unsafe` is forbidden in this crate, so no direct `kill(2)`.)
-    let pid = std::process::id().to_string();
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &pid])
+    // lock file removed. (`unsafe` is forbidden in this crate, so no direct `kill(2)`; the
+    // shell's built-in `kill` needs no procps.)
+    let pid = std::process::id();
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -9 {pid}")])
         .status();
-    // The signal may take a moment to land; without a `kill` program, the closest: no
-    // destructors either.
+    // The signal may take a moment to land; without a shell, the closest: no destructors either.
     std::thread::sleep(Duration::from_secs(2));
     std::process::abort()
 }
