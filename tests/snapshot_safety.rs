@@ -1,6 +1,7 @@
 //! `tenantgit snapshot` when things go wrong around it: a lock left by a killed run, `kill -9` at
 //! every step of the commit (armed through failpoints), a `git commit` of the user in the middle,
 //! and desired changes merged into the branch but not yet applied.
+#![cfg(unix)]
 
 mod common;
 
@@ -414,4 +415,185 @@ fn an_edit_made_after_an_interrupted_snapshot_is_kept_and_named() {
     assert_status(&h.run(&["snapshot"]), 0);
     assert_eq!(tree_of(&h, "HEAD"), reference);
     assert_eq!(h.git(&["status", "--porcelain"]), "");
+}
+
+/// Edits the department of the user in `path` with a normal git commit (as merging a pull
+/// request does); returns the commit id.
+fn commit_department(h: &Harness, path: &str, department: &str, title: &str) -> String {
+    let file = h.repo.join(path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("department:"))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &file,
+        text.replace(&line, &format!("department: {department}")),
+    )
+    .unwrap();
+    h.git(&[
+        "-c",
+        "user.name=u",
+        "-c",
+        "user.email=u@u",
+        "commit",
+        "-qam",
+        title,
+    ]);
+    h.head().unwrap()
+}
+
+#[test]
+fn a_merged_change_not_yet_applied_is_never_reverted_by_a_snapshot() {
+    let h = Harness::synthetic(SMALL);
+    assert_status(&h.run(&["snapshot"]), 0);
+    let path = h.file("users/", "");
+    let id = h.id_of(&path);
+    let desired = commit_department(&h, &path, "Desired Dept", "Move a user to Desired Dept");
+
+    // Not applied: refused, nothing written.
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: HEAD holds 1 desired change that the tenant does not have: ")
+            && err.contains(&path)
+            && err.contains(&format!(
+                "commit {} \"Move a user to Desired Dept\"",
+                &desired[..10]
+            )),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint:")
+            && err.contains("tenantgit apply --yes")
+            && err.contains("--record-drift"),
+        "{err}"
+    );
+    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(h.head().unwrap(), desired);
+    assert_eq!(h.git(&["status", "--porcelain"]), "");
+
+    // Drift elsewhere does not unblock it either.
+    let other_path = h
+        .git(&["ls-tree", "-r", "--name-only", "HEAD", "users/"])
+        .lines()
+        .find(|p| *p != path)
+        .unwrap()
+        .to_string();
+    let other = h.id_of(&other_path);
+    let (status, _) = h.graph(
+        "PATCH",
+        &format!("users/{other}"),
+        Some(json!({"city": "Drifted"})),
+    );
+    assert_eq!(status, 204);
+    assert_status(&h.run(&["snapshot"]), 2);
+
+    // Applied (here by hand, as `apply` would): the snapshot records the drift and keeps the
+    // desired change.
+    let (status, _) = h.graph(
+        "PATCH",
+        &format!("users/{id}"),
+        Some(json!({"department": "Desired Dept"})),
+    );
+    assert_eq!(status, 204);
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 0);
+    assert!(
+        stderr(&out).contains("1 desired changes since the last snapshot are in the tenant now"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(h.git(&["rev-parse", "HEAD~1"]).trim(), desired);
+    assert!(h
+        .git(&["show", &format!("HEAD:{path}")])
+        .contains("department: Desired Dept"));
+    let changed = h.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
+    assert_eq!(
+        changed.lines().count(),
+        1,
+        "only the drifted user: {changed}"
+    );
+    // From now on that object is observed: a later change in the tenant is drift, recorded.
+    let (status, _) = h.graph(
+        "PATCH",
+        &format!("users/{id}"),
+        Some(json!({"department": "Changed In The Portal"})),
+    );
+    assert_eq!(status, 204);
+    assert_status(&h.run(&["snapshot"]), 0);
+    assert!(h
+        .git(&["show", &format!("HEAD:{path}")])
+        .contains("Changed In The Portal"));
+}
+
+#[test]
+fn a_confirmed_change_with_an_unchanged_tenant_still_marks_it_observed() {
+    let h = Harness::synthetic(SMALL);
+    assert_status(&h.run(&["snapshot"]), 0);
+    let path = h.file("users/", "");
+    let id = h.id_of(&path);
+    let desired = commit_department(&h, &path, "Desired Dept", "Move a user");
+    let (status, _) = h.graph(
+        "PATCH",
+        &format!("users/{id}"),
+        Some(json!({"department": "Desired Dept"})),
+    );
+    assert_eq!(status, 204);
+    // The tenant is exactly HEAD: a commit with the same tree marks the change observed.
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 0);
+    assert_eq!(h.git(&["rev-parse", "HEAD~1"]).trim(), desired);
+    assert_eq!(tree_of(&h, "HEAD"), tree_of(&h, "HEAD~1"));
+    let message = h.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        message.starts_with("snapshot: 1 desired changes applied\n")
+            && message.contains("Desired changes now in the tenant: 1\n")
+            && message.contains("Tenantgit-Snapshot: "),
+        "{message}"
+    );
+    // And then the next run has nothing to do.
+    let head = h.head();
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 0);
+    assert_eq!(h.head(), head);
+}
+
+#[test]
+fn record_drift_commits_the_tenant_and_names_what_it_discarded() {
+    let h = Harness::synthetic(SMALL);
+    assert_status(&h.run(&["snapshot"]), 0);
+    let observed = h.head().unwrap();
+    let path = h.file("users/", "");
+    let before = h.git(&["show", &format!("HEAD:{path}")]);
+    let desired = commit_department(&h, &path, "Desired Dept", "Move a user to Desired Dept");
+    assert_status(&h.run(&["snapshot"]), 2);
+
+    let out = h.run(&["snapshot", "--record-drift"]);
+    assert_status(&out, 0);
+    assert!(
+        stderr(&out).contains("discarded 1 desired changes"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(h.git(&["rev-parse", "HEAD~1"]).trim(), desired);
+    // The tenant as it is: the desired change is gone from HEAD.
+    assert_eq!(h.git(&["show", &format!("HEAD:{path}")]), before);
+    assert_eq!(tree_of(&h, "HEAD"), tree_of(&h, &observed));
+    let message = h.git(&["log", "-1", "--format=%B"]);
+    assert!(
+        message.contains(&format!(
+            "Desired changes discarded (--record-drift), not in the tenant: 1\n  {path} ({} Move a user to Desired Dept)\n",
+            &desired[..10]
+        )),
+        "{message}"
+    );
+    assert_eq!(h.git(&["status", "--porcelain"]), "");
+    // Nothing is pending any more.
+    let head = h.head();
+    assert_status(&h.run(&["snapshot"]), 0);
+    assert_eq!(h.head(), head);
 }

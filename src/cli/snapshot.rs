@@ -17,6 +17,12 @@ pub struct Args {
     /// Title of the commit message.
     #[arg(short, long, value_name = "TEXT")]
     pub message: Option<String>,
+    /// Commit the tenant as it is even when HEAD holds desired changes (commits since the last
+    /// snapshot) that the tenant does not have: they are discarded, and the commit message names
+    /// them. Without it such a snapshot is refused, so that a merged change is never reverted
+    /// silently.
+    #[arg(long)]
+    pub record_drift: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
@@ -58,6 +64,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let options = CommitOptions {
         message_title: title,
         time,
+        record_drift: args.record_drift,
         ..CommitOptions::default()
     };
     let bars = Bars::new(global.quiet);
@@ -93,6 +100,18 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
                         c.removed.len()
                     ));
                 }
+            }
+            let applied = run.outcome.desired.iter().filter(|d| d.applied).count();
+            let discarded = run.outcome.desired.len() - applied;
+            if applied > 0 {
+                global.say(format!(
+                    "  {applied} desired changes since the last snapshot are in the tenant now"
+                ));
+            }
+            if discarded > 0 {
+                global.say(format!(
+                    "  discarded {discarded} desired changes the tenant does not have (--record-drift); the commit message names them"
+                ));
             }
             global.say(format!(
                 "committed {} ({} git objects written in {:.2}s, working tree updated in {:.2}s)",

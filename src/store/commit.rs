@@ -9,6 +9,7 @@ use git2::{Oid, Signature};
 use super::checkout::Checkout;
 use super::message::{self, ChangeSummary, CommitOptions, NewFile, OldFile};
 use super::pack::{blob_id, write_pack, Deflater, ObjKind, PackEntry};
+use super::pending::{self, DesiredChange};
 use super::tree::{empty_tree_id, Dir, Node, FILE_MODE};
 use super::{Store, StoreError};
 use crate::failpoint;
@@ -28,6 +29,9 @@ pub struct CommitOutcome {
     /// The snapshot's tree (the current one when unchanged).
     pub tree: Oid,
     pub summary: ChangeSummary,
+    /// The desired changes `HEAD` held for the kinds written (see `pending`): all applied, or
+    /// some discarded with `record_drift`.
+    pub desired: Vec<DesiredChange>,
     /// Objects written to the pack (blobs and trees; the commit object not counted).
     pub objects_written: usize,
     /// Size of the pack written, in bytes.
@@ -201,17 +205,29 @@ impl Store {
         if repo.workdir().is_some() {
             self.check_clean(kinds)?;
         }
+        let desired = match &parent {
+            Some(p) => self.desired_changes(p.id(), kinds, snapshot)?,
+            None => Vec::new(),
+        };
+        let unapplied: Vec<&DesiredChange> = desired.iter().filter(|d| !d.applied).collect();
+        if !unapplied.is_empty() && !options.record_drift {
+            return Err(pending::refusal(&unapplied));
+        }
         let parent_tree = parent.as_ref().map(|c| c.tree_id());
         let Built {
             tree,
             pack,
             summary,
         } = self.build(snapshot, kinds, extra_files, parent_tree, options.max_named)?;
-        if parent_tree == Some(tree) {
+        // Desired changes now in the tenant need a snapshot commit even when the tree is the same:
+        // it marks them observed, so that a later change of those objects in the tenant is
+        // recorded as drift, not mistaken for a change still to apply.
+        if parent_tree == Some(tree) && desired.is_empty() {
             return Ok(CommitOutcome {
                 commit: None,
                 tree,
                 summary,
+                desired,
                 objects_written: 0,
                 bytes_written: 0,
                 git_seconds: start.elapsed().as_secs_f64(),
@@ -230,7 +246,13 @@ impl Store {
             .find_tree(tree)
             .map_err(StoreError::git("reading the new tree back"))?;
         let sig = self.signature(options)?;
-        let message = message::compose(&options.message_title, &summary, kinds, options.max_named);
+        let message = message::compose(
+            &options.message_title,
+            &summary,
+            kinds,
+            options.max_named,
+            &desired,
+        );
         let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
         let commit = repo
             .commit(None, &sig, &sig, &message, &tree_obj, &parents)
@@ -250,6 +272,7 @@ impl Store {
             commit: Some(commit),
             tree,
             summary,
+            desired,
             objects_written,
             bytes_written,
             git_seconds: start.elapsed().as_secs_f64(),
@@ -380,6 +403,8 @@ impl Store {
         let repo = &self.repo;
         let started = Instant::now();
         let checkout = match repo.workdir() {
+            // A commit that only marks desired changes as observed changes no file.
+            Some(_) if parent.map(|(_, t)| t) == Some(tree) => None,
             Some(workdir) => Some(Checkout::prepare(
                 repo,
                 workdir,

@@ -1,12 +1,14 @@
 //! Commit messages of snapshots: what changed per kind (added, changed, removed, matched by the id
 //! in the file name), the one-line headline for `git log --oneline`, the body naming the first
-//! objects, and the commit options (title, author, time) that go with them.
+//! objects and the desired changes the snapshot found applied or discarded, the trailer that
+//! marks a snapshot commit, and the commit options (title, author, time) that go with them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use git2::{Oid, Signature};
 
+use super::pending::{self, DesiredChange};
 use super::{Store, StoreError};
 use crate::layout;
 use crate::model::Object;
@@ -26,6 +28,10 @@ pub struct CommitOptions {
     pub time: Option<(i64, i32)>,
     /// How many objects per kind the message names before "… and N more".
     pub max_named: usize,
+    /// Commit the tenant as read even when `HEAD` holds desired changes the tenant does not have,
+    /// discarding them (the message names them); without it such a snapshot is refused with
+    /// [`StoreError::Unapplied`].
+    pub record_drift: bool,
 }
 
 impl Default for CommitOptions {
@@ -35,6 +41,7 @@ impl Default for CommitOptions {
             author: None,
             time: None,
             max_named: 10,
+            record_drift: false,
         }
     }
 }
@@ -188,25 +195,59 @@ pub(super) struct NewFile<'a> {
     pub oid: Oid,
 }
 
-/// The full message: title (with the headline of the changes) and body.
+/// The full message: title (with the headline of the changes), body, the desired changes found
+/// applied or discarded, and the trailer naming the kinds observed.
 pub(super) fn compose(
     title: &str,
     summary: &ChangeSummary,
     kinds: &[&KindSpec],
     max_named: usize,
+    desired: &[DesiredChange],
 ) -> String {
     let kind_order: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
-    let body = summary.message_body(&kind_order, max_named);
-    let headline = summary.headline(&kind_order);
+    let mut body = summary.message_body(&kind_order, max_named);
+    let mut headline = summary.headline(&kind_order);
+    let (applied, discarded): (Vec<&DesiredChange>, Vec<&DesiredChange>) =
+        desired.iter().partition(|d| d.applied);
+    if headline.is_empty() && !applied.is_empty() {
+        headline = format!("{} desired changes applied", applied.len());
+    }
+    for (list, what) in [
+        (&applied, "Desired changes now in the tenant"),
+        (
+            &discarded,
+            "Desired changes discarded (--record-drift), not in the tenant",
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        body.push_str(&format!("{what}: {}\n", list.len()));
+        for d in list.iter().take(max_named) {
+            body.push_str(&format!("  {}", d.path));
+            if let Some((commit, title)) = d.commits.first() {
+                let short = &commit.to_string()[..10];
+                body.push_str(&format!(" ({short} {title})"));
+            }
+            body.push('\n');
+        }
+        if list.len() > max_named {
+            body.push_str(&format!("  … and {} more\n", list.len() - max_named));
+        }
+    }
     let title = if headline.is_empty() {
         title.to_string()
     } else {
         format!("{title}: {headline}")
     };
+    let trailer = pending::trailer(kinds);
     if body.is_empty() {
-        format!("{title}\n")
+        format!("{title}\n\n{trailer}\n")
     } else {
-        format!("{title}\n\n{body}")
+        format!("{title}\n\n{body}\n{trailer}\n")
     }
 }
 

@@ -39,6 +39,7 @@ mod commit;
 mod lock;
 mod message;
 mod pack;
+mod pending;
 mod read;
 mod tree;
 mod worktree;
@@ -55,6 +56,7 @@ pub use commit::CommitOutcome;
 pub use lock::{LockOwner, RepoLock};
 pub use message::{parse_git_date, ChangeSummary, CommitOptions, KindChanges};
 pub use pack::blob_id;
+pub use pending::{observed_kinds, DesiredChange, TRAILER};
 pub use read::{FileChange, TreeIndex};
 
 /// A typed failure of the store, with a hint for the person at the keyboard.
@@ -80,6 +82,20 @@ pub enum StoreError {
     BranchMoved { branch: String },
     #[error("the index is locked by another git command ({})", path.display())]
     IndexLocked { path: PathBuf },
+    #[error(
+        "HEAD holds {count} desired change{} that the tenant does not have: {}{} ({})",
+        if *count == 1 { "" } else { "s" },
+        objects.join(", "),
+        more_suffix(count.saturating_sub(objects.len())),
+        commits.join(", ")
+    )]
+    Unapplied {
+        count: usize,
+        /// The first few, by path.
+        objects: Vec<String>,
+        /// The commits that made them: `commit 1a2b3c4d5e "title"`.
+        commits: Vec<String>,
+    },
     #[error("{} is a bare repository and has no working tree", path.display())]
     NoWorktree { path: PathBuf },
     #[error("{context}")]
@@ -135,6 +151,9 @@ impl StoreError {
             }
             StoreError::DirtyWorktree { .. } => {
                 "these are edits made outside tenantgit (the files of an interrupted snapshot are recognised and repaired by itself), and the snapshot would overwrite them: stash them (`git stash`) or discard them (`git checkout -- PATH`), or commit them if they are changes to apply, then run again".into()
+            }
+            StoreError::Unapplied { .. } => {
+                "a snapshot now would revert them; apply them first (`tenantgit apply --yes`), or discard them and record the tenant as it is with `tenantgit snapshot --record-drift`; nothing was committed".into()
             }
             StoreError::BranchMoved { .. } => {
                 "a commit was made on the branch during the snapshot; nothing was committed and the working tree is as it was: run the snapshot again".into()

@@ -13,6 +13,7 @@ use crate::schema::{self, KindSpec};
 
 mod checkout;
 mod lock;
+mod pending;
 
 fn kind(name: &str) -> &'static KindSpec {
     schema::kind(name).expect("kind exists")
@@ -92,6 +93,7 @@ fn options() -> CommitOptions {
         author: Some(("Test".into(), "test@example.com".into())),
         time: Some((1_700_000_000, 60)),
         max_named: 10,
+        record_drift: false,
     }
 }
 
@@ -472,8 +474,19 @@ fn commit_message_names_the_first_objects() {
          + user10@contoso.com\n  \
          + user11@contoso.com\n  \
          + user12@contoso.com\n  \
-         … and 3 more"
+         … and 3 more\n\n\
+         Tenantgit-Snapshot: users, groups, authorizationPolicy"
     );
+    // git reads the trailer as git reads any trailer.
+    let trailer = git(
+        dir.path(),
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Tenantgit-Snapshot,valueonly)",
+        ],
+    );
+    assert_eq!(trailer.trim(), "users, groups, authorizationPolicy");
     let author = git(
         dir.path(),
         &["log", "-1", "--format=%an <%ae> %ad", "--date=raw"],
