@@ -182,6 +182,8 @@ impl Store {
         }
 
         let mut out = Vec::new();
+        // Changes not applied: (index in `out`, their paths, index of the last snapshot).
+        let mut blame: Vec<(usize, Vec<String>, usize)> = Vec::new();
         for ((_, hinted_id), side) in sides {
             let kind = side.kind.expect("every entry has its kind");
             let head_object = side
@@ -214,24 +216,23 @@ impl Store {
                 .or(side.observed.as_ref())
                 .map(|(p, _)| p.clone())
                 .expect("a change has a file on one side");
-            let commits = if applied {
-                Vec::new()
-            } else {
-                let paths: Vec<&str> = [&side.head, &side.observed]
+            if !applied {
+                let paths = [&side.head, &side.observed]
                     .into_iter()
                     .flatten()
-                    .map(|(p, _)| p.as_str())
+                    .map(|(p, _)| p.clone())
                     .collect();
-                self.commits_changing(&chain[..side.since], &paths)?
-            };
+                blame.push((out.len(), paths, side.since));
+            }
             out.push(DesiredChange {
                 kind,
                 id,
                 path,
                 applied,
-                commits,
+                commits: Vec::new(),
             });
         }
+        self.attach_commits(&chain, &blame, &mut out)?;
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
@@ -244,16 +245,26 @@ impl Store {
         yaml::parse_object(kind, Path::new(path), &text).ok()
     }
 
-    /// Which of `chain`'s commits changed one of `paths` compared with their first parent.
-    fn commits_changing(
+    /// Names, for each change in `blame`, the commits after its last snapshot that changed one
+    /// of its paths, compared with their first parent: one diff per commit for all of them.
+    fn attach_commits(
         &self,
         chain: &[Link],
-        paths: &[&str],
-    ) -> Result<Vec<(Oid, String)>, StoreError> {
+        blame: &[(usize, Vec<String>, usize)],
+        out: &mut [DesiredChange],
+    ) -> Result<(), StoreError> {
+        let Some(oldest) = blame.iter().map(|(_, _, since)| *since).max() else {
+            return Ok(());
+        };
         let repo = &self.repo;
         let git = |what: &str| StoreError::git(format!("looking for desired changes: {what}"));
-        let mut out = Vec::new();
-        for link in chain {
+        let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, (_, paths, _)) in blame.iter().enumerate() {
+            for p in paths {
+                by_path.entry(p.as_str()).or_default().push(i);
+            }
+        }
+        for (at, link) in chain[..oldest].iter().enumerate() {
             let commit = repo.find_commit(link.id).map_err(git("reading a commit"))?;
             let tree = commit.tree().map_err(git("reading a tree"))?;
             let parent_tree = match commit.parent(0) {
@@ -262,16 +273,30 @@ impl Store {
             };
             let mut opts = DiffOptions::new();
             opts.disable_pathspec_match(true);
-            for p in paths {
+            for p in by_path.keys() {
                 opts.pathspec(p);
             }
             let diff = repo
                 .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
                 .map_err(git("comparing commits"))?;
-            if diff.deltas().len() > 0 {
-                out.push((link.id, link.title.clone()));
+            let mut hit: Vec<usize> = Vec::new();
+            for delta in diff.deltas() {
+                for file in [delta.old_file(), delta.new_file()] {
+                    let Some(path) = file.path().and_then(|p| p.to_str()) else {
+                        continue;
+                    };
+                    hit.extend(by_path.get(path).into_iter().flatten().copied());
+                }
+            }
+            hit.sort_unstable();
+            hit.dedup();
+            for i in hit {
+                let (index, _, since) = &blame[i];
+                if at < *since {
+                    out[*index].commits.push((link.id, link.title.clone()));
+                }
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

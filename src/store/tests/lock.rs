@@ -34,6 +34,26 @@ fn write_lock(store: &Store, text: &str) -> std::path::PathBuf {
 }
 
 #[test]
+fn lock_is_exclusive() {
+    let (_dir, store) = bare_repo();
+    let lock = store.lock("snapshot").unwrap();
+    let text = std::fs::read_to_string(lock.path()).unwrap();
+    let owner = LockOwner::parse(&text);
+    assert_eq!(owner.pid, Some(std::process::id()));
+    assert_eq!(owner.command.as_deref(), Some("snapshot"));
+    let other = Store::open(store.git_dir()).unwrap();
+    match other.lock("restore") {
+        Err(StoreError::Locked { pid, path }) => {
+            assert_eq!(pid, Some(std::process::id()));
+            assert_eq!(path, lock.path());
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(lock);
+    assert!(other.lock("restore").is_ok());
+}
+
+#[test]
 #[cfg(target_os = "linux")]
 fn the_lock_records_pid_host_start_time_and_command() {
     let (_dir, store) = bare_repo();

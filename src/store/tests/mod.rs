@@ -413,26 +413,6 @@ fn dirty_managed_file_is_refused() {
 }
 
 #[test]
-fn lock_is_exclusive() {
-    let (_dir, store) = bare_repo();
-    let lock = store.lock("snapshot").unwrap();
-    let text = std::fs::read_to_string(lock.path()).unwrap();
-    let owner = LockOwner::parse(&text);
-    assert_eq!(owner.pid, Some(std::process::id()));
-    assert_eq!(owner.command.as_deref(), Some("snapshot"));
-    let other = Store::open(store.git_dir()).unwrap();
-    match other.lock("restore") {
-        Err(StoreError::Locked { pid, path }) => {
-            assert_eq!(pid, Some(std::process::id()));
-            assert_eq!(path, lock.path());
-        }
-        other => panic!("expected Locked, got {other:?}"),
-    }
-    drop(lock);
-    assert!(other.lock("restore").is_ok());
-}
-
-#[test]
 fn detached_head_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::open_or_init(dir.path()).unwrap();

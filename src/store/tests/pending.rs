@@ -181,3 +181,44 @@ fn a_snapshot_of_some_kinds_leaves_the_others_pending() {
         other => panic!("expected Unapplied, got {other:?}"),
     }
 }
+
+#[test]
+fn the_commits_that_made_the_changes_are_named_newest_first() {
+    let (dir, store, live) = snapshotted(12);
+    let first = user_commit(dir.path(), "Legal for 1", |d| {
+        write_object(d, &user(1, "Legal"))
+    });
+    user_commit(dir.path(), "Notes", |d| {
+        std::fs::write(d.join("NOTES.md"), "not an object\n").unwrap()
+    });
+    let second = user_commit(dir.path(), "Finance for 1 to 5", |d| {
+        for i in 1..6 {
+            write_object(d, &user(i, "Finance"));
+        }
+    });
+    let head = store.head().unwrap().unwrap();
+    let changes = store.desired_changes(head, &scope(), &live).unwrap();
+    assert_eq!(changes.len(), 5);
+    let one = changes.iter().find(|c| c.id == user_id(1)).unwrap();
+    assert_eq!(
+        one.commits,
+        vec![
+            (second, "Finance for 1 to 5".to_string()),
+            (first, "Legal for 1".to_string())
+        ]
+    );
+    let err = store
+        .commit_snapshot(&live, &scope(), &[], &options())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("HEAD holds 5 desired changes that the tenant does not have: ")
+            && text.contains(" and 2 more (commit ")
+            && text.contains(&format!(
+                "commit {} \"Finance for 1 to 5\"",
+                &second.to_string()[..10]
+            ))
+            && !text.contains("Notes"),
+        "{text}"
+    );
+}
