@@ -10,6 +10,7 @@ pub mod config;
 pub mod diff;
 pub mod emulator;
 pub mod error;
+pub mod failpoint;
 pub mod graph;
 pub mod layout;
 pub mod model;
