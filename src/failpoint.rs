@@ -37,6 +37,22 @@ pub const POINTS: &[(&str, &str)] = &[
         "snapshot.ref-moved",
         "snapshot: the branch and its reflog moved; the new index not yet in place",
     ),
+    (
+        "restore.journal-started",
+        "restore: the plan is made and the journal opened; nothing sent",
+    ),
+    (
+        "restore.create-answered",
+        "restore: Graph created an object and answered; the journal has not recorded the new id",
+    ),
+    (
+        "restore.update-answered",
+        "restore: a PATCH was answered; the journal has not recorded its outcome",
+    ),
+    (
+        "restore.before-verify",
+        "restore: every write was sent and journalled; the read-back has not started",
+    ),
 ];
 
 /// The variable that arms failpoints.

@@ -281,6 +281,9 @@ pub async fn execute(
         report.outcomes.extend(outcomes.into_iter().map(|(_, o)| o));
     }
     report.failed = report.outcomes.iter().filter(|o| !o.ok).count();
+    if let Some(j) = &journal {
+        crate::failpoint::hit("restore.before-verify", j.git_dir());
+    }
 
     match verify(client, plan, &state).await {
         Ok(drift) => report.remaining_drift = drift,
@@ -649,8 +652,16 @@ async fn send(
     // Graph's request id of a successful write, for the journal only (reports show the ids
     // of failed writes).
     let mut answered_id = None;
+    let is_update = method == Method::PATCH;
     let (outcome, response) = match client.send(method, path, body).await {
         Ok(resp) => {
+            if let Some(j) = journal {
+                if create {
+                    crate::failpoint::hit("restore.create-answered", j.git_dir());
+                } else if is_update {
+                    crate::failpoint::hit("restore.update-answered", j.git_dir());
+                }
+            }
             outcome.status = Some(resp.status);
             outcome.ok = true;
             answered_id = resp.request_id.clone();

@@ -369,6 +369,7 @@ pub async fn execute(
         &plan.desired,
         plan.actions.len(),
     )?);
+    crate::failpoint::hit("restore.journal-started", store.common_dir());
     let report = apply::execute(
         client,
         plan,
