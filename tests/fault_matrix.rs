@@ -270,7 +270,7 @@ fn kill_9_at_every_failpoint_then_the_same_command_just_works() {
         }
         let head = h.head();
         lost.extend(
-            repository_checks(&h, &[head.clone()])
+            repository_checks(&h, std::slice::from_ref(&head))
                 .into_iter()
                 .map(|l| format!("{point}: after the re-run: {l}")),
         );
@@ -300,7 +300,7 @@ fn kill_9_at_every_failpoint_then_the_same_command_just_works() {
         if !killed(&out) {
             lost.push(format!("{point}: not killed: {}", stderr(&out)));
         }
-        lost.extend(repository_checks(&h, &[head.clone()]));
+        lost.extend(repository_checks(&h, std::slice::from_ref(&head)));
         match until_ok(&h, &["restore", "HEAD", "--yes", "--force"], 2) {
             Ok(_) => {}
             Err(e) => lost.push(format!("{point}: {e}")),
@@ -317,7 +317,7 @@ fn kill_9_at_every_failpoint_then_the_same_command_just_works() {
                 "{point}: the deleted group {name} was not re-created"
             ));
         }
-        lost.extend(repository_checks(&h, &[head.clone()]));
+        lost.extend(repository_checks(&h, std::slice::from_ref(&head)));
         row.record(lost);
     }
     rows.push(row);
@@ -405,7 +405,7 @@ fn network_faults_on_half_of_the_reads_and_writes_never_lose_anything() {
         if named_count(&h, &group) != 1 {
             lost.push(format!("{} groups named {group}", named_count(&h, &group)));
         }
-        lost.extend(repository_checks(&h, &[head.clone()]));
+        lost.extend(repository_checks(&h, std::slice::from_ref(&head)));
         row.record(lost);
         rows.push(row);
     }
