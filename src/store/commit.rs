@@ -206,7 +206,7 @@ impl Store {
             self.check_clean(kinds)?;
         }
         let desired = match &parent {
-            Some(p) => self.desired_changes(p.id(), kinds, snapshot)?,
+            Some(p) => self.desired_changes(p.id(), kinds, snapshot, &options.recreated)?,
             None => Vec::new(),
         };
         let unapplied: Vec<&DesiredChange> = desired.iter().filter(|d| !d.applied).collect();

@@ -32,6 +32,9 @@ pub struct CommitOptions {
     /// discarding them (the message names them); without it such a snapshot is refused with
     /// [`StoreError::Unapplied`].
     pub record_drift: bool,
+    /// Objects a restore re-created, desired-side id → the id Graph gave them (from the restore
+    /// journal): a desired object that `apply` created counts as applied under its new id.
+    pub recreated: BTreeMap<String, String>,
 }
 
 impl Default for CommitOptions {
@@ -42,6 +45,7 @@ impl Default for CommitOptions {
             time: None,
             max_named: 10,
             record_drift: false,
+            recreated: BTreeMap::new(),
         }
     }
 }

@@ -128,6 +128,7 @@ impl Store {
         head: Oid,
         kinds: &[&'static KindSpec],
         live: &Snapshot,
+        recreated: &BTreeMap<String, String>,
     ) -> Result<Vec<DesiredChange>, StoreError> {
         let repo = &self.repo;
         let git = |what: &str| StoreError::git(format!("looking for desired changes: {what}"));
@@ -208,6 +209,16 @@ impl Store {
                 (Some(Some(desired)), Some(live)) => {
                     normalize::renormalize(desired).is_ok_and(|desired| desired.same_state(live))
                 }
+                // Created by a restore: Graph gave it a new id and set what only Graph sets.
+                (Some(Some(desired)), None) => recreated
+                    .get(&id)
+                    .and_then(|new| {
+                        live.get(&ObjectKey {
+                            kind: kind.kind.as_str(),
+                            id: new.clone(),
+                        })
+                    })
+                    .is_some_and(|live| created_as_desired(desired, live, recreated)),
                 _ => false,
             };
             let path = side
@@ -298,5 +309,56 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `live`, which a restore created for `desired`, holds what the restore could write:
+/// every writable property and every link, with the ids of re-created objects followed.
+fn created_as_desired(
+    desired: &Object,
+    live: &Object,
+    recreated: &BTreeMap<String, String>,
+) -> bool {
+    let Ok(desired) = normalize::renormalize(desired) else {
+        return false;
+    };
+    let kind = desired.kind;
+    let follow = |v: &serde_json::Value| remap(v, recreated);
+    let writable = |p: &str| {
+        p != "id"
+            && !kind.is_read_only(p)
+            && !kind.is_create_only(p)
+            && kind.credential(p).is_none()
+    };
+    let props_match = desired
+        .props
+        .iter()
+        .filter(|(p, _)| writable(p))
+        .all(|(p, v)| {
+            crate::model::values_equal(
+                &follow(v),
+                live.props.get(p).unwrap_or(&serde_json::Value::Null),
+            )
+        });
+    let links_match = desired.links.keys().all(|name| {
+        let mut want: Vec<String> = desired
+            .link_ids(name)
+            .map(|id| recreated.get(id).cloned().unwrap_or_else(|| id.to_string()))
+            .collect();
+        want.sort();
+        want.iter().map(String::as_str).eq(live.link_ids(name))
+    });
+    props_match && links_match
+}
+
+fn remap(v: &serde_json::Value, ids: &BTreeMap<String, String>) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(ids.get(s).cloned().unwrap_or_else(|| s.clone())),
+        Value::Array(a) => Value::Array(a.iter().map(|x| remap(x, ids)).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), remap(x, ids))).collect())
+        }
+        other => other.clone(),
     }
 }
