@@ -93,7 +93,7 @@ fn options() -> CommitOptions {
         author: Some(("Test".into(), "test@example.com".into())),
         time: Some((1_700_000_000, 60)),
         max_named: 10,
-        record_drift: false,
+        ..CommitOptions::default()
     }
 }
 

@@ -65,7 +65,9 @@ fn a_renamed_and_edited_object_is_one_change() {
         write_object(d, &renamed);
     });
     let head = store.head().unwrap().unwrap();
-    let changes = store.desired_changes(head, &scope(), &live).unwrap();
+    let changes = store
+        .desired_changes(head, &scope(), &live, &Default::default())
+        .unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].id, user_id(3));
     assert_eq!(changes[0].path, path_of(&renamed));
@@ -77,7 +79,9 @@ fn a_renamed_and_edited_object_is_one_change() {
 
     let mut now = live.clone();
     now.insert(renamed);
-    let changes = store.desired_changes(head, &scope(), &now).unwrap();
+    let changes = store
+        .desired_changes(head, &scope(), &now, &Default::default())
+        .unwrap();
     assert!(changes[0].applied && changes[0].commits.is_empty());
 }
 
@@ -197,7 +201,9 @@ fn the_commits_that_made_the_changes_are_named_newest_first() {
         }
     });
     let head = store.head().unwrap().unwrap();
-    let changes = store.desired_changes(head, &scope(), &live).unwrap();
+    let changes = store
+        .desired_changes(head, &scope(), &live, &Default::default())
+        .unwrap();
     assert_eq!(changes.len(), 5);
     let one = changes.iter().find(|c| c.id == user_id(1)).unwrap();
     assert_eq!(
