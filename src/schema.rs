@@ -1,7 +1,7 @@
 //! Object kinds as data. Each `schema/<kind>.yaml` describes one kind of directory object: where
 //! Graph keeps it, which properties tenantgit manages, which of those it may write back, which it
-//! never stores, and how its files are named. The files are compiled into the binary so that a
-//! release needs nothing beside itself; `kinds()` parses them once.
+//! never stores, and how its files are named. The files are found by `build.rs` and compiled into
+//! the binary so that a release needs nothing beside itself; `kinds()` parses them once.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -261,34 +261,7 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-const SCHEMA_FILES: &[(&str, &str)] = &[
-    ("users.yaml", include_str!("../schema/users.yaml")),
-    ("groups.yaml", include_str!("../schema/groups.yaml")),
-    (
-        "applications.yaml",
-        include_str!("../schema/applications.yaml"),
-    ),
-    (
-        "servicePrincipals.yaml",
-        include_str!("../schema/servicePrincipals.yaml"),
-    ),
-    (
-        "namedLocations.yaml",
-        include_str!("../schema/namedLocations.yaml"),
-    ),
-    (
-        "conditionalAccessPolicies.yaml",
-        include_str!("../schema/conditionalAccessPolicies.yaml"),
-    ),
-    (
-        "authenticationMethodsPolicy.yaml",
-        include_str!("../schema/authenticationMethodsPolicy.yaml"),
-    ),
-    (
-        "authorizationPolicy.yaml",
-        include_str!("../schema/authorizationPolicy.yaml"),
-    ),
-];
+include!(concat!(env!("OUT_DIR"), "/schema_files.rs"));
 
 /// Every kind, in apply order.
 pub fn kinds() -> &'static [KindSpec] {
