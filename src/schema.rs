@@ -57,6 +57,9 @@ pub struct Permissions {
     pub read: String,
     /// The least-privileged permission that writes it.
     pub write: String,
+    /// Reading the kind's recycle bin, when it needs another permission than `read`.
+    #[serde(default)]
+    pub recycle_bin: Option<String>,
 }
 
 /// A relationship stored as a sorted list of object ids inside the owner's file.

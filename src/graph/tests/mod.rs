@@ -798,3 +798,37 @@ async fn after_a_throttled_write_writes_go_one_at_a_time() {
     burst(c.clone()).await;
     assert_eq!(server.max_in_flight.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn permission_hints_come_from_the_kinds_data() {
+    use super::least_privilege_permission as p;
+    assert_eq!(p("GET", "users?$select=id"), "User.Read.All");
+    assert_eq!(p("PATCH", "users/x"), "User.ReadWrite.All");
+    assert_eq!(
+        p("GET", "groups/g/members?$top=999"),
+        "GroupMember.Read.All"
+    );
+    assert_eq!(
+        p("POST", "groups/g/members/$ref"),
+        "GroupMember.ReadWrite.All"
+    );
+    assert_eq!(p("DELETE", "groups/g/owners/u/$ref"), "Group.ReadWrite.All");
+    assert_eq!(p("PATCH", "groups/g"), "Group.ReadWrite.All");
+    assert_eq!(
+        p("PATCH", "identity/conditionalAccess/policies/x"),
+        "Policy.ReadWrite.ConditionalAccess (with Policy.Read.All)"
+    );
+    assert_eq!(
+        p("PATCH", "policies/authorizationPolicy"),
+        "Policy.ReadWrite.Authorization"
+    );
+    assert_eq!(
+        p("GET", "directory/deletedItems/microsoft.graph.group"),
+        "Group.Read.All"
+    );
+    assert_eq!(
+        p("GET", "directory/deletedItems/microsoft.graph.user"),
+        "User.Read.All"
+    );
+    assert_eq!(p("GET", "organization"), "Directory.Read.All");
+}
