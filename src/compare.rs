@@ -77,7 +77,7 @@ pub async fn commit_vs_live(
     let mut same_paths: HashSet<String> = HashSet::new();
     let mut changed = Snapshot::default();
     for (key, object) in live.objects {
-        let path = layout::path_for(object.kind, &object.id, object.name_for_path());
+        let path = layout::path_for(object.kind.spec(), &object.id, object.name_for_path());
         if index.get(&path) == Some(store::blob_id(yaml::emit_object(&object).as_bytes())) {
             same_paths.insert(path);
         } else {
@@ -93,7 +93,7 @@ pub async fn commit_vs_live(
         .objects
         .keys()
         .filter(|k| !changed.objects.contains_key(*k))
-        .filter_map(|k| crate::schema::kind(k.kind))
+        .map(|k| k.kind.spec())
         .filter(|k| k.soft_delete)
         .collect();
     let deleted: HashMap<ObjectKey, DeletedInfo> = if removed.is_empty() {

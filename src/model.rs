@@ -6,13 +6,31 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::schema::KindSpec;
+use crate::schema::Kind;
 
 /// Identity of an object: its kind and its Graph id. Ordered by kind name, then id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectKey {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub id: String,
+}
+
+impl ObjectKey {
+    pub fn new(kind: impl Into<Kind>, id: impl Into<String>) -> ObjectKey {
+        ObjectKey {
+            kind: kind.into(),
+            id: id.into(),
+        }
+    }
+
+    /// The key of an object of the kind with this name, which must be one this build knows (a
+    /// name written in the code, not one read from input).
+    pub fn named(kind: &str, id: impl Into<String>) -> ObjectKey {
+        ObjectKey::new(
+            Kind::named(kind).expect("a kind name written in the code is a known kind"),
+            id,
+        )
+    }
 }
 
 impl std::fmt::Display for ObjectKey {
@@ -41,7 +59,7 @@ impl LinkRef {
 /// A directory object in canonical form.
 #[derive(Debug, Clone)]
 pub struct Object {
-    pub kind: &'static KindSpec,
+    pub kind: Kind,
     pub id: String,
     /// Properties in canonical order: `id` first, then `@odata.type` for kinds with variants,
     /// then every managed property in schema order (nulls included). Links are not in here.
@@ -53,7 +71,7 @@ pub struct Object {
 impl Object {
     pub fn key(&self) -> ObjectKey {
         ObjectKey {
-            kind: self.kind.kind.as_str(),
+            kind: self.kind,
             id: self.id.clone(),
         }
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::model::{LinkRef, Object};
-use crate::schema::KindSpec;
+use crate::schema::{Kind, KindSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
@@ -41,10 +41,11 @@ impl NormalizeError {
 
 /// Canonical form of one raw Graph object and its links.
 pub fn normalize(
-    kind: &'static KindSpec,
+    kind: impl Into<Kind>,
     raw: &Value,
     links: BTreeMap<String, Vec<LinkRef>>,
 ) -> Result<Object, NormalizeError> {
+    let kind: Kind = kind.into();
     let Value::Object(raw) = raw else {
         return Err(NormalizeError::NotAnObject {
             kind: kind.kind.clone(),
@@ -86,10 +87,10 @@ pub fn normalize(
         if kind.is_secret(p) {
             continue;
         }
-        let value = raw.get(p).map_or(Value::Null, |v| clean(kind, p, v));
+        let value = raw.get(p).map_or(Value::Null, |v| clean(&kind, p, v));
         props.insert(p.to_string(), value);
     }
-    let links = canonical_links(kind, links);
+    let links = canonical_links(&kind, links);
     Ok(Object {
         kind,
         id,
@@ -117,7 +118,7 @@ pub fn canonical_links(
 /// Re-normalizes an object read from a file (its properties already in object form).
 pub fn renormalize(object: &Object) -> Result<Object, NormalizeError> {
     normalize(
-        object.kind,
+        object.kind.spec(),
         &Value::Object(object.props.clone()),
         object.links.clone(),
     )

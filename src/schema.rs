@@ -292,6 +292,114 @@ pub fn kind_names() -> Vec<&'static str> {
     kinds().iter().map(|k| k.kind.as_str()).collect()
 }
 
+/// A kind's identity: one entry of [`kinds()`]. Cheap to copy; equal, ordered and hashed by
+/// name; serialized as its name, and deserializing an unknown name is an error — so no
+/// look-up anywhere can silently skip an object of a kind this build does not know.
+#[derive(Clone, Copy)]
+pub struct Kind(&'static KindSpec);
+
+impl Kind {
+    /// The kind with this name.
+    pub fn named(name: &str) -> Option<Kind> {
+        kind(name).map(Kind)
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.kind.as_str()
+    }
+
+    pub fn spec(self) -> &'static KindSpec {
+        self.0
+    }
+
+    /// The name, as `String::as_str` gives one.
+    pub fn as_str(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl From<&'static KindSpec> for Kind {
+    fn from(spec: &'static KindSpec) -> Self {
+        Kind(spec)
+    }
+}
+
+impl std::ops::Deref for Kind {
+    type Target = KindSpec;
+
+    fn deref(&self) -> &KindSpec {
+        self.0
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Kind {}
+
+impl std::hash::Hash for Kind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
+}
+
+impl PartialOrd for Kind {
+    fn partial_cmp(&self, other: &Kind) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Kind {
+    fn cmp(&self, other: &Kind) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq<str> for Kind {
+    fn eq(&self, other: &str) -> bool {
+        self.name() == other
+    }
+}
+
+impl PartialEq<&str> for Kind {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let name = String::deserialize(d)?;
+        Kind::named(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown kind `{name}` (this tenantgit knows {})",
+                kind_names().join(", ")
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

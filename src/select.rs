@@ -74,7 +74,7 @@ impl Resolved {
         let objects = snapshot
             .objects
             .into_iter()
-            .filter(|(_, o)| self.contains(o.kind, &o.id))
+            .filter(|(_, o)| self.contains(o.kind.spec(), &o.id))
             .collect();
         Snapshot { objects }
     }
@@ -221,8 +221,8 @@ impl Selection {
             consider(f.kind, f.id_hint.to_string(), f.path);
         }
         for o in objects.objects.values() {
-            let path = layout::path_for(o.kind, &o.id, o.name_for_path());
-            consider(o.kind, layout::safe_component(&o.id), &path);
+            let path = layout::path_for(o.kind.spec(), &o.id, o.name_for_path());
+            consider(o.kind.spec(), layout::safe_component(&o.id), &path);
         }
         let unknown: Vec<&String> = self
             .spec

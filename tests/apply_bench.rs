@@ -83,10 +83,7 @@ async fn restore_500_users() {
     for (i, id) in user_ids.iter().enumerate() {
         let u = desired
             .objects
-            .get_mut(&ObjectKey {
-                kind: "users",
-                id: id.clone(),
-            })
+            .get_mut(&ObjectKey::named("users", id.clone()))
             .expect("user");
         for (p, v) in [
             ("department", json!("Sales")),
@@ -105,10 +102,7 @@ async fn restore_500_users() {
         {
             let group = desired
                 .objects
-                .get_mut(&ObjectKey {
-                    kind: "groups",
-                    id: g.clone(),
-                })
+                .get_mut(&ObjectKey::named("groups", g.clone()))
                 .expect("group");
             let members = group.links.entry("members".into()).or_default();
             if members.iter().all(|m| &m.id != id) {

@@ -79,10 +79,7 @@ async fn send(c: &GraphClient, method: Method, path: &str, body: Option<Value>) 
 }
 
 fn key(kind: &'static str, id: &str) -> ObjectKey {
-    ObjectKey {
-        kind,
-        id: id.to_string(),
-    }
+    ObjectKey::named(kind, id)
 }
 
 fn member_ids(s: &Snapshot, group: &str) -> BTreeSet<String> {

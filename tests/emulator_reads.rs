@@ -231,7 +231,7 @@ async fn synthetic_tenant_is_deterministic() {
 /// policies, normalized and emitted as a snapshot would.
 fn write_seed(dir: &std::path::Path, objects: &[tenantgit::model::Object]) {
     for o in objects {
-        let path = dir.join(layout::path_for(o.kind, &o.id, o.name_for_path()));
+        let path = dir.join(layout::path_for(o.kind.spec(), &o.id, o.name_for_path()));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, yaml::emit_object(o)).unwrap();
     }
@@ -313,7 +313,7 @@ async fn seed_round_trip_from_snapshot_files() {
                     .collect(),
             );
         }
-        let back = normalize::normalize(o.kind, &r.body, links).unwrap();
+        let back = normalize::normalize(o.kind.spec(), &r.body, links).unwrap();
         assert!(
             back.same_state(o),
             "{} differs after the seed round trip",

@@ -167,7 +167,7 @@ fn random_object(rng: &mut Rng, kind: &'static KindSpec) -> Object {
         links.insert(link.name.clone(), refs);
     }
     Object {
-        kind,
+        kind: kind.into(),
         id,
         props,
         links,

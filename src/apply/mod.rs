@@ -26,7 +26,7 @@ use crate::diff::{self, Change, DiffOptions};
 use crate::graph::{GraphClient, GraphError};
 use crate::model::{ObjectKey, Snapshot};
 use crate::plan::{Action, Op, Phase, Plan, PlanLink};
-use crate::schema::{self, KindSpec};
+use crate::schema::{Kind, KindSpec};
 
 use journal::Journal;
 
@@ -50,7 +50,7 @@ impl Default for ApplyOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WriteOutcome {
-    pub kind: String,
+    pub kind: Kind,
     /// The object's id in the plan (the old id of a re-created object).
     pub id: String,
     pub display_name: String,
@@ -132,7 +132,7 @@ impl State {
 /// Who an outcome is about.
 #[derive(Clone)]
 struct Origin {
-    kind: String,
+    kind: Kind,
     id: String,
     display_name: String,
     label: String,
@@ -141,7 +141,7 @@ struct Origin {
 impl Origin {
     fn outcome(&self, method: &str, path: &str) -> WriteOutcome {
         WriteOutcome {
-            kind: self.kind.clone(),
+            kind: self.kind,
             id: self.id.clone(),
             display_name: self.display_name.clone(),
             action: self.label.clone(),
@@ -334,17 +334,12 @@ fn works(
     skip: &mut dyn FnMut(WriteOutcome),
 ) -> Vec<Work> {
     let origin = Origin {
-        kind: action.kind.clone(),
+        kind: action.kind,
         id: action.id.clone(),
         display_name: action.display_name.clone(),
         label: action.op.label(),
     };
-    let Some(kind) = schema::kind(&action.kind) else {
-        let mut o = origin.outcome("", "");
-        o.error = Some(format!("unknown kind {:?}", action.kind));
-        skip(o);
-        return Vec::new();
-    };
+    let kind = action.kind.spec();
     let id = state.id(&action.id);
     let path = object_path(kind, &id);
     // Everything but the restore or create itself depends on the object being there.
@@ -372,7 +367,7 @@ fn works(
             Tolerate::Nothing,
         )],
         Op::Create { body, password } => {
-            let desired = plan.desired_object(&action.kind, &action.id);
+            let desired = plan.desired_object(action.kind, &action.id);
             let old_keys = kind
                 .key_properties
                 .iter()
@@ -629,12 +624,9 @@ async fn send(
     let seq = match journal {
         None => None,
         Some(j) => {
-            let recorded = body.map(|b| match schema::kind(&origin.kind) {
-                Some(k) => without_secrets(b, k),
-                None => b.clone(),
-            });
+            let recorded = body.map(|b| without_secrets(b, origin.kind.spec()));
             match j.send(
-                &origin.kind,
+                origin.kind.name(),
                 &origin.id,
                 method.as_str(),
                 path,
@@ -793,15 +785,13 @@ async fn verify(
         }
     }
     for (kind, id) in &touched {
-        let Some(spec) = schema::kind(kind) else {
-            continue;
-        };
+        let spec = kind.spec();
         let new_id = state.id(id);
         keys.push(ObjectKey {
-            kind: spec.kind.as_str(),
+            kind: spec.into(),
             id: new_id.clone(),
         });
-        let Some(mut object) = plan.desired_object(kind, id).and_then(|d| d.to_object()) else {
+        let Some(mut object) = plan.desired_object(*kind, id).and_then(|d| d.to_object()) else {
             // Pruned: the desired state is "not there".
             continue;
         };
@@ -828,7 +818,7 @@ async fn verify(
     // match: the read-only differences of created objects are expected, not drift.
     for c in &mut drift {
         if created.contains(&c.key.id) {
-            if let Some(spec) = schema::kind(c.key.kind) {
+            if let Some(spec) = Some(c.key.kind.spec()) {
                 c.attributes.retain(|a| {
                     let top = a.path.split('.').next().unwrap_or(&a.path);
                     !(spec.is_read_only(top) || spec.is_create_only(top))

@@ -206,10 +206,7 @@ pub fn scenario() -> (Snapshot, Snapshot, HashMap<ObjectKey, DeletedInfo>) {
 
     let mut deleted = HashMap::new();
     deleted.insert(
-        ObjectKey {
-            kind: "users",
-            id: DAVE.into(),
-        },
+        ObjectKey::named("users", DAVE),
         DeletedInfo {
             deleted_at: Some("2026-11-27T07:58:12Z".into()),
             restorable_until: Some("2026-12-27T07:58:12Z".into()),

@@ -258,7 +258,7 @@ pub fn diff(
 pub fn sort_changes(changes: &mut [Change]) {
     changes.sort_by_cached_key(|c| {
         (
-            kind_rank(c.key.kind),
+            kind_rank(c.key.kind.name()),
             c.display_name.to_lowercase(),
             c.display_name.clone(),
             c.key.id.clone(),
@@ -314,7 +314,7 @@ fn compare(o: &Object, n: &Object, options: &DiffOptions, lookup: &mut Lookup) -
     let kind = n.kind;
     let ignore = |path: &str| options.ignore.ignores(&kind.kind, &n.id, path);
     let mut attributes = Vec::new();
-    let order = top_level_order(lookup, kind, o, n);
+    let order = top_level_order(lookup, kind.spec(), o, n);
     let mut path = String::new();
     for &key in &order {
         if key == "id" {
@@ -325,7 +325,7 @@ fn compare(o: &Object, n: &Object, options: &DiffOptions, lookup: &mut Lookup) -
         path.clear();
         path.push_str(key);
         let start = attributes.len();
-        diff_value(kind, &mut path, ov, nv, &mut attributes);
+        diff_value(kind.spec(), &mut path, ov, nv, &mut attributes);
         // Top-level properties come in schema order; below one, by path.
         attributes[start..].sort_by(|x, y| x.path.cmp(&y.path));
     }

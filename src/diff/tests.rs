@@ -35,7 +35,13 @@ fn scenario_changes_sorted_by_apply_order_then_name() {
     let changes = diff(&old, &new, &deleted, &DiffOptions::default());
     let order: Vec<(&str, &str, &str)> = changes
         .iter()
-        .map(|c| (c.key.kind, c.display_name.as_str(), c.change.as_str()))
+        .map(|c| {
+            (
+                c.key.kind.name(),
+                c.display_name.as_str(),
+                c.change.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         order,

@@ -99,7 +99,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                 input
                     .desired
                     .get(&ObjectKey {
-                        kind: kind.kind.as_str(),
+                        kind: kind.into(),
                         id: id.to_string(),
                     })
                     .is_some()
@@ -139,13 +139,19 @@ pub fn plan(input: &PlanInput) -> Plan {
         let (live, want) = (input.live.get(key), desired.get(key));
         match (&change.change, live, want) {
             (ChangeKind::Modified, Some(live), Some(want)) => {
-                b.modified(want.kind, live, want, &change.attributes, &change.links);
+                b.modified(
+                    want.kind.spec(),
+                    live,
+                    want,
+                    &change.attributes,
+                    &change.links,
+                );
             }
             (ChangeKind::Added, _, Some(want)) => {
-                b.missing(want.kind, want, input.deleted.get(key));
+                b.missing(want.kind.spec(), want, input.deleted.get(key));
             }
             (ChangeKind::Removed { .. }, Some(live), _) => {
-                b.extra(live.kind, live, input.request.prune);
+                b.extra(live.kind.spec(), live, input.request.prune);
             }
             _ => unreachable!("the differ reports {key} as {:?}", change.change),
         }
@@ -155,7 +161,7 @@ pub fn plan(input: &PlanInput) -> Plan {
     actions.sort_by_cached_key(|a| {
         let rank = schema::kinds()
             .iter()
-            .position(|k| k.kind == a.kind)
+            .position(|k| a.kind == k.kind.as_str())
             .unwrap_or(usize::MAX);
         // Prunes go in reverse apply order: dependants first.
         let kind_rank = if a.phase == Phase::Prune {
@@ -171,11 +177,8 @@ pub fn plan(input: &PlanInput) -> Plan {
     let mut desired_objects = Vec::new();
     let mut seen = BTreeSet::new();
     for a in &actions {
-        let Some(kind) = schema::kind(&a.kind) else {
-            continue;
-        };
         let key = ObjectKey {
-            kind: kind.kind.as_str(),
+            kind: a.kind,
             id: a.id.clone(),
         };
         if !seen.insert(key.clone()) {
@@ -221,7 +224,7 @@ struct Builder {
 impl Builder {
     fn note(&mut self, o: &Object, message: impl Into<String>) {
         self.notes.push(Note {
-            kind: o.kind.kind.clone(),
+            kind: o.kind,
             id: o.id.clone(),
             display_name: o.display_name().to_string(),
             message: message.into(),
@@ -231,7 +234,7 @@ impl Builder {
     fn push(&mut self, o: &Object, phase: Phase, op: Op, attributes: Vec<PlanAttribute>) {
         self.actions.push(Action {
             phase,
-            kind: o.kind.kind.clone(),
+            kind: o.kind,
             id: o.id.clone(),
             display_name: o.display_name().to_string(),
             op,
@@ -404,7 +407,7 @@ impl Builder {
                     // The state in the bin is unknown: write every writable property and add
                     // every link; links already there count as converged when executed.
                     let empty = Object {
-                        kind,
+                        kind: kind.into(),
                         id: desired.id.clone(),
                         props: Map::new(),
                         links: BTreeMap::new(),
@@ -540,7 +543,7 @@ impl Builder {
             }
             let mut repointed = Vec::new();
             for (prop, value) in &want.props {
-                if prop == "id" || not_writable(kind, prop).is_some() {
+                if prop == "id" || not_writable(kind.spec(), prop).is_some() {
                     continue;
                 }
                 let mut named = BTreeSet::new();
@@ -553,7 +556,7 @@ impl Builder {
                 continue;
             }
             let existing = self.actions.iter().position(|a| {
-                a.kind == kind.kind && a.id == want.id && matches!(a.op, Op::Update { .. })
+                a.kind == kind.kind.as_str() && a.id == want.id && matches!(a.op, Op::Update { .. })
             });
             let index = existing.unwrap_or_else(|| {
                 let mut body = Map::new();
@@ -585,7 +588,7 @@ impl Builder {
     /// A live object the desired side does not have.
     fn extra(&mut self, kind: &'static KindSpec, live: &Object, prune: bool) {
         let keep = ObjectRef {
-            kind: kind.kind.clone(),
+            kind: kind.into(),
             id: live.id.clone(),
             display_name: live.display_name().to_string(),
         };

@@ -55,7 +55,7 @@ pub fn stale_objects(plan: &Plan, live_now: &Snapshot) -> Vec<String> {
         };
         let now = live_now
             .get(&ObjectKey {
-                kind: spec.kind.as_str(),
+                kind: spec.into(),
                 id: id.to_string(),
             })
             .map(fingerprint)

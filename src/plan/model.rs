@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diff::AttributeChange;
 use crate::model::{LinkRef, Object, ObjectKey};
-use crate::schema;
+use crate::schema::Kind;
 use crate::select::SelectionSpec;
 
 use super::fingerprint::hex;
@@ -175,7 +175,7 @@ impl PlanAttribute {
 #[serde(rename_all = "camelCase")]
 pub struct Action {
     pub phase: Phase,
-    pub kind: String,
+    pub kind: Kind,
     /// The object's id on the desired side (a re-created object gets a new one).
     pub id: String,
     pub display_name: String,
@@ -196,7 +196,7 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRef {
-    pub kind: String,
+    pub kind: Kind,
     pub id: String,
     pub display_name: String,
 }
@@ -206,7 +206,7 @@ pub struct ObjectRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Note {
-    pub kind: String,
+    pub kind: Kind,
     pub id: String,
     pub display_name: String,
     pub message: String,
@@ -219,7 +219,7 @@ pub enum Refusal {
     /// The plan changes or deletes more than the threshold share of a kind's live objects.
     #[serde(rename_all = "camelCase")]
     Threshold {
-        kind: String,
+        kind: Kind,
         /// Objects of the kind the plan modifies or deletes.
         affected: usize,
         live: usize,
@@ -228,7 +228,7 @@ pub enum Refusal {
     /// The plan acts on a protected object.
     #[serde(rename_all = "camelCase")]
     Protected {
-        kind: String,
+        kind: Kind,
         id: String,
         display_name: String,
     },
@@ -236,7 +236,7 @@ pub enum Refusal {
     /// Access policies, security groups), whatever the kind's size.
     #[serde(rename_all = "camelCase")]
     Unrecoverable {
-        kind: String,
+        kind: Kind,
         /// How many such deletions.
         count: usize,
         /// Display names of the first few.
@@ -244,7 +244,7 @@ pub enum Refusal {
     },
     /// The plan deletes every live object of a kind.
     #[serde(rename_all = "camelCase")]
-    WholeKind { kind: String, live: usize },
+    WholeKind { kind: Kind, live: usize },
 }
 
 impl Refusal {
@@ -302,7 +302,7 @@ fn percent(part: usize, whole: usize) -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DesiredObject {
-    pub kind: String,
+    pub kind: Kind,
     pub id: String,
     pub props: Map<String, Value>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -312,7 +312,7 @@ pub struct DesiredObject {
 impl DesiredObject {
     pub(super) fn from_object(o: &Object) -> Self {
         DesiredObject {
-            kind: o.kind.kind.clone(),
+            kind: o.kind,
             id: o.id.clone(),
             props: o.props.clone(),
             links: o
@@ -325,7 +325,7 @@ impl DesiredObject {
 
     /// Back to a model object; `None` for a kind this build does not know.
     pub fn to_object(&self) -> Option<Object> {
-        let kind = schema::kind(&self.kind)?;
+        let kind = self.kind;
         Some(Object {
             kind,
             id: self.id.clone(),
@@ -403,19 +403,19 @@ impl Plan {
     }
 
     /// The desired state of an object the plan acts on.
-    pub fn desired_object(&self, kind: &str, id: &str) -> Option<&DesiredObject> {
+    pub fn desired_object(&self, kind: Kind, id: &str) -> Option<&DesiredObject> {
         self.desired_objects
             .iter()
             .find(|d| d.kind == kind && d.id == id)
     }
 
     /// Keys of every object the plan acts on, in action order, without repeats.
-    pub fn touched(&self) -> Vec<(String, String)> {
+    pub fn touched(&self) -> Vec<(Kind, String)> {
         let mut seen = BTreeSet::new();
         self.actions
             .iter()
             .filter(|a| seen.insert(a.key()))
-            .map(|a| (a.kind.clone(), a.id.clone()))
+            .map(|a| (a.kind, a.id.clone()))
             .collect()
     }
 

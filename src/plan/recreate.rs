@@ -63,7 +63,7 @@ pub fn recreated(input: &RecreateInput) -> BTreeMap<String, String> {
         .live
         .objects
         .values()
-        .filter(|o| !o.kind.singleton && !(input.claimed)(o.kind, &o.id))
+        .filter(|o| !o.kind.singleton && !(input.claimed)(o.kind.spec(), &o.id))
         .collect();
     let mut ambiguous = Vec::new();
     for (key, want) in &input.desired.objects {

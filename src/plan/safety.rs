@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{Action, Op, Phase, Plan, Refusal};
 use super::PlanError;
+use crate::schema::Kind;
 
 /// Threshold of one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -93,18 +94,18 @@ pub fn refusals(
         .filter(|a| a.phase == Phase::Recover && !replaced.contains(&a.key()))
         .map(Action::key)
         .collect();
-    let mut affected: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut affected: BTreeMap<Kind, BTreeSet<&str>> = BTreeMap::new();
     for a in actions {
         if !recovered.contains(&a.key()) {
-            affected.entry(&a.kind).or_default().insert(&a.id);
+            affected.entry(a.kind).or_default().insert(&a.id);
         }
     }
     for (kind, ids) in &affected {
-        let live = live_counts.get(*kind).copied().unwrap_or(0);
-        let (threshold, min_objects) = settings.for_kind(kind);
+        let live = live_counts.get(kind.name()).copied().unwrap_or(0);
+        let (threshold, min_objects) = settings.for_kind(kind.name());
         if live >= min_objects && (ids.len() as f64) > threshold * live as f64 {
             refusals.push(Refusal::Threshold {
-                kind: kind.to_string(),
+                kind: *kind,
                 affected: ids.len(),
                 live,
                 threshold,
@@ -113,17 +114,17 @@ pub fn refusals(
     }
     // Deletions are judged whatever the kind's size: a handful of named locations is the whole
     // kind, and none of them comes back from a recycle bin.
-    let mut deletes: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
-    let mut hard: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
+    let mut deletes: BTreeMap<Kind, (usize, Vec<String>)> = BTreeMap::new();
+    let mut hard: BTreeMap<Kind, (usize, Vec<String>)> = BTreeMap::new();
     for a in actions {
         // A replaced object is created again right after its delete: not a deletion.
         if a.phase == Phase::Replace {
             continue;
         }
         if let Op::Delete { soft } = a.op {
-            deletes.entry(&a.kind).or_default().0 += 1;
+            deletes.entry(a.kind).or_default().0 += 1;
             if !soft {
-                let e = hard.entry(&a.kind).or_default();
+                let e = hard.entry(a.kind).or_default();
                 e.0 += 1;
                 if e.1.len() < NAMED {
                     e.1.push(a.display_name.clone());
@@ -132,19 +133,12 @@ pub fn refusals(
         }
     }
     for (kind, (count, names)) in hard {
-        refusals.push(Refusal::Unrecoverable {
-            kind: kind.to_string(),
-            count,
-            names,
-        });
+        refusals.push(Refusal::Unrecoverable { kind, count, names });
     }
     for (kind, (count, _)) in deletes {
-        let live = live_counts.get(kind).copied().unwrap_or(0);
+        let live = live_counts.get(kind.name()).copied().unwrap_or(0);
         if count > 0 && count >= live {
-            refusals.push(Refusal::WholeKind {
-                kind: kind.to_string(),
-                live,
-            });
+            refusals.push(Refusal::WholeKind { kind, live });
         }
     }
     let mut seen = BTreeSet::new();
@@ -152,7 +146,7 @@ pub fn refusals(
         let key = a.key();
         if settings.protected.contains(&key) && seen.insert(key) {
             refusals.push(Refusal::Protected {
-                kind: a.kind.clone(),
+                kind: a.kind,
                 id: a.id.clone(),
                 display_name: a.display_name.clone(),
             });
@@ -181,7 +175,7 @@ mod tests {
     fn delete(kind: &str, id: &str, soft: bool) -> Action {
         Action {
             phase: Phase::Prune,
-            kind: kind.into(),
+            kind: Kind::named(kind).unwrap(),
             id: id.into(),
             display_name: format!("{kind} {id}"),
             op: Op::Delete { soft },

@@ -9,10 +9,7 @@ use crate::normalize::normalize;
 use crate::schema;
 
 fn key(kind: &'static str, id: &str) -> ObjectKey {
-    ObjectKey {
-        kind,
-        id: id.to_string(),
-    }
+    ObjectKey::named(kind, id)
 }
 
 /// The fixture's morning after: desired = the backup, live = the damaged tenant, Dave in the
@@ -144,7 +141,7 @@ fn a_value_set_live_but_null_in_the_backup_is_cleared_with_null() {
 fn no_update_body_ever_holds_a_read_only_create_only_or_credential_property() {
     let plan = scenario_plan(true, SafetySettings::default());
     for a in &plan.actions {
-        let kind = schema::kind(&a.kind).unwrap();
+        let kind = a.kind;
         if let Op::Update { body } = &a.op {
             for k in body.keys() {
                 assert!(
@@ -382,7 +379,7 @@ fn a_plan_touching_more_than_the_threshold_share_of_a_kind_is_refused() {
     assert_eq!(
         plan.refusals,
         [Refusal::Threshold {
-            kind: "users".into(),
+            kind: crate::schema::Kind::named("users").unwrap(),
             affected: 4,
             live: 10,
             threshold: 0.3
@@ -423,7 +420,7 @@ fn any_action_on_a_protected_object_is_refused() {
     assert_eq!(
         plan.refusals,
         [Refusal::Protected {
-            kind: "users".into(),
+            kind: crate::schema::Kind::named("users").unwrap(),
             id: ALICE.into(),
             display_name: "Alice Smith".into()
         }]
@@ -539,7 +536,7 @@ fn desired_objects_round_trip_to_model_objects() {
     }
     // Every touched object that exists on the desired side has its desired state.
     for (kind, id) in plan.touched() {
-        assert!(plan.desired_object(&kind, &id).is_some(), "{kind}/{id}");
+        assert!(plan.desired_object(kind, &id).is_some(), "{kind}/{id}");
     }
 }
 
@@ -619,7 +616,7 @@ fn replace_kind() -> &'static schema::KindSpec {
 fn an_object_graph_cannot_update_is_deleted_and_created_again() {
     let kind = replace_kind();
     let object = |scope: &str| crate::model::Object {
-        kind,
+        kind: kind.into(),
         id: "a1".into(),
         props: json!({"id": "a1", "displayName": "Reader", "scope": scope})
             .as_object()

@@ -313,7 +313,7 @@ pub async fn read_deleted(
             });
             out.push(DeletedItem {
                 key: ObjectKey {
-                    kind: kind.kind.as_str(),
+                    kind: kind.into(),
                     id: id.to_string(),
                 },
                 display_name: text("displayName")
@@ -337,7 +337,7 @@ pub async fn read_objects(
     let keys: BTreeSet<&ObjectKey> = keys.iter().collect();
     let mut tasks = JoinSet::new();
     for key in keys {
-        let kind = crate::schema::kind(key.kind).ok_or_else(|| {
+        let kind = Some(key.kind.spec()).ok_or_else(|| {
             crate::Error::usage(
                 format!("unknown kind {:?}", key.kind),
                 format!("known kinds: {}", crate::schema::kind_names().join(", ")),

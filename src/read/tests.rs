@@ -123,29 +123,20 @@ async fn reads_the_sample_tenant_into_a_snapshot() {
     );
     let users_kind = schema::kind("users").unwrap();
     for raw in users["value"].as_array().unwrap() {
-        let key = ObjectKey {
-            kind: "users",
-            id: raw["id"].as_str().unwrap().into(),
-        };
+        let key = ObjectKey::named("users", raw["id"].as_str().unwrap());
         let got = snapshot.get(&key).expect("every sample user is read");
         let want = normalize(users_kind, raw, BTreeMap::new()).unwrap();
         assert_eq!(got.props, want.props);
     }
     let group_ids = ids(&groups);
     let first = snapshot
-        .get(&ObjectKey {
-            kind: "groups",
-            id: group_ids[0].clone(),
-        })
+        .get(&ObjectKey::named("groups", group_ids[0].clone()))
         .unwrap();
     let member_ids = ids(&sample("group-members-list-response.json"));
     assert_eq!(first.link_ids("members").collect::<Vec<_>>(), member_ids);
     assert_eq!(first.link_ids("owners").count(), 0);
     let second = snapshot
-        .get(&ObjectKey {
-            kind: "groups",
-            id: group_ids[1].clone(),
-        })
+        .get(&ObjectKey::named("groups", group_ids[1].clone()))
         .unwrap();
     let members = &second.links["members"];
     assert_eq!(
@@ -157,10 +148,10 @@ async fn reads_the_sample_tenant_into_a_snapshot() {
         "sorted by id, display names kept"
     );
     assert!(snapshot
-        .get(&ObjectKey {
-            kind: "authorizationPolicy",
-            id: "authorizationPolicy".into()
-        })
+        .get(&ObjectKey::named(
+            "authorizationPolicy",
+            "authorizationPolicy"
+        ))
         .is_some());
 
     let user_reads = server.calls_to("users");
@@ -330,22 +321,10 @@ async fn read_objects_skips_missing_objects_and_reads_links() {
     )
     .await;
     let keys = [
-        ObjectKey {
-            kind: "users",
-            id: user_id.clone(),
-        },
-        ObjectKey {
-            kind: "users",
-            id: "gone".into(),
-        },
-        ObjectKey {
-            kind: "groups",
-            id: group_id.clone(),
-        },
-        ObjectKey {
-            kind: "users",
-            id: user_id.clone(),
-        },
+        ObjectKey::named("users", user_id.clone()),
+        ObjectKey::named("users", "gone"),
+        ObjectKey::named("groups", group_id.clone()),
+        ObjectKey::named("users", user_id.clone()),
     ];
     let snapshot = read_objects(&client(&server), &keys).await.unwrap();
     assert_eq!(snapshot.len(), 2);
@@ -385,10 +364,7 @@ async fn an_object_deleted_before_its_links_are_read_is_left_out() {
     let snapshot = read_tenant(&client(&server), &kinds(&["groups"]), &progress)
         .await
         .expect("a group deleted meanwhile does not fail the read");
-    let key = |id: &str| ObjectKey {
-        kind: "groups",
-        id: id.into(),
-    };
+    let key = |id: &str| ObjectKey::named("groups", id);
     assert!(snapshot.get(&key(&gone)).is_none());
     assert_eq!(snapshot.len(), group_ids.len() - 1);
     let second = snapshot.get(&key(&group_ids[1])).unwrap();

@@ -142,7 +142,7 @@ pub async fn plan(
         .objects
         .keys()
         .filter(|k| !live_all.objects.contains_key(*k))
-        .filter_map(|k| schema::kind(k.kind))
+        .map(|k| k.kind.spec())
         .filter(|k| k.soft_delete)
         .collect();
     let deleted: HashMap<ObjectKey, DeletedObject> = if missing_kinds.is_empty() {
@@ -172,7 +172,7 @@ pub async fn plan(
             .objects
             .into_iter()
             .filter(|(_, o)| {
-                resolved.contains(o.kind, &o.id) || id_map.values().any(|new| new == &o.id)
+                resolved.contains(o.kind.spec(), &o.id) || id_map.values().any(|new| new == &o.id)
             })
             .collect(),
     };
@@ -278,7 +278,7 @@ pub fn narrow(saved: &Plan, fresh: &Planned, safety: &SafetySettings) -> Result<
     if !stale.is_empty() {
         return Err(PlanError::Stale { objects: stale });
     }
-    let touched: std::collections::BTreeSet<(String, String)> =
+    let touched: std::collections::BTreeSet<(crate::schema::Kind, String)> =
         saved.touched().into_iter().collect();
     let mut narrowed = Plan {
         version: fresh_plan.version,
@@ -291,7 +291,7 @@ pub fn narrow(saved: &Plan, fresh: &Planned, safety: &SafetySettings) -> Result<
         notes: fresh_plan
             .notes
             .iter()
-            .filter(|n| touched.contains(&(n.kind.clone(), n.id.clone())))
+            .filter(|n| touched.contains(&(n.kind, n.id.clone())))
             .cloned()
             .collect(),
         refusals: plan::refusals(&saved.actions, &fresh.live_counts, safety),
@@ -299,7 +299,7 @@ pub fn narrow(saved: &Plan, fresh: &Planned, safety: &SafetySettings) -> Result<
         desired_objects: fresh_plan
             .desired_objects
             .iter()
-            .filter(|d| touched.contains(&(d.kind.clone(), d.id.clone())))
+            .filter(|d| touched.contains(&(d.kind, d.id.clone())))
             .cloned()
             .collect(),
         checksum: String::new(),
@@ -401,7 +401,7 @@ mod tests {
     fn action(phase: Phase, op: Op) -> Action {
         Action {
             phase,
-            kind: "groups".into(),
+            kind: crate::schema::Kind::named("groups").unwrap(),
             id: "g1".into(),
             display_name: "Sales".into(),
             op,

@@ -126,7 +126,7 @@ fn prune(
 /// not have are compressed for the pack right away, so that only compressed data is kept.
 fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>, level: u32) -> Vec<Prepared<'a>> {
     let one = |object: &&'a Object, deflater: &mut Deflater| {
-        let path = layout::path_for(object.kind, &object.id, object.name_for_path());
+        let path = layout::path_for(object.kind.spec(), &object.id, object.name_for_path());
         let text = yaml::emit_object(object);
         let oid = blob_id(text.as_bytes());
         let entry = (!known.contains(&oid))
@@ -304,7 +304,7 @@ impl Store {
         let objects: Vec<&Object> = snapshot
             .objects
             .values()
-            .filter(|o| in_scope(kinds, o.kind))
+            .filter(|o| in_scope(kinds, o.kind.spec()))
             .collect();
         // The first snapshot of a large tenant is stored uncompressed in its pack: it is written
         // in well under half the time, and git's own maintenance (`git gc`) compresses it.

@@ -299,7 +299,7 @@ impl Store {
             .map(|f| ((f.kind.kind.as_str(), hint(f.kind, &f.path)), f))
             .collect();
         for p in new {
-            let kind = p.object.kind;
+            let kind = p.object.kind.spec();
             let entry = per_kind.entry(kind.kind.clone()).or_default();
             entry.total += 1;
             let named = (p.object.id.clone(), p.object.name_for_path().to_string());

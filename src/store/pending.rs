@@ -201,7 +201,7 @@ impl Store {
                 })
                 .unwrap_or(hinted_id);
             let live_object = live.get(&ObjectKey {
-                kind: kind.kind.as_str(),
+                kind: kind.into(),
                 id: id.clone(),
             });
             let applied = match (&head_object, live_object) {
@@ -214,7 +214,7 @@ impl Store {
                     .get(&id)
                     .and_then(|new| {
                         live.get(&ObjectKey {
-                            kind: kind.kind.as_str(),
+                            kind: kind.into(),
                             id: new.clone(),
                         })
                     })

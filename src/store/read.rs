@@ -103,7 +103,7 @@ pub(super) fn parse_all(files: Vec<RawFile>) -> Result<Vec<Object>, YamlError> {
                 message: "the file is not valid UTF-8".into(),
             }
         })?;
-        yaml::parse_object(kind, Path::new(path), text)
+        yaml::parse_object(*kind, Path::new(path), text)
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

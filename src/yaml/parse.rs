@@ -16,11 +16,12 @@ use super::legacy;
 use super::scalar::{decode_comment, decode_quoted, quoted_prefix};
 use crate::error::YamlError;
 use crate::model::{LinkRef, Object};
-use crate::schema::KindSpec;
+use crate::schema::{Kind, KindSpec};
 
 /// Parses an object file of the given kind. The text must be a mapping with a string `id`;
 /// link lists become [`LinkRef`]s named from their comments.
-pub fn parse_object(kind: &'static KindSpec, path: &Path, text: &str) -> Result<Object, YamlError> {
+pub fn parse_object(kind: impl Into<Kind>, path: &Path, text: &str) -> Result<Object, YamlError> {
+    let kind: Kind = kind.into();
     let err = |line: usize, column: usize, message: String| YamlError {
         path: path.to_path_buf(),
         line,
@@ -100,7 +101,7 @@ pub fn parse_object(kind: &'static KindSpec, path: &Path, text: &str) -> Result<
     Ok(Object {
         kind,
         id,
-        props: reorder(kind, props),
+        props: reorder(&kind, props),
         links,
     })
 }

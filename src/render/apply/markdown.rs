@@ -39,7 +39,7 @@ pub(in crate::render) fn render(report: &ApplyReport, out: &mut dyn Write) -> io
                 out,
                 "| {} | {} {} | {} | {} | {} | {} |",
                 verdict(o).0,
-                code(&o.kind),
+                code(o.kind.name()),
                 text(&o.display_name),
                 text(&o.action),
                 code(&request_text(o)),
@@ -62,7 +62,7 @@ pub(in crate::render) fn render(report: &ApplyReport, out: &mut dyn Write) -> io
             out,
             "| {} | {} {} | {} | {} |",
             verdict(o).0,
-            code(&o.kind),
+            code(o.kind.name()),
             text(&o.display_name),
             text(&o.action),
             code(&request_text(o))

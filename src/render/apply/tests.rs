@@ -34,7 +34,7 @@ fn http_error(path: &str, request_id: &str) -> GraphError {
 
 fn outcome(action: &str, id: &str, name: &str) -> WriteOutcome {
     WriteOutcome {
-        kind: "users".into(),
+        kind: crate::schema::Kind::named("users").unwrap(),
         id: id.into(),
         display_name: name.into(),
         action: action.into(),
@@ -60,13 +60,13 @@ fn scenario_report() -> ApplyReport {
     failed.error = Some(http_error(&failed.path, REQUEST_ID).to_string());
     failed.request_id = Some(REQUEST_ID.into());
     let mut created = outcome("create", fixture::VPN, "Legacy VPN users");
-    created.kind = "groups".into();
+    created.kind = crate::schema::Kind::named("groups").unwrap();
     created.method = "POST".into();
     created.path = "groups".into();
     created.status = Some(201);
     created.new_id = Some("7e470000-0000-4000-8000-0000000000ff".into());
     let mut already = outcome("add members", fixture::SALES, "Sales Team");
-    already.kind = "groups".into();
+    already.kind = crate::schema::Kind::named("groups").unwrap();
     already.method = "POST".into();
     already.path = format!("groups/{}/members/$ref", fixture::SALES);
     already.status = Some(400);
@@ -82,12 +82,9 @@ fn scenario_report() -> ApplyReport {
     let bob = |s: &Snapshot| {
         let mut out = Snapshot::default();
         out.insert(
-            s.get(&ObjectKey {
-                kind: "users",
-                id: fixture::BOB.into(),
-            })
-            .unwrap()
-            .clone(),
+            s.get(&ObjectKey::named("users", fixture::BOB))
+                .unwrap()
+                .clone(),
         );
         out
     };
@@ -224,10 +221,7 @@ fn the_read_back_says_what_still_differs_from_the_desired_state() {
     // recycle bin was not read, so the report must not call him gone.
     let (backup, _, _) = fixture::scenario();
     let dave = backup
-        .get(&ObjectKey {
-            kind: "users",
-            id: fixture::DAVE.into(),
-        })
+        .get(&ObjectKey::named("users", fixture::DAVE))
         .unwrap()
         .clone();
     let mut want = Snapshot::default();
@@ -282,14 +276,14 @@ fn apply_human_in_colour_says_the_same_in_colour() {
 #[test]
 fn a_write_never_sent_says_so_once() {
     let mut report = scenario_report();
-    // A write of a kind this build does not know: no method, no path.
+    // A write the journal could not record: never sent, so no status.
     let mut unknown = outcome("update", "0000", "Mystery");
-    unknown.kind = "widgets".into();
+    unknown.kind = crate::schema::Kind::named("users").unwrap();
     unknown.method = String::new();
     unknown.path = String::new();
     unknown.status = None;
     unknown.ok = false;
-    unknown.error = Some("unknown kind \"widgets\"".into());
+    unknown.error = Some("not sent: cannot write the journal".into());
     report.outcomes.push(unknown);
     let text = apply_text(&report, Format::Human);
     let dave = format!(
@@ -298,7 +292,7 @@ fn a_write_never_sent_says_so_once() {
     );
     assert!(text.contains(&dave), "{text}");
     assert!(
-        text.contains("  FAILED  update widgets Mystery (0000): not sent\n          unknown kind \"widgets\"\n"),
+        text.contains("  FAILED  update users Mystery (0000): not sent\n          not sent: cannot write the journal\n"),
         "{text}"
     );
     let md = apply_text(&report, Format::Markdown);

@@ -23,7 +23,7 @@ impl Serialize for JsonChange<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let c = self.0;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("kind", c.key.kind)?;
+        m.serialize_entry("kind", &c.key.kind)?;
         m.serialize_entry("id", &c.key.id)?;
         m.serialize_entry("displayName", &c.display_name)?;
         m.serialize_entry("change", c.change.as_str())?;

@@ -27,7 +27,7 @@ pub(in crate::render) fn object(
     writeln!(
         out,
         "<details><summary>{sign} <code>{}</code> <b>{}</b> ({word})</summary>",
-        html(c.key.kind),
+        html(c.key.kind.name()),
         html(&c.display_name)
     )?;
     writeln!(out)?;

@@ -97,7 +97,7 @@ pub(in crate::render) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<
             writeln!(
                 out,
                 "- {} {} ({})",
-                code(&k.kind),
+                code(k.kind.name()),
                 text(&k.display_name),
                 code(&k.id)
             )?;

@@ -90,7 +90,7 @@ fn blocks(plan: &Plan) -> Vec<Block<'_>> {
         let k = (a.kind.as_str(), a.id.as_str());
         let i = *index.entry(k).or_insert_with(|| {
             out.push(Block {
-                kind: &a.kind,
+                kind: a.kind.name(),
                 id: &a.id,
                 display_name: &a.display_name,
                 actions: Vec::new(),

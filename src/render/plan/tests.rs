@@ -24,10 +24,7 @@ macro_rules! snapshot {
 /// refusal shows.
 fn scenario_plan() -> Plan {
     let (backup, live, _) = fixture::scenario();
-    let dave = ObjectKey {
-        kind: "users",
-        id: fixture::DAVE.into(),
-    };
+    let dave = ObjectKey::named("users", fixture::DAVE);
     let mut deleted = HashMap::new();
     deleted.insert(
         dave.clone(),
@@ -36,10 +33,7 @@ fn scenario_plan() -> Plan {
             display_name: "Dave Brown".into(),
             deleted_at: None,
             state: backup
-                .get(&ObjectKey {
-                    kind: "users",
-                    id: fixture::DAVE.into(),
-                })
+                .get(&ObjectKey::named("users", fixture::DAVE))
                 .map(|d| {
                     let mut d = d.clone();
                     d.props["department"] = Value::Null;

@@ -189,7 +189,7 @@ fn first_commit_is_packed_and_fsck_clean() {
     assert_eq!(reflog.trim(), "tenantgit: snapshot of contoso");
     // The blob of each file is what the YAML emitter wrote, hashed in memory.
     let u = snap.of_kind("users").next().unwrap();
-    let path = crate::layout::path_for(u.kind, &u.id, u.name_for_path());
+    let path = crate::layout::path_for(&u.kind, &u.id, u.name_for_path());
     let shown = git(dir.path(), &["show", &format!("HEAD:{path}")]);
     assert_eq!(shown, crate::yaml::emit_object(u));
     assert_eq!(
@@ -391,7 +391,7 @@ fn dirty_managed_file_is_refused() {
         .commit_snapshot(&snap, &scope(), &[], &options())
         .unwrap();
     let u = user(2, "Sales");
-    let path = crate::layout::path_for(u.kind, &u.id, u.name_for_path());
+    let path = crate::layout::path_for(&u.kind, &u.id, u.name_for_path());
     std::fs::write(dir.path().join(&path), "id: hand-edited\n").unwrap();
     snap.insert(user(2, "Marketing"));
     let err = store
@@ -572,7 +572,7 @@ fn failed_checkout_leaves_head_alone() {
         .unwrap();
     // An untracked file where the new object's file must go: checkout must not overwrite it.
     let newcomer = user(300, "New");
-    let path = crate::layout::path_for(newcomer.kind, &newcomer.id, newcomer.name_for_path());
+    let path = crate::layout::path_for(&newcomer.kind, &newcomer.id, newcomer.name_for_path());
     std::fs::create_dir_all(dir.path().join(&path).parent().unwrap()).unwrap();
     std::fs::write(dir.path().join(&path), "mine\n").unwrap();
     snap.insert(newcomer);
@@ -815,7 +815,7 @@ fn bench_pieces() {
     let t = std::time::Instant::now();
     let paths: Vec<String> = users
         .iter()
-        .map(|u| crate::layout::path_for(u.kind, &u.id, u.name_for_path()))
+        .map(|u| crate::layout::path_for(&u.kind, &u.id, u.name_for_path()))
         .collect();
     eprintln!("paths: {:.2?} ({})", t.elapsed(), paths.len());
     let t = std::time::Instant::now();

@@ -5,7 +5,7 @@ use super::*;
 use crate::layout;
 
 fn path_of(o: &Object) -> String {
-    layout::path_for(o.kind, &o.id, o.name_for_path())
+    layout::path_for(&o.kind, &o.id, o.name_for_path())
 }
 
 /// A user's commit in the repository at `dir`: `git add -A` of what `edit` did, then commit.
