@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::error::Error;
+use crate::plan::{KindThreshold, SafetySettings};
 use crate::schema::{self, KindSpec};
 
 pub const FILE_NAME: &str = "tenantgit.toml";
@@ -110,6 +111,31 @@ pub struct SafetyConfig {
 pub struct KindSafety {
     pub threshold: Option<f64>,
     pub min_objects: Option<usize>,
+}
+
+impl SafetyConfig {
+    /// The settings `tenantgit.toml` gives, defaults where it says nothing.
+    pub fn settings(&self) -> SafetySettings {
+        let (config, default) = (self, SafetySettings::default());
+        SafetySettings {
+            threshold: config.threshold.unwrap_or(default.threshold),
+            min_objects: config.min_objects.unwrap_or(default.min_objects),
+            kinds: config
+                .kinds
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        KindThreshold {
+                            threshold: v.threshold,
+                            min_objects: v.min_objects,
+                        },
+                    )
+                })
+                .collect(),
+            protected: config.protected.iter().cloned().collect(),
+        }
+    }
 }
 
 impl FileConfig {

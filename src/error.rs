@@ -1,17 +1,7 @@
 //! The crate's error type. Each module keeps its own typed errors; this enum gathers them so the
 //! CLI can print one `error:` line, the cause chain, and a `hint:` for the person at the keyboard.
 
-use std::path::PathBuf;
-
-/// A file that is not a valid object file.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}:{column}: {message}")]
-pub struct YamlError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
+pub use crate::yaml::YamlError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -43,9 +33,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Read(#[from] crate::read::ReadError),
+    #[error(transparent)]
+    Journal(#[from] crate::apply::journal::JournalError),
     /// Some writes of a restore or apply failed; the report has been printed already.
     #[error("{failed} of {total} writes failed")]
     WritesFailed { failed: usize, total: usize },
+}
+
+impl From<crate::problem::Problem> for Error {
+    fn from(p: crate::problem::Problem) -> Self {
+        Error::Config {
+            message: p.message,
+            hint: Some(p.hint),
+        }
+    }
 }
 
 impl Error {
@@ -79,6 +82,8 @@ impl Error {
             Error::Normalize(e) => e.hint(),
             Error::Emulator(e) => e.hint(),
             Error::Plan(e) => e.hint(),
+            Error::Read(e) => e.hint(),
+            Error::Journal(e) => e.hint(),
             Error::Config { hint, .. } | Error::Usage { hint, .. } => hint.clone(),
             Error::Io { .. } => None,
             Error::WritesFailed { .. } => {

@@ -17,6 +17,7 @@ pub mod model;
 pub mod normalize;
 pub mod ops;
 pub mod plan;
+pub mod problem;
 pub mod read;
 pub mod render;
 pub mod restore;

@@ -7,26 +7,13 @@
 use std::collections::{BTreeSet, HashSet};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::layout;
 use crate::model::Snapshot;
+pub use crate::plan::SelectionSpec;
 use crate::schema::{self, KindSpec};
-
-/// A selection as the user gave it: what a plan records so that it can be computed again.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SelectionSpec {
-    /// Kind names; empty means every kind in scope.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub kinds: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ids: Vec<String>,
-    /// Path patterns in gitignore syntax.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub patterns: Vec<String>,
-}
+pub use crate::store::FileRef;
 
 /// A checked selection.
 pub struct Selection {
@@ -37,14 +24,6 @@ pub struct Selection {
     globs: Option<Gitignore>,
     /// Paths never written (`.tenantgitignore`).
     excluded: Option<Gitignore>,
-}
-
-/// One object file on the side of a comparison that is read from files: its path, kind, and the
-/// id its name carries (made file-name safe; confirmed against the file's `id:` when parsed).
-pub struct FileRef<'a> {
-    pub path: &'a str,
-    pub kind: &'static KindSpec,
-    pub id_hint: &'a str,
 }
 
 /// A selection resolved against both sides: `(kind, file-name-safe id)` of every selected object.

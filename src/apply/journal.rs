@@ -15,11 +15,35 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::Error;
 use crate::plan::CreateRecord;
 
 /// The journal folder below the repository's (common) git folder.
 pub const DIR: &str = "tenantgit/journal";
+
+/// The journal could not be written or read: nothing is sent without its record.
+#[derive(Debug, thiserror::Error)]
+#[error("{context} {}", path.display())]
+pub struct JournalError {
+    pub context: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl JournalError {
+    fn at(context: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> JournalError {
+        let path = path.to_path_buf();
+        move |source| JournalError {
+            context,
+            path,
+            source,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some("the restore journal lives in the repository's git folder: check that it is writable and the disk has room".into())
+    }
+}
 
 /// One line of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,17 +109,16 @@ fn now() -> String {
 
 impl Journal {
     /// A new journal file in `<git dir>/tenantgit/journal/`.
-    pub fn create(git_dir: &Path, desired: &str, actions: usize) -> Result<Journal, Error> {
+    pub fn create(git_dir: &Path, desired: &str, actions: usize) -> Result<Journal, JournalError> {
         let dir = git_dir.join(DIR);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        std::fs::create_dir_all(&dir).map_err(JournalError::at("cannot create", &dir))?;
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
         let path = dir.join(format!("{stamp}-{}.jsonl", std::process::id()));
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
             .open(&path)
-            .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+            .map_err(JournalError::at("cannot create", &path))?;
         let journal = Journal {
             path,
             file: Mutex::new(file),
@@ -125,20 +148,19 @@ impl Journal {
             .expect("journals live in <git dir>/tenantgit/journal/")
     }
 
-    fn append(&self, record: &Record, durable: bool) -> Result<(), Error> {
+    fn append(&self, record: &Record, durable: bool) -> Result<(), JournalError> {
         let mut line = serde_json::to_string(record).expect("records always serialize");
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let io = |e| {
-            Error::io(
-                format!("cannot write the journal {}", self.path.display()),
-                e,
-            )
-        };
-        file.write_all(line.as_bytes()).map_err(io)?;
-        if durable {
-            file.sync_data().map_err(io)?;
-        }
+        let io = JournalError::at("cannot write the journal", &self.path);
+        let written = file.write_all(line.as_bytes()).and_then(|()| {
+            if durable {
+                file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        written.map_err(io)?;
         Ok(())
     }
 
@@ -152,7 +174,7 @@ impl Journal {
         path: &str,
         body: Option<&Value>,
         create: bool,
-    ) -> Result<u64, Error> {
+    ) -> Result<u64, JournalError> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         self.append(
             &Record::Send {
@@ -180,7 +202,7 @@ impl Journal {
         request_id: Option<&str>,
         new_id: Option<&str>,
         error: Option<&str>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), JournalError> {
         self.append(
             &Record::Outcome {
                 seq,
@@ -195,7 +217,7 @@ impl Journal {
         )
     }
 
-    pub fn end(&self, writes: usize, failed: usize) -> Result<(), Error> {
+    pub fn end(&self, writes: usize, failed: usize) -> Result<(), JournalError> {
         self.append(
             &Record::End {
                 at: now(),
@@ -208,12 +230,12 @@ impl Journal {
 }
 
 /// Every record of every journal in the folder, file by file in the order they were written.
-pub fn read_all(git_dir: &Path) -> Result<Vec<Vec<Record>>, Error> {
+pub fn read_all(git_dir: &Path) -> Result<Vec<Vec<Record>>, JournalError> {
     let dir = git_dir.join(DIR);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(format!("cannot read {}", dir.display()), e)),
+        Err(e) => return Err(JournalError::at("cannot read", &dir)(e)),
     };
     let mut paths: Vec<PathBuf> = entries
         .flatten()
@@ -223,8 +245,8 @@ pub fn read_all(git_dir: &Path) -> Result<Vec<Vec<Record>>, Error> {
     paths.sort();
     let mut out = Vec::with_capacity(paths.len());
     for path in paths {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(JournalError::at("cannot read", &path))?;
         // A line cut off by a crash is the only one that can be malformed; it is skipped.
         let records = text
             .lines()

@@ -771,7 +771,7 @@ async fn verify(
     client: &GraphClient,
     plan: &Plan,
     state: &State,
-) -> Result<Vec<Change>, crate::Error> {
+) -> Result<Vec<Change>, crate::read::ReadError> {
     let touched = plan.touched();
     if touched.is_empty() {
         return Ok(Vec::new());

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::graph::{Credential, GraphClient, GraphSettings, Secret};
 use crate::model::Snapshot;
 use crate::ops;
-use crate::plan::{plural, PlanError, SafetySettings};
+use crate::plan::{plural, PlanError};
 use crate::read::NoProgress;
 use crate::render::{self, Format, Style};
 use crate::restore::{self, Desired, ExecuteOptions, Request};
@@ -192,7 +192,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         &[],
     )?;
     let settings = config::FileConfig::parse(config::DEFAULT_TEXT, config::FILE_NAME)?;
-    let safety = SafetySettings::from_config(&settings.safety);
+    let safety = settings.safety.settings();
     let request = Request {
         desired: Desired::Commit {
             rev: "HEAD~1".into(),

@@ -86,7 +86,7 @@ pub fn ensure_snapshot_repo(global: &Global, repo: &Repo) -> Result<(), Error> {
 
 /// The repository's safety settings.
 pub fn safety(repo: &Repo) -> SafetySettings {
-    SafetySettings::from_config(&repo.config.safety)
+    repo.config.safety.settings()
 }
 
 /// A writing run holds the repository lock from before the plan is computed until the last

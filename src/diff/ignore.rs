@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+use crate::problem::Problem;
 use crate::schema;
 
 /// One `[[diff.ignore]]` entry.
@@ -55,7 +56,7 @@ struct Rule {
 impl IgnoreRules {
     /// Checks every rule: the kind must exist and every path must be a dotted path without empty
     /// segments.
-    pub fn new(rules: Vec<IgnoreRule>) -> Result<Self, crate::Error> {
+    pub fn new(rules: Vec<IgnoreRule>) -> Result<Self, Problem> {
         let mut out = Vec::with_capacity(rules.len());
         for (n, rule) in rules.into_iter().enumerate() {
             let kind = if rule.kind == "*" {
@@ -66,7 +67,7 @@ impl IgnoreRules {
                     let guess = crate::suggest::closest(&rule.kind, names.iter().copied())
                         .map(|k| format!("did you mean \"{k}\"? "))
                         .unwrap_or_default();
-                    crate::Error::config(
+                    Problem::new(
                         format!(
                             "diff.ignore rule {} names an unknown kind {:?}",
                             n + 1,
@@ -78,7 +79,7 @@ impl IgnoreRules {
                 Some(spec.kind.as_str())
             };
             if rule.paths.is_empty() {
-                return Err(crate::Error::config(
+                return Err(Problem::new(
                     format!("diff.ignore rule {} for {:?} has no paths", n + 1, rule.kind),
                     "list the property paths to ignore, e.g. paths = [\"onPremisesExtensionAttributes.*\"]",
                 ));
@@ -87,7 +88,7 @@ impl IgnoreRules {
             for p in &rule.paths {
                 let segs: Vec<String> = p.split('.').map(str::to_string).collect();
                 if segs.iter().any(String::is_empty) {
-                    return Err(crate::Error::config(
+                    return Err(Problem::new(
                         format!("diff.ignore rule {} has an invalid path {p:?}", n + 1),
                         "paths are property names joined by dots; `*` stands for one name",
                     ));
@@ -98,7 +99,7 @@ impl IgnoreRules {
                     .iter()
                     .find(|s| *s != "*" && s.contains(['*', '?', '[', ']', '{', '}']))
                 {
-                    return Err(crate::Error::config(
+                    return Err(Problem::new(
                         format!(
                             "diff.ignore rule {} has an invalid path {p:?}: `{seg}` is not a property name",
                             n + 1
@@ -114,7 +115,7 @@ impl IgnoreRules {
                     let guess = crate::suggest::closest(top, known.iter().copied())
                         .map(|k| format!("did you mean `{k}`? "))
                         .unwrap_or_default();
-                    return Err(crate::Error::config(
+                    return Err(Problem::new(
                         format!(
                             "diff.ignore rule {} has an unknown path {p:?}: no {} stores `{top}`",
                             n + 1,

@@ -116,7 +116,7 @@ pub fn to_json(plan: &Plan) -> String {
 /// Writes the plan document to a regular file (a new one, or one it replaces): never to a
 /// device, a folder or through a symbolic link. The text goes to a temporary file first, so
 /// that a reader never sees half a plan.
-pub fn save(plan: &Plan, path: &Path) -> Result<(), crate::Error> {
+pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanError> {
     let write = |source| PlanError::Write {
         path: path.to_path_buf(),
         source,
@@ -137,12 +137,11 @@ pub fn save(plan: &Plan, path: &Path) -> Result<(), crate::Error> {
                 return Err(PlanError::NotRegular {
                     path: path.to_path_buf(),
                     what,
-                }
-                .into());
+                });
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(write(e).into()),
+        Err(e) => return Err(write(e)),
     }
     let text = to_json(plan);
     let dir = match path.parent() {
@@ -156,12 +155,12 @@ pub fn save(plan: &Plan, path: &Path) -> Result<(), crate::Error> {
 }
 
 /// Reads a plan file, refusing one whose checksum does not match its contents.
-pub fn load(path: &Path) -> Result<Plan, crate::Error> {
+pub fn load(path: &Path) -> Result<Plan, PlanError> {
     let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(parse(&text, path)?)
+    parse(&text, path)
 }
 
 /// [`load`] on text already read; `path` names it in errors.

@@ -10,12 +10,25 @@ use sha2::{Digest, Sha256};
 use crate::diff::AttributeChange;
 use crate::model::{LinkRef, Object, ObjectKey};
 use crate::schema::Kind;
-use crate::select::SelectionSpec;
 
 use super::fingerprint::hex;
 
 /// Bumped whenever the plan document's shape changes incompatibly.
 pub const PLAN_VERSION: u32 = 2;
+
+/// A selection as the user gave it: what a plan records so that it can be computed again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectionSpec {
+    /// Kind names; empty means every kind in scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    /// Path patterns in gitignore syntax.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patterns: Vec<String>,
+}
 
 /// Where a plan's desired state comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,17 +63,6 @@ pub struct DeletedObject {
     /// With it, a restore writes only what differs from it; without it, every writable
     /// property and every link of the desired side is written after the restore.
     pub state: Option<Object>,
-}
-
-impl From<crate::read::DeletedItem> for DeletedObject {
-    fn from(item: crate::read::DeletedItem) -> Self {
-        DeletedObject {
-            key: item.key,
-            display_name: item.display_name,
-            deleted_at: item.deleted_at,
-            state: None,
-        }
-    }
 }
 
 /// The stages of a plan, in execution order.

@@ -40,29 +40,6 @@ impl Default for SafetySettings {
 }
 
 impl SafetySettings {
-    /// The settings `tenantgit.toml` gives, defaults where it says nothing.
-    pub fn from_config(config: &crate::config::SafetyConfig) -> Self {
-        let default = SafetySettings::default();
-        SafetySettings {
-            threshold: config.threshold.unwrap_or(default.threshold),
-            min_objects: config.min_objects.unwrap_or(default.min_objects),
-            kinds: config
-                .kinds
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        KindThreshold {
-                            threshold: v.threshold,
-                            min_objects: v.min_objects,
-                        },
-                    )
-                })
-                .collect(),
-            protected: config.protected.iter().cloned().collect(),
-        }
-    }
-
     /// Threshold share and minimum object count for one kind.
     pub fn for_kind(&self, kind: &str) -> (f64, usize) {
         let k = self.kinds.get(kind).copied().unwrap_or_default();

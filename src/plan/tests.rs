@@ -434,7 +434,7 @@ fn safety_settings_come_from_the_config_file() {
         "tenantgit.toml",
     )
     .unwrap();
-    let s = SafetySettings::from_config(&config.safety);
+    let s = config.safety.settings();
     assert_eq!(s.for_kind("users"), (0.5, 10));
     assert_eq!(s.for_kind("groups"), (0.5, 3));
     assert!(s.protected.contains("users/x"));
@@ -498,10 +498,7 @@ fn saved_plans_load_back_identical_and_edits_are_refused() {
     assert!(text.contains("\"SALES-EU\""));
     std::fs::write(&path, text.replace("\"SALES-EU\"", "\"SALES-XX\"")).unwrap();
     let err = load(&path).unwrap_err();
-    assert!(
-        matches!(err, crate::Error::Plan(PlanError::Checksum { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, PlanError::Checksum { .. }), "{err:?}");
     assert!(err.to_string().contains("changed after it was made"));
     assert!(err.hint().unwrap().contains("tenantgit plan --out"));
 
@@ -509,7 +506,7 @@ fn saved_plans_load_back_identical_and_edits_are_refused() {
     std::fs::write(&path, &text[..text.len() / 2]).unwrap();
     assert!(matches!(
         load(&path).unwrap_err(),
-        crate::Error::Plan(PlanError::Corrupt { .. })
+        PlanError::Corrupt { .. }
     ));
     // Another format version.
     let version = format!("\"version\": {PLAN_VERSION}");
@@ -517,11 +514,11 @@ fn saved_plans_load_back_identical_and_edits_are_refused() {
     std::fs::write(&path, text.replacen(&version, "\"version\": 99", 1)).unwrap();
     assert!(matches!(
         load(&path).unwrap_err(),
-        crate::Error::Plan(PlanError::Version { found: 99, .. })
+        PlanError::Version { found: 99, .. }
     ));
     assert!(matches!(
         load(&dir.path().join("missing.json")).unwrap_err(),
-        crate::Error::Plan(PlanError::Read { .. })
+        PlanError::Read { .. }
     ));
 }
 

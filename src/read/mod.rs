@@ -56,7 +56,7 @@ pub async fn read_tenant(
     client: &GraphClient,
     kinds: &[&'static KindSpec],
     progress: &dyn ReadProgress,
-) -> Result<Snapshot, crate::Error> {
+) -> Result<Snapshot, ReadError> {
     // Kinds run as tasks (real parallelism for normalization); their progress comes back over
     // a channel because `progress` is borrowed and cannot move into a task.
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -97,20 +97,53 @@ pub async fn read_tenant(
 }
 
 fn join_result<T>(
-    result: Result<Result<T, crate::Error>, tokio::task::JoinError>,
-) -> Result<T, crate::Error> {
+    result: Result<Result<T, ReadError>, tokio::task::JoinError>,
+) -> Result<T, ReadError> {
     match result {
         Ok(r) => r,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(crate::Error::config(
-            format!("a read task was cancelled: {e}"),
-            "run again",
-        )),
+        Err(e) => Err(ReadError::Cancelled(e.to_string())),
     }
 }
 
-fn read_error(kind: &KindSpec, error: GraphError) -> crate::Error {
-    crate::Error::Graph(GraphError::Read {
+/// Why reading the tenant failed: no read is ever taken for an absence of objects.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Boxed: a Graph error is large, and every read returns this type.
+    #[error(transparent)]
+    Graph(Box<GraphError>),
+    #[error(transparent)]
+    Normalize(#[from] crate::normalize::NormalizeError),
+    #[error("a read task was cancelled: {0}")]
+    Cancelled(String),
+}
+
+impl From<GraphError> for ReadError {
+    fn from(e: GraphError) -> Self {
+        ReadError::Graph(Box::new(e))
+    }
+}
+
+impl ReadError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ReadError::Graph(e) => e.hint(),
+            ReadError::Normalize(e) => e.hint(),
+            ReadError::Cancelled(_) => Some("run again".into()),
+        }
+    }
+
+    /// The HTTP status Graph answered with, when it did.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ReadError::Graph(e) => e.status(),
+            _ => None,
+        }
+    }
+}
+
+fn read_error(kind: &KindSpec, error: GraphError) -> ReadError {
+    ReadError::from(GraphError::Read {
         kind: kind.kind.clone(),
         source: Box::new(error),
     })
@@ -137,7 +170,7 @@ async fn read_kind(
     client: &GraphClient,
     kind: &'static KindSpec,
     tx: &mpsc::UnboundedSender<Event>,
-) -> Result<Vec<Object>, crate::Error> {
+) -> Result<Vec<Object>, ReadError> {
     let name = kind.kind.as_str();
     // A closed channel only means nobody watches progress any more.
     let _ = tx.send(Event::Started(name));
@@ -189,7 +222,7 @@ async fn read_links(
     client: &GraphClient,
     kind: &'static KindSpec,
     objects: &mut Vec<Object>,
-) -> Result<Vec<String>, crate::Error> {
+) -> Result<Vec<String>, ReadError> {
     let mut gone = Vec::new();
     if kind.links.is_empty() {
         return Ok(gone);
@@ -271,7 +304,7 @@ pub struct DeletedItem {
 pub async fn read_deleted(
     client: &GraphClient,
     kinds: &[&'static KindSpec],
-) -> Result<Vec<DeletedItem>, crate::Error> {
+) -> Result<Vec<DeletedItem>, ReadError> {
     let mut out = Vec::new();
     for &kind in kinds.iter().filter(|k| k.soft_delete) {
         let cast = kind.graph_type.trim_start_matches('#');
@@ -330,19 +363,11 @@ pub async fn read_deleted(
 
 /// Reads the given objects again (restore verification). Objects Graph does not have (404) are
 /// simply missing from the result; any other failure fails the read.
-pub async fn read_objects(
-    client: &GraphClient,
-    keys: &[ObjectKey],
-) -> Result<Snapshot, crate::Error> {
+pub async fn read_objects(client: &GraphClient, keys: &[ObjectKey]) -> Result<Snapshot, ReadError> {
     let keys: BTreeSet<&ObjectKey> = keys.iter().collect();
     let mut tasks = JoinSet::new();
     for key in keys {
-        let kind = Some(key.kind.spec()).ok_or_else(|| {
-            crate::Error::usage(
-                format!("unknown kind {:?}", key.kind),
-                format!("known kinds: {}", crate::schema::kind_names().join(", ")),
-            )
-        })?;
+        let kind = key.kind.spec();
         let client = client.clone();
         let id = key.id.clone();
         tasks.spawn(async move {

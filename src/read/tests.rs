@@ -191,7 +191,10 @@ async fn a_persistent_5xx_fails_the_read_naming_kind_and_request() {
     let err = read_tenant(&client(&server), &kinds(&["users", "groups"]), &NoProgress)
         .await
         .unwrap_err();
-    let crate::Error::Graph(GraphError::Read { kind, source }) = &err else {
+    let ReadError::Graph(graph) = &err else {
+        panic!("{err:?}")
+    };
+    let GraphError::Read { kind, source } = graph.as_ref() else {
         panic!("{err:?}")
     };
     assert_eq!(kind, "groups");
@@ -214,7 +217,10 @@ async fn a_persistent_5xx_fails_the_read_naming_kind_and_request() {
     let err = read_tenant(&client(&server), &kinds(&["groups"]), &NoProgress)
         .await
         .unwrap_err();
-    let crate::Error::Graph(GraphError::Read { kind, source }) = &err else {
+    let ReadError::Graph(graph) = &err else {
+        panic!("{err:?}")
+    };
+    let GraphError::Read { kind, source } = graph.as_ref() else {
         panic!("{err:?}")
     };
     assert_eq!(kind, "groups");
@@ -241,7 +247,7 @@ async fn unknown_odata_type_is_a_normalize_error() {
     assert!(
         matches!(
             err,
-            crate::Error::Normalize(NormalizeError::UnknownType { .. })
+            ReadError::Normalize(NormalizeError::UnknownType { .. })
         ),
         "{err:?}"
     );
@@ -412,7 +418,10 @@ async fn other_link_errors_still_fail_the_read() {
         let err = read_tenant(&client(&server), &kinds(&["groups"]), &NoProgress)
             .await
             .unwrap_err();
-        let crate::Error::Graph(GraphError::Read { kind, source }) = &err else {
+        let ReadError::Graph(graph) = &err else {
+            panic!("{err:?}")
+        };
+        let GraphError::Read { kind, source } = graph.as_ref() else {
             panic!("{err:?}")
         };
         assert_eq!(kind, "groups");

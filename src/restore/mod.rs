@@ -33,6 +33,17 @@ use crate::schema::{self, KindSpec};
 use crate::select::Selection;
 use crate::store::Store;
 
+impl From<read::DeletedItem> for DeletedObject {
+    fn from(item: read::DeletedItem) -> Self {
+        DeletedObject {
+            key: item.key,
+            display_name: item.display_name,
+            deleted_at: item.deleted_at,
+            state: None,
+        }
+    }
+}
+
 /// Where the desired state comes from.
 #[derive(Debug, Clone)]
 pub enum Desired {

@@ -11,11 +11,18 @@ use git2::{IndexEntryExtendedFlag, Oid};
 
 use super::read::parse_all;
 use super::{Store, StoreError};
-use crate::error::YamlError;
 use crate::layout;
 use crate::model::{ObjectKey, Snapshot};
 use crate::schema::{self, KindSpec};
-use crate::select::FileRef;
+use crate::yaml::YamlError;
+
+/// One object file on the side of a comparison that is read from files: its path, kind, and the
+/// id its name carries (made file-name safe; confirmed against the file's `id:` when parsed).
+pub struct FileRef<'a> {
+    pub path: &'a str,
+    pub kind: &'static KindSpec,
+    pub id_hint: &'a str,
+}
 
 /// Where a desired file's bytes are.
 #[derive(Debug, Clone)]
@@ -175,7 +182,7 @@ impl Store {
         &self,
         files: &DesiredFiles,
         wanted: &dyn Fn(&KindSpec, &str, &str) -> bool,
-    ) -> Result<DesiredObjects, crate::Error> {
+    ) -> Result<DesiredObjects, StoreError> {
         let mut raw = Vec::new();
         for (path, (kind, hint, source)) in &files.files {
             if !wanted(kind, path, hint) {

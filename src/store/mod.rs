@@ -54,7 +54,7 @@ use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
 pub use checkout::Recovered;
 pub use commit::CommitOutcome;
-pub use desired::{DesiredFiles, DesiredObjects};
+pub use desired::{DesiredFiles, DesiredObjects, FileRef};
 pub use lock::{LockOwner, RepoLock};
 pub use message::{parse_git_date, ChangeSummary, CommitOptions, KindChanges};
 pub use pack::blob_id;
@@ -100,6 +100,9 @@ pub enum StoreError {
     },
     #[error("{} is a bare repository and has no working tree", path.display())]
     NoWorktree { path: PathBuf },
+    /// An object file that is not a valid object file.
+    #[error("invalid object file {0}")]
+    File(#[from] crate::yaml::YamlError),
     /// The index is in a form libgit2 cannot read (git's sparse index), so tenantgit cannot tell
     /// which files are checked out.
     #[error("cannot read the index: {detail}")]
@@ -173,6 +176,9 @@ impl StoreError {
             }
             StoreError::NoWorktree { .. } => {
                 "use a clone with a working tree, or compare commits with `tenantgit diff REV1 REV2`".into()
+            }
+            StoreError::File(_) => {
+                "fix the file (or restore it with `git checkout -- PATH`) and run again".into()
             }
             StoreError::UnreadableIndex { .. } => {
                 "git's sparse index is not supported: `git config index.sparse false && git sparse-checkout reapply` keeps the sparse checkout with a full index".into()

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, TreeWalkMode, TreeWalkResult};
 
 use super::{Store, StoreError};
-use crate::error::YamlError;
 use crate::layout;
 use crate::model::{Object, ObjectKey, Snapshot};
 use crate::schema::{self, KindSpec};
 use crate::yaml;
+use crate::yaml::YamlError;
 
 /// The object files of one commit: path → (kind, blob id), plus a lookup by kind and the id in
 /// the file name.
@@ -126,7 +126,7 @@ pub(super) fn parse_all(files: Vec<RawFile>) -> Result<Vec<Object>, YamlError> {
 }
 
 /// Gathers parsed objects, refusing two files that claim one object.
-fn into_snapshot(files: &[String], objects: Vec<Object>) -> Result<Snapshot, crate::Error> {
+fn into_snapshot(files: &[String], objects: Vec<Object>) -> Result<Snapshot, StoreError> {
     let mut snapshot = Snapshot::default();
     let mut seen: HashMap<ObjectKey, &str> = HashMap::new();
     for (path, object) in files.iter().zip(objects) {
@@ -222,7 +222,7 @@ impl Store {
         &self,
         commit: Oid,
         filter: &dyn Fn(&KindSpec, &str) -> bool,
-    ) -> Result<Snapshot, crate::Error> {
+    ) -> Result<Snapshot, StoreError> {
         let index = self.tree_index(commit)?;
         let mut files = Vec::new();
         for (path, kind, oid) in index.iter() {
@@ -240,7 +240,7 @@ impl Store {
     pub fn load_worktree(
         &self,
         filter: &dyn Fn(&KindSpec, &str) -> bool,
-    ) -> Result<Snapshot, crate::Error> {
+    ) -> Result<Snapshot, StoreError> {
         let root = self.repo.workdir().ok_or_else(|| StoreError::NoWorktree {
             path: self.repo.path().to_path_buf(),
         })?;

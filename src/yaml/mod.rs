@@ -10,6 +10,18 @@ mod legacy;
 mod parse;
 mod scalar;
 
+use std::path::PathBuf;
+
 pub use emit::{emit_object, emit_value};
 pub use parse::{link_names, parse_object};
 pub use scalar::emit_scalar_str;
+
+/// A file that is not a valid object file, at the place that says why.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct YamlError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}

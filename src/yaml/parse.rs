@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 
 use super::legacy;
 use super::scalar::{decode_comment, decode_quoted, quoted_prefix};
-use crate::error::YamlError;
 use crate::model::{LinkRef, Object};
 use crate::schema::{Kind, KindSpec};
+use crate::yaml::YamlError;
 
 /// Parses an object file of the given kind. The text must be a mapping with a string `id`;
 /// link lists become [`LinkRef`]s named from their comments.

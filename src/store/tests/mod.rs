@@ -612,7 +612,7 @@ fn malformed_file_names_line_and_column() {
     .unwrap();
     let err = store.load_worktree(&no_filter).unwrap_err();
     let line = match &err {
-        crate::Error::Yaml(e) => {
+        StoreError::File(e) => {
             assert_eq!(e.path, Path::new(bad));
             assert!(e.line >= 2, "{e}");
             assert!(e.column >= 1, "{e}");
@@ -626,7 +626,7 @@ fn malformed_file_names_line_and_column() {
     git(dir.path(), &["commit", "-q", "-m", "broken"]);
     let head = store.head().unwrap().unwrap();
     match store.load_snapshot(head, &no_filter).unwrap_err() {
-        crate::Error::Yaml(e) => assert_eq!((e.path.as_path(), e.line), (Path::new(bad), line)),
+        StoreError::File(e) => assert_eq!((e.path.as_path(), e.line), (Path::new(bad), line)),
         other => panic!("expected a YAML error, got {other:?}"),
     }
 }
