@@ -62,6 +62,12 @@ async fn a_user_manager_is_set_read_expanded_and_removed() {
     let one = g.get(&format!("users/{ada}?$expand=manager")).await;
     assert_eq!(one.body["manager"]["id"], boss.as_str());
     assert_eq!(g.get("users?$expand=memberOf").await.status, 400);
+    assert_eq!(
+        g.get(&format!("users/{ada}/manager?$expand=manager"))
+            .await
+            .status,
+        400
+    );
 
     // Only users (or contacts) manage; the object must exist.
     let gid = ids(&g, "groups", 1).await.remove(0);

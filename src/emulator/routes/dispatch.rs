@@ -3,7 +3,7 @@
 //! collections (longest path first), then an object id (or alternate key), then a reference or a
 //! contained child below it. Also the resource-unit cost of a request.
 
-use super::read::{list, single};
+use super::read::{list, single, unsupported_expand};
 use super::reply::{error, no_segment, not_allowed, not_found, Ctx, Reply};
 use super::request::Req;
 use super::{children, deleted, invitations, links, writes};
@@ -163,6 +163,9 @@ fn collection_route(req: &Req, k: usize, rest: &[&str]) -> Reply {
             }
             ([], "PATCH") => writes::patch(req, k, slot),
             ([], _) => not_allowed(ctx),
+            ([_, ..], _) if req.query.expand.is_some() => {
+                unsupported_expand(ctx, req.query.expand.as_deref().unwrap_or_default())
+            }
             ([seg, tail @ ..], _) => match child_segment(k, seg) {
                 Some((ci, key)) => children::route(req, slot, ci, &with_key(key, tail)),
                 None => no_segment(ctx, seg),
@@ -197,6 +200,10 @@ fn collection_route(req: &Req, k: usize, rest: &[&str]) -> Reply {
             }
         }
         [id, seg, tail @ ..] => {
+            // Only objects themselves expand their references.
+            if let Some(x) = &req.query.expand {
+                return unsupported_expand(ctx, x);
+            }
             if let Some((ci, key)) = child_segment(k, seg) {
                 let Some(slot) = lookup(req, k, id) else {
                     return not_found(ctx, id);

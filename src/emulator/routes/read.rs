@@ -96,7 +96,7 @@ pub(crate) fn parse_expand(
     }))
 }
 
-fn unsupported_expand(ctx: &Ctx, raw: &str) -> Reply {
+pub(crate) fn unsupported_expand(ctx: &Ctx, raw: &str) -> Reply {
     error(
         ctx,
         400,
