@@ -138,6 +138,17 @@ impl FileConfig {
         for k in self.safety.kinds.keys() {
             check_kind(k, &format!("{origin}: [safety.kinds]"))?;
         }
+        for entry in &self.safety.protected {
+            let context = format!("{origin}: [safety] protected entry `{entry}`");
+            let Some((kind, id)) = entry.split_once('/').filter(|(_, id)| !id.is_empty()) else {
+                return Err(Error::config(
+                    format!("{context} is not `kind/id`"),
+                    "write the kind and the object id, e.g. protected = [\"users/3f2a…\"] (the `id:` line of the object's file)",
+                ));
+            };
+            check_kind(kind, &context)?;
+            let _ = id;
+        }
         for t in self.safety.threshold.iter().chain(
             self.safety
                 .kinds
@@ -166,12 +177,16 @@ impl FileConfig {
     }
 }
 
-/// The kind with this name, or an error listing the known kinds.
+/// The kind with this name, or an error naming the closest known kind and listing them all.
 pub fn check_kind(name: &str, context: &str) -> Result<&'static KindSpec, Error> {
     schema::kind(name).ok_or_else(|| {
+        let names = schema::kind_names();
+        let guess = crate::suggest::closest(name, names.iter().copied())
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
         Error::usage(
             format!("{context}: unknown kind `{name}`"),
-            format!("known kinds: {}", schema::kind_names().join(", ")),
+            format!("{guess}known kinds: {}", names.join(", ")),
         )
     })
 }
@@ -196,5 +211,23 @@ mod tests {
         assert!(err.to_string().contains("robots"), "{err}");
         let err = FileConfig::parse("[graph]\nnope = 1\n", "tenantgit.toml").unwrap_err();
         assert!(err.to_string().starts_with("tenantgit.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn protected_entries_and_kinds_are_checked_with_a_guess() {
+        let err = FileConfig::parse("[safety]\nprotected = [\"user/abc\"]\n", "tenantgit.toml")
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown kind `user`"), "{err}");
+        assert!(err.hint().unwrap().contains("did you mean `users`?"));
+        let err =
+            FileConfig::parse("[safety]\nprotected = [\"abc\"]\n", "tenantgit.toml").unwrap_err();
+        assert!(err.to_string().contains("is not `kind/id`"), "{err}");
+        let err =
+            FileConfig::parse("[snapshot]\nkinds = [\"grups\"]\n", "tenantgit.toml").unwrap_err();
+        assert!(
+            err.hint().unwrap().contains("did you mean `groups`?"),
+            "{err:?}"
+        );
+        FileConfig::parse("[safety]\nprotected = [\"users/abc\"]\n", "tenantgit.toml").unwrap();
     }
 }

@@ -37,7 +37,7 @@ pub fn shard(id: &str) -> String {
 }
 
 /// A readable, portable file-name part: lower-case ASCII letters, digits and `.-_@`, other
-/// characters folded to `-`.
+/// characters folded to `-`; never a name Windows reserves (see [`avoid_reserved`]).
 pub fn slug(name: &str) -> String {
     let mut out = String::with_capacity(name.len().min(MAX_NAME));
     let mut dash = false;
@@ -58,7 +58,27 @@ pub fn slug(name: &str) -> String {
     if trimmed.is_empty() {
         "_".to_string()
     } else {
-        trimmed.to_string()
+        avoid_reserved(trimmed)
+    }
+}
+
+/// Windows refuses files named CON, PRN, AUX, NUL, COM0–COM9 or LPT0–LPT9, with any extension
+/// (the part before the first dot counts, in any case), so a repository holding one cannot be
+/// cloned there. Such a part gets a `_` appended: `con.tosco` → `con_.tosco`.
+pub fn avoid_reserved(name: &str) -> String {
+    let (stem, rest) = match name.find('.') {
+        Some(i) => name.split_at(i),
+        None => (name, ""),
+    };
+    let upper = stem.to_ascii_uppercase();
+    let reserved = matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (upper.len() == 4
+            && (upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        format!("{stem}_{rest}")
+    } else {
+        name.to_string()
     }
 }
 
@@ -145,5 +165,37 @@ mod tests {
             id_hint_from_path(users, "users/3f/a.b@c.com.3f2a.yaml").unwrap(),
             "3f2a"
         );
+    }
+
+    #[test]
+    fn no_windows_reserved_names() {
+        for (name, want) in [
+            ("CON", "con_"),
+            ("nul", "nul_"),
+            ("Aux", "aux_"),
+            ("prn", "prn_"),
+            ("COM1", "com1_"),
+            ("com0", "com0_"),
+            ("LPT9", "lpt9_"),
+            ("con.tosco", "con_.tosco"),
+            ("nul.example@contoso.com", "nul_.example@contoso.com"),
+            ("Con (EU)", "con-eu"),
+            ("console", "console"),
+            ("com10", "com10"),
+            ("comx", "comx"),
+            ("lpt", "lpt"),
+            ("my.con", "my.con"),
+        ] {
+            assert_eq!(slug(name), want, "{name}");
+        }
+        let groups = schema::kind("groups").unwrap();
+        let path = path_for(groups, "0a000000-0000-4000-8000-000000000001", "AUX");
+        assert_eq!(
+            path,
+            "groups/0a/aux_.0a000000-0000-4000-8000-000000000001.yaml"
+        );
+        // Every file name of the repository passes the check Windows makes.
+        let file = path.rsplit('/').next().unwrap();
+        assert_eq!(avoid_reserved(file), file);
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod diff;
 pub mod emulator;
 pub mod error;
+pub mod failpoint;
 pub mod graph;
 pub mod layout;
 pub mod model;
@@ -22,6 +23,7 @@ pub mod restore;
 pub mod schema;
 pub mod select;
 pub mod store;
+pub mod suggest;
 pub mod yaml;
 
 pub use error::{Error, Result};

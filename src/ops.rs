@@ -30,7 +30,15 @@ pub async fn snapshot(
     let snapshot = read::read_tenant(client, kinds, progress).await?;
     let read_seconds = started.elapsed().as_secs_f64();
     let objects = snapshot.len();
-    let outcome = store.commit_snapshot(&snapshot, kinds, extra_files, options)?;
+    // Objects a restore created carry new ids; the journal says which desired object each is.
+    let journals = crate::apply::journal::read_all(store.common_dir())?;
+    let mut options = options.clone();
+    options.recreated.extend(
+        crate::apply::journal::creates(&journals)
+            .into_iter()
+            .filter_map(|c| Some((c.old_id, c.new_id?))),
+    );
+    let outcome = store.commit_snapshot(&snapshot, kinds, extra_files, &options)?;
     Ok(SnapshotRun {
         outcome,
         objects,

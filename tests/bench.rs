@@ -5,8 +5,10 @@
 //!
 //! `TENANTGIT_BENCH_SPEC` overrides the tenant (default: 100k users, 20k groups × 50 members,
 //! 5k apps, 300 policies). The emulator runs as its own process (`tenantgit emulator serve`) so
-//! that the peak memory measured is tenantgit's alone; every step is the release binary run as a
-//! user would run it, timed from outside.
+//! that the peak memory measured is tenantgit's alone, with its default throttles — Graph's
+//! quotas for one app in a large tenant, reads included — so that every read waits for Graph's
+//! quota as it would in that tenant; every step is the release binary run as a user would run
+//! it, timed from outside.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -119,6 +121,11 @@ fn requests(url: &str) -> u64 {
 
 fn writes(url: &str) -> u64 {
     stats(url)["writes"].as_u64().unwrap()
+}
+
+/// Calls the emulator answered 429 so far (the read and write throttles).
+fn throttled(url: &str) -> u64 {
+    stats(url)["throttled"].as_u64().unwrap()
 }
 
 fn show(step: &str, out: &Output, secs: f64, peak_mb: u64, requests: u64) {
@@ -257,7 +264,7 @@ fn bench_snapshot_diff_restore() {
         .status()
         .unwrap()
         .success());
-    let r0 = requests(&url);
+    let (r0, t0) = (requests(&url), throttled(&url));
     let (out, secs, peak) = run(&url, &bare, &["snapshot"]);
     assert!(
         out.status.success(),
@@ -270,6 +277,10 @@ fn bench_snapshot_diff_restore() {
         secs,
         peak,
         requests(&url) - r0,
+    );
+    println!(
+        "   answered 429 by the read throttle: {}",
+        throttled(&url) - t0
     );
 
     // 1b. The same with a working tree (what `tenantgit snapshot` in a new folder makes); the
@@ -306,7 +317,7 @@ fn bench_snapshot_diff_restore() {
     assert_eq!(pack, pack2, "no git object written");
 
     // 3. diff HEAD against live.
-    let r0 = requests(&url);
+    let (r0, t0) = (requests(&url), throttled(&url));
     let (out, secs, peak) = run(&url, &repo, &["diff", "--exit-code"]);
     assert_eq!(
         out.status.code(),
@@ -323,6 +334,10 @@ fn bench_snapshot_diff_restore() {
         diff_requests,
     );
     println!("   requests: diff {diff_requests} vs snapshot {snapshot_requests}");
+    println!(
+        "   answered 429 by the read throttle: {}",
+        throttled(&url) - t0
+    );
 
     // 4. 1% of objects change; a second commit; diff between the two commits.
     let (users, groups) = users_and_groups(&repo);

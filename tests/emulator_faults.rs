@@ -323,3 +323,99 @@ async fn stats_endpoint_matches_and_resets() {
     assert_eq!(g.emu.stats().requests, 0);
     assert!("users=1,bogus=2".parse::<SyntheticSpec>().is_err());
 }
+
+/// Spends Graph's read quota through `$batch` (20 × `transitiveMembers` at 5 resource units = 100
+/// units a batch) until an item is answered 429; the batches sent before that, or `None` when
+/// `max` batches went through.
+async fn batches_until_throttled(url: &str, token: &str, max: usize) -> Option<usize> {
+    let http = reqwest::Client::new();
+    let requests: Vec<Value> = (0..20)
+        .map(|i| {
+            json!({"id": i.to_string(), "method": "GET",
+            "url": "/groups/00000000-0000-0000-0000-000000000001/transitiveMembers"})
+        })
+        .collect();
+    for sent in 0..max {
+        let r: Value = http
+            .post(format!("{url}/v1.0/$batch"))
+            .bearer_auth(token)
+            .json(&json!({ "requests": requests }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = r["responses"].as_array().expect("a batch answer");
+        if let Some(t) = items.iter().find(|i| i["status"] == 429) {
+            assert!(t["headers"]["Retry-After"].is_string(), "{t}");
+            return Some(sent);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_read_throttle_is_on_by_default_at_graphs_large_tenant_quota() {
+    assert_eq!(EmulatorConfig::default().read_throttle, Some(8000));
+    let g = Graph::start(small()).await;
+    // 8,000 units go through at once, refilling at 800 a second: the 81st batch at the earliest,
+    // and long before 150 batches, is throttled.
+    let sent = batches_until_throttled(&g.emu.url(), &g.token, 150).await;
+    assert!(sent.is_some_and(|n| n >= 80), "{sent:?}");
+}
+
+/// `tenantgit emulator serve ARGS`, killed when dropped.
+struct Served(std::process::Child, String);
+
+impl Served {
+    fn start(args: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantgit"))
+            .args(["-q", "emulator", "serve", "--synthetic", "users=5,groups=2"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the emulator starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_string();
+        Served(child, url)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn emulator_serve_throttles_reads_unless_told_not_to() {
+    let on = Served::start(&[]);
+    let token = token_for(&reqwest::Client::new(), &on.1).await;
+    let sent = batches_until_throttled(&on.1, &token, 150).await;
+    assert!(sent.is_some_and(|n| n >= 80), "{sent:?}");
+
+    let off = Served::start(&["--read-throttle", "0"]);
+    let token = token_for(&reqwest::Client::new(), &off.1).await;
+    assert_eq!(batches_until_throttled(&off.1, &token, 150).await, None);
+
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_tenantgit"))
+        .args(["emulator", "serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--read-throttle") && help.contains("0 = off") && help.contains("8000"),
+        "{help}"
+    );
+}

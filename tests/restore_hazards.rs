@@ -404,3 +404,67 @@ fn the_json_a_restore_prints_is_the_plan_apply_takes() {
     }
     assert_eq!(named(&h, &name), 1, "re-created");
 }
+
+#[test]
+fn a_protected_entry_that_names_nothing_is_an_error() {
+    let h = healthy();
+    let real = user_ids(&h)[0].clone();
+    // One character off: the likely typo is named in the hint.
+    let typo = format!(
+        "{}{}",
+        &real[..real.len() - 1],
+        if real.ends_with('0') { '1' } else { '0' }
+    );
+    protect(&h, &format!("users/{typo}"));
+    let out = run_without_writes(&h, &["restore", "HEAD", "--yes"]);
+    assert_error(&out, "names no object");
+    assert!(
+        stderr(&out).contains(&format!("did you mean `users/{real}`?")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_object_apply_created_counts_as_applied_under_its_new_id() {
+    let h = healthy();
+    // A pull request adds a group: a new file with an id of the author's choosing.
+    let template = h.file("groups/", "analytics");
+    let text = std::fs::read_to_string(h.repo.join(&template)).unwrap();
+    let old_id = h.id_of(&template);
+    let new_id = "0badc0de-0000-4000-8000-000000000001";
+    let old_name = text
+        .lines()
+        .find_map(|l| l.strip_prefix("displayName: "))
+        .unwrap()
+        .to_string();
+    let text = text
+        .replace(&old_id, new_id)
+        .replace(&old_name, "Brand New Team")
+        .lines()
+        .map(|l| {
+            if l.starts_with("mailNickname:") {
+                "mailNickname: brandnewteam".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let path = format!("groups/0b/brand-new-team.{new_id}.yaml");
+    std::fs::create_dir_all(h.repo.join("groups/0b")).unwrap();
+    std::fs::write(h.repo.join(&path), text).unwrap();
+    h.git(&["add", &path]);
+    h.git(&["commit", "-q", "-m", "add Brand New Team"]);
+
+    // Before it is applied, a snapshot refuses to revert it.
+    assert_error(&h.run(&["snapshot"]), "the tenant does not have");
+    assert_status(&h.run(&["apply", "--yes"]), 0);
+    assert_eq!(named(&h, "Brand New Team"), 1);
+    // Graph gave it another id; the journal tells the snapshot it is the desired group.
+    let out = h.run(&["snapshot"]);
+    assert_status(&out, 0);
+    assert!(!h.repo.join(&path).exists(), "recorded under its real id");
+    assert_eq!(named(&h, "Brand New Team"), 1);
+}

@@ -117,6 +117,14 @@ impl Journal {
         &self.path
     }
 
+    /// The repository's git folder the journal lives in (for failpoints' wait files).
+    pub fn git_dir(&self) -> &Path {
+        self.path
+            .ancestors()
+            .nth(3)
+            .expect("journals live in <git dir>/tenantgit/journal/")
+    }
+
     fn append(&self, record: &Record, durable: bool) -> Result<(), Error> {
         let mut line = serde_json::to_string(record).expect("records always serialize");
         line.push('\n');

@@ -200,8 +200,10 @@ enum Work {
 }
 
 struct CreateInfo {
-    password: bool,
-    old_app_id: Option<String>,
+    /// The secret the create carries (see `schema::CreateSecret`), generated when sent.
+    secret: Option<&'static crate::schema::CreateSecret>,
+    /// The desired values of the kind's key properties, which Graph assigns anew.
+    old_keys: Vec<(&'static str, String)>,
 }
 
 /// What a unit of work returns.
@@ -279,6 +281,9 @@ pub async fn execute(
         report.outcomes.extend(outcomes.into_iter().map(|(_, o)| o));
     }
     report.failed = report.outcomes.iter().filter(|o| !o.ok).count();
+    if let Some(j) = &journal {
+        crate::failpoint::hit("restore.before-verify", j.git_dir());
+    }
 
     match verify(client, plan, &state).await {
         Ok(drift) => report.remaining_drift = drift,
@@ -367,11 +372,15 @@ fn works(
             Tolerate::Nothing,
         )],
         Op::Create { body, password } => {
-            let old_app_id = plan
-                .desired_object(&action.kind, &action.id)
-                .and_then(|d| d.props.get("appId"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
+            let desired = plan.desired_object(&action.kind, &action.id);
+            let old_keys = kind
+                .key_properties
+                .iter()
+                .filter_map(|p| {
+                    let v = desired?.props.get(p)?.as_str()?;
+                    Some((p.as_str(), v.to_string()))
+                })
+                .collect();
             vec![Work::Request {
                 origin: origin.clone(),
                 method: Method::POST,
@@ -379,8 +388,8 @@ fn works(
                 body: Some(state.value(&Value::Object(body.clone()))),
                 tolerate: Tolerate::Nothing,
                 create: Some(CreateInfo {
-                    password: *password,
-                    old_app_id,
+                    secret: kind.create_secret.as_ref().filter(|_| *password),
+                    old_keys,
                 }),
             }]
         }
@@ -499,8 +508,8 @@ async fn run(
         } => {
             let mut body = body;
             if let (Some(c), Some(Value::Object(b))) = (&create, body.as_mut()) {
-                if c.password {
-                    b.insert("passwordProfile".into(), password_profile());
+                if let Some(secret) = c.secret {
+                    b.insert(secret.property.clone(), generated_secret(&secret.property));
                 }
             }
             let (mut outcome, response) = send(
@@ -526,17 +535,15 @@ async fn run(
                         outcome.error = Some("Graph's answer to the create has no id".into());
                     }
                 }
-                let new_app_id = resp.get("appId").and_then(Value::as_str);
-                if let (Some(old), Some(new)) = (&c.old_app_id, new_app_id) {
-                    if old != new {
-                        mapped.push((old.clone(), new.to_string()));
+                for (prop, old) in &c.old_keys {
+                    if let Some(new) = resp.get(*prop).and_then(Value::as_str) {
+                        if old != new {
+                            mapped.push((old.clone(), new.to_string()));
+                        }
                     }
                 }
-                if c.password {
-                    outcome.note = Some(
-                        "the user was re-created with a random password nobody knows: reset it before the user signs in"
-                            .into(),
-                    );
+                if let Some(secret) = c.secret {
+                    outcome.note = Some(secret.note.clone());
                 }
             }
             Done {
@@ -622,7 +629,10 @@ async fn send(
     let seq = match journal {
         None => None,
         Some(j) => {
-            let recorded = body.map(without_secrets);
+            let recorded = body.map(|b| match schema::kind(&origin.kind) {
+                Some(k) => without_secrets(b, k),
+                None => b.clone(),
+            });
             match j.send(
                 &origin.kind,
                 &origin.id,
@@ -642,8 +652,16 @@ async fn send(
     // Graph's request id of a successful write, for the journal only (reports show the ids
     // of failed writes).
     let mut answered_id = None;
+    let is_update = method == Method::PATCH;
     let (outcome, response) = match client.send(method, path, body).await {
         Ok(resp) => {
+            if let Some(j) = journal {
+                if create {
+                    crate::failpoint::hit("restore.create-answered", j.git_dir());
+                } else if is_update {
+                    crate::failpoint::hit("restore.update-answered", j.git_dir());
+                }
+            }
             outcome.status = Some(resp.status);
             outcome.ok = true;
             answered_id = resp.request_id.clone();
@@ -696,11 +714,12 @@ async fn send(
     (outcome, response)
 }
 
-/// A request body as the journal keeps it: a re-created user's password never leaves memory.
-fn without_secrets(body: &Value) -> Value {
+/// A request body as the journal keeps it: a generated secret (a re-created user's password)
+/// never leaves memory.
+fn without_secrets(body: &Value, kind: &KindSpec) -> Value {
     let mut body = body.clone();
-    if let Value::Object(m) = &mut body {
-        m.remove("passwordProfile");
+    if let (Value::Object(m), Some(secret)) = (&mut body, &kind.create_secret) {
+        m.remove(&secret.property);
     }
     body
 }
@@ -739,9 +758,14 @@ fn error_chain(e: &GraphError) -> String {
     text
 }
 
-/// A `passwordProfile` with a fresh random password that meets Entra's complexity rules. It
-/// lives only in the request body: never stored, logged, or shown.
-fn password_profile() -> Value {
+/// Named hook: the value of a generated create secret. Only `passwordProfile` (users) exists:
+/// a fresh random password that meets Entra's complexity rules, which lives only in the request
+/// body — never stored, logged, or shown.
+fn generated_secret(property: &str) -> Value {
+    debug_assert_eq!(
+        property, "passwordProfile",
+        "the only create secret Graph has"
+    );
     let a = uuid::Uuid::new_v4().simple().to_string();
     let b = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
     // Hex digits and letters of both cases plus symbols: all four character classes, 36 chars.

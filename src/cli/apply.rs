@@ -43,8 +43,8 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         ));
     }
     let client = context::graph_client(&repo.config)?;
-    let _lock = if args.write.yes {
-        Some(write::lock_for_writes(&repo, "apply")?)
+    let _lock = if args.write.yes || worktree_needed {
+        Some(write::lock_for_writes(global, &repo, "apply")?)
     } else {
         None
     };

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::emulator::{self, EmulatorConfig, FaultRule, SyntheticSpec};
+use crate::emulator::{self, EmulatorConfig, FaultRule, SyntheticSpec, READ_THROTTLE_LARGE_TENANT};
 use crate::error::Error;
 
 use super::Global;
@@ -32,11 +32,12 @@ pub struct ServeArgs {
     /// Client secret the token endpoint accepts.
     #[arg(long, default_value = "emulator-secret")]
     pub client_secret: String,
-    /// Resource units per 10 s before reads are throttled with 429 (Graph: 8000 for a large
-    /// tenant); off when not given.
-    #[arg(long, value_name = "RU")]
-    pub read_throttle: Option<u32>,
-    /// Writes per 150 s before writes are throttled with 429 (0 = off).
+    /// Resource units per 10 s before reads are throttled with 429 and a Retry-After; the
+    /// default is Graph's quota for one app in a large tenant (0 = off).
+    #[arg(long, value_name = "RU", default_value_t = READ_THROTTLE_LARGE_TENANT)]
+    pub read_throttle: u32,
+    /// Writes per 150 s before writes are throttled with 429 and a Retry-After; the default is
+    /// Graph's quota for one app in a tenant (0 = off).
     #[arg(long, value_name = "N", default_value_t = 3000)]
     pub write_throttle: u32,
     /// Latency added to every Graph request, in milliseconds.
@@ -68,7 +69,7 @@ pub fn run(global: &Global, command: Command) -> Result<i32, Error> {
         client_secret: args.client_secret.clone(),
         seed_dir: args.seed.clone(),
         synthetic: args.synthetic,
-        read_throttle: args.read_throttle,
+        read_throttle: (args.read_throttle > 0).then_some(args.read_throttle),
         write_throttle: (args.write_throttle > 0).then_some(args.write_throttle),
         latency: Duration::from_millis(args.latency_ms),
         faults,

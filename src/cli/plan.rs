@@ -36,6 +36,12 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         },
         None => Desired::Worktree,
     };
+    // The working tree is read only with no snapshot writing it, and after one a kill left half
+    // done was finished.
+    let _lock = match desired {
+        Desired::Worktree => Some(write::lock_for_writes(global, &repo, "plan")?),
+        Desired::Commit { .. } => None,
+    };
     let request = Request {
         desired,
         selection: args.select.selection(&repo, &args.patterns)?,

@@ -1,5 +1,5 @@
 //! Progress bars on stderr while the tenant is read (hidden with `--quiet` or when stderr is not
-//! a terminal: indicatif draws nothing there).
+//! a terminal: indicatif draws nothing there), and the note on objects left out of the read.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,6 +10,9 @@ use crate::read::ReadProgress;
 
 pub struct Bars {
     multi: MultiProgress,
+    quiet: bool,
+    /// Objects listed but deleted before their links were read (`kind/id`), left out.
+    vanished: Mutex<Vec<String>>,
     bars: Mutex<HashMap<String, ProgressBar>>,
     /// When the last kind finished reading: what a command spent on Graph, for its narration.
     last_finished: Mutex<Option<std::time::Instant>>,
@@ -24,6 +27,8 @@ impl Bars {
         };
         Bars {
             multi: MultiProgress::with_draw_target(target),
+            quiet,
+            vanished: Mutex::new(Vec::new()),
             bars: Mutex::new(HashMap::new()),
             last_finished: Mutex::new(None),
         }
@@ -52,8 +57,27 @@ impl Bars {
             .expect("progress lock is never poisoned")
     }
 
+    /// Removes the bars and says which objects were left out because they were deleted while
+    /// the tenant was read.
     pub fn clear(&self) {
         let _ = self.multi.clear();
+        let vanished = std::mem::take(
+            &mut *self
+                .vanished
+                .lock()
+                .expect("progress lock is never poisoned"),
+        );
+        if vanished.is_empty() || self.quiet {
+            return;
+        }
+        const SHOWN: usize = 10;
+        let mut list = vanished[..vanished.len().min(SHOWN)].join(", ");
+        if vanished.len() > SHOWN {
+            list.push_str(&format!(" and {} more", vanished.len() - SHOWN));
+        }
+        let n = vanished.len();
+        let objects = if n == 1 { "object" } else { "objects" };
+        eprintln!("left out {n} {objects} deleted while the tenant was read: {list}");
     }
 }
 
@@ -75,5 +99,12 @@ impl ReadProgress for Bars {
             .last_finished
             .lock()
             .expect("progress lock is never poisoned") = Some(std::time::Instant::now());
+    }
+
+    fn vanished(&self, kind: &str, id: &str) {
+        self.vanished
+            .lock()
+            .expect("progress lock is never poisoned")
+            .push(format!("{kind}/{id}"));
     }
 }

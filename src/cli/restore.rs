@@ -30,7 +30,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let selection = args.select.selection(&repo, &args.patterns)?;
     let client = context::graph_client(&repo.config)?;
     let _lock = if args.write.yes {
-        Some(write::lock_for_writes(&repo, "restore")?)
+        Some(write::lock_for_writes(global, &repo, "restore")?)
     } else {
         None
     };

@@ -17,11 +17,16 @@ pub struct Args {
     /// Title of the commit message.
     #[arg(short, long, value_name = "TEXT")]
     pub message: Option<String>,
+    /// Commit the tenant as it is even when HEAD holds desired changes (commits since the last
+    /// snapshot) that the tenant does not have: they are discarded, and the commit message names
+    /// them. Without it such a snapshot is refused, so that a merged change is never reverted
+    /// silently.
+    #[arg(long)]
+    pub record_drift: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
-    let repo = Repo::open_or_init(global)?;
-    let _lock = repo.store.lock("snapshot")?;
+    let (repo, _lock) = Repo::open_or_init_locked(global, "snapshot")?;
     let kinds = if args.kinds.is_empty() {
         repo.config.kinds_in_scope()
     } else {
@@ -31,7 +36,13 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             .collect::<Result<Vec<_>, _>>()?
     };
     let client = context::graph_client(&repo.config)?;
-    let extra: Vec<(String, Vec<u8>)> = if repo.created {
+    // The first commit in a working tree brings a commented settings file, also when a first
+    // run was interrupted before its commit (the repository exists then, but the file it had
+    // written was undone).
+    let first = repo.store.head()?.is_none();
+    let extra: Vec<(String, Vec<u8>)> = if repo.created
+        || (first && !repo.store.is_bare() && repo.store.read_file(config::FILE_NAME)?.is_none())
+    {
         vec![(
             config::FILE_NAME.to_string(),
             config::DEFAULT_TEXT.as_bytes().to_vec(),
@@ -53,9 +64,9 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let options = CommitOptions {
         message_title: title,
         time,
+        record_drift: args.record_drift,
         ..CommitOptions::default()
     };
-    let first = repo.store.head()?.is_none();
     let bars = Bars::new(global.quiet);
     let run = super::runtime()?.block_on(ops::snapshot(
         &repo.store,
@@ -89,6 +100,18 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
                         c.removed.len()
                     ));
                 }
+            }
+            let applied = run.outcome.desired.iter().filter(|d| d.applied).count();
+            let discarded = run.outcome.desired.len() - applied;
+            if applied > 0 {
+                global.say(format!(
+                    "  {applied} desired changes since the last snapshot are in the tenant now"
+                ));
+            }
+            if discarded > 0 {
+                global.say(format!(
+                    "  discarded {discarded} desired changes the tenant does not have (--record-drift); the commit message names them"
+                ));
             }
             global.say(format!(
                 "committed {} ({} git objects written in {:.2}s, working tree updated in {:.2}s)",

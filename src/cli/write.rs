@@ -91,9 +91,14 @@ pub fn safety(repo: &Repo) -> SafetySettings {
 
 /// A writing run holds the repository lock from before the plan is computed until the last
 /// write: two restores never plan against each other's half-done work, and a snapshot never
-/// records a tenant in the middle of a restore.
-pub fn lock_for_writes(repo: &Repo, command: &str) -> Result<RepoLock, Error> {
-    Ok(repo.store.lock(command)?)
+/// records a tenant in the middle of a restore. Reading the working tree as the desired state
+/// takes it too.
+/// Files a killed snapshot left half written are brought back first (they are never read as the
+/// desired state).
+pub fn lock_for_writes(global: &Global, repo: &Repo, command: &str) -> Result<RepoLock, Error> {
+    let lock = super::context::lock(global, &repo.store, command)?;
+    super::context::recover(global, &repo.store)?;
+    Ok(lock)
 }
 
 /// Desired state + live tenant → plan, with progress bars while the tenant is read.

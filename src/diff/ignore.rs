@@ -21,6 +21,22 @@ pub struct IgnoreRule {
     pub ids: Vec<String>,
 }
 
+/// Top-level names the files of `kind` (every kind for `None`) can hold: properties of any
+/// variant and links.
+fn known_names(kind: Option<&str>) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for spec in schema::kinds() {
+        if kind.is_some_and(|k| k != spec.kind) {
+            continue;
+        }
+        out.extend(spec.all_managed());
+        out.extend(spec.links.iter().map(|l| l.name.as_str()));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Validated ignore rules.
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreRules {
@@ -46,13 +62,17 @@ impl IgnoreRules {
                 None
             } else {
                 let spec = schema::kind(&rule.kind).ok_or_else(|| {
+                    let names = schema::kind_names();
+                    let guess = crate::suggest::closest(&rule.kind, names.iter().copied())
+                        .map(|k| format!("did you mean \"{k}\"? "))
+                        .unwrap_or_default();
                     crate::Error::config(
                         format!(
                             "diff.ignore rule {} names an unknown kind {:?}",
                             n + 1,
                             rule.kind
                         ),
-                        format!("use \"*\" or one of: {}", schema::kind_names().join(", ")),
+                        format!("{guess}use \"*\" or one of: {}", names.join(", ")),
                     )
                 })?;
                 Some(spec.kind.as_str())
@@ -84,6 +104,23 @@ impl IgnoreRules {
                             n + 1
                         ),
                         "`*` stands for one whole property name (`onPremisesExtensionAttributes.*`); partial wildcards are not supported",
+                    ));
+                }
+                // The first name must be something the kind stores: a typo would silently
+                // ignore nothing.
+                let top = &segs[0];
+                let known = known_names(kind);
+                if top != "*" && !known.contains(&top.as_str()) {
+                    let guess = crate::suggest::closest(top, known.iter().copied())
+                        .map(|k| format!("did you mean `{k}`? "))
+                        .unwrap_or_default();
+                    return Err(crate::Error::config(
+                        format!(
+                            "diff.ignore rule {} has an unknown path {p:?}: no {} stores `{top}`",
+                            n + 1,
+                            kind.unwrap_or("kind")
+                        ),
+                        format!("{guess}paths start with a property or link the kind's files hold (schema/<kind>.yaml lists them)"),
                     ));
                 }
                 paths.push(segs);
@@ -183,7 +220,7 @@ mod tests {
             diff: Diff,
         }
         let c: Config = toml::from_str(
-            "[[diff.ignore]]\nkind = \"users\"\npaths = [\"proxyAddresses\"]\n\n[[diff.ignore]]\nkind = \"*\"\npaths = [\"a.*\"]\nids = [\"x\"]\n",
+            "[[diff.ignore]]\nkind = \"users\"\npaths = [\"proxyAddresses\"]\n\n[[diff.ignore]]\nkind = \"*\"\npaths = [\"onPremisesExtensionAttributes.*\"]\nids = [\"x\"]\n",
         )
         .unwrap();
         assert_eq!(c.diff.ignore.len(), 2);
@@ -204,6 +241,17 @@ mod tests {
             assert!(err.to_string().contains("invalid path"), "{bad}: {err}");
             assert!(err.hint().unwrap().contains("whole property name"), "{bad}");
         }
-        IgnoreRules::new(vec![rule("users", &["a.*.b", "*"], &[])]).unwrap();
+        IgnoreRules::new(vec![rule("users", &["identities.*.issuer", "*"], &[])]).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_property_is_an_error_naming_the_closest() {
+        let err = IgnoreRules::new(vec![rule("users", &["departmnet"], &[])]).unwrap_err();
+        assert!(err.to_string().contains("unknown path"), "{err}");
+        assert!(err.hint().unwrap().contains("did you mean `department`?"));
+        let err = IgnoreRules::new(vec![rule("user", &["department"], &[])]).unwrap_err();
+        assert!(err.hint().unwrap().contains("did you mean \"users\"?"));
+        // `*` rules know every kind's names, links included.
+        IgnoreRules::new(vec![rule("*", &["members", "conditions.users"], &[])]).unwrap();
     }
 }

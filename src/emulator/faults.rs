@@ -54,7 +54,8 @@ impl FaultRule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
 pub enum FaultAction {
-    /// Answer with this status and a Graph error body (500, 503, 504 …).
+    /// Answer with this status and a Graph error body (500, 503, 504 …; 404 answers
+    /// `Request_ResourceNotFound`, as for an object deleted meanwhile).
     #[serde(rename_all = "camelCase")]
     Status {
         status: u16,

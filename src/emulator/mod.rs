@@ -33,7 +33,7 @@ mod synthetic;
 mod tests;
 mod throttle;
 
-pub use config::{EmulatorConfig, EmulatorError, SyntheticSpec};
+pub use config::{EmulatorConfig, EmulatorError, SyntheticSpec, READ_THROTTLE_LARGE_TENANT};
 pub use faults::{FaultAction, FaultRule};
 pub use seed::SeedReport;
 pub use server::{serve, Emulator};

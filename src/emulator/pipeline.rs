@@ -76,6 +76,11 @@ pub(crate) async fn process(
                 retry_after,
             } => {
                 let (code, message) = match status {
+                    // What Graph answers for an object that is gone (deleted meanwhile).
+                    404 => (
+                        "Request_ResourceNotFound",
+                        "Resource does not exist or one of its queried reference-property objects are not present.",
+                    ),
                     503 => (
                         "serviceNotAvailable",
                         "The service is temporarily unavailable. Please retry later.",

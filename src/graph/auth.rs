@@ -11,7 +11,7 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 use super::client::Transport;
-use super::settings::{Credential, GraphSettings, Secret};
+use super::settings::{without_userinfo, Credential, GraphSettings, Secret};
 use super::GraphError;
 
 /// Refresh this long before the token expires (or at half its lifetime when that is shorter),
@@ -80,7 +80,7 @@ impl TokenSource {
                 ),
                 tenant_id: settings.tenant_id.clone(),
                 client_id: settings.client_id.clone(),
-                scope: format!("{}/.default", settings.graph_url),
+                scope: format!("{}/.default", without_userinfo(&settings.graph_url)),
                 proof,
             })
         };

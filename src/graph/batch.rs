@@ -1,8 +1,10 @@
 //! Many collection reads through JSON batching (GRAPH.md B.4): at most 20 requests per
 //! `$batch`, batches in flight up to the client's concurrency, answers correlated by id (Graph
 //! returns them in any order), each item's nextLink followed in a later round, and items
-//! throttled on their own (429 with their own `Retry-After`) sent again after the longest wait.
+//! throttled on their own (429 with their own `Retry-After`) sent again after the longest wait —
+//! Graph pacing the client, which uses up the throttle budget, not the retries.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -24,6 +26,19 @@ struct Item {
     url: String,
     /// Failed attempts so far.
     failures: u32,
+    /// Time this request has spent waiting out 429s that came with a `Retry-After`.
+    throttled_wait: Duration,
+}
+
+impl Item {
+    fn new(index: usize, url: String) -> Item {
+        Item {
+            index,
+            url,
+            failures: 0,
+            throttled_wait: Duration::ZERO,
+        }
+    }
 }
 
 enum Outcome {
@@ -37,25 +52,67 @@ enum Outcome {
         error: GraphError,
         after: Option<Duration>,
     },
+    /// An answer that retrying cannot change (403, 404 …).
+    Failed { index: usize, error: GraphError },
+}
+
+/// What one collection read of a batch ended with: every item of every page, or the error that
+/// the caller chose to take per path (see [`GraphClient::batch_get_each`]).
+pub type PathResult = Result<Vec<Value>, GraphError>;
+
+/// How many items the next round may send, after a round that got `answered` answers (success
+/// or final error) and was or was not `throttled`. Resending everything that was throttled at
+/// once would mostly collect 429s again — a token bucket admits only what refilled during the
+/// wait — so after a throttled round only as many items go out as Graph just admitted (but a
+/// full `$batch` at least: fewer would not save a request), and the window doubles with every
+/// round that is not throttled.
+pub(super) fn next_window(
+    window: Option<usize>,
+    answered: usize,
+    throttled: bool,
+) -> Option<usize> {
+    if throttled {
+        Some(answered.max(MAX_BATCH))
+    } else {
+        window.map(|w| w.saturating_mul(2))
+    }
 }
 
 impl GraphClient {
     /// Reads many collections (paths relative to `/v1.0`) through `$batch`, every page of each;
-    /// the result holds each path's items, in input order.
+    /// the result holds each path's items, in input order. Any error fails the whole read.
     pub async fn batch_get_all(&self, paths: &[String]) -> Result<Vec<Vec<Value>>, GraphError> {
-        let mut results: Vec<Vec<Value>> = vec![Vec::new(); paths.len()];
+        let results = self.batch_get_each(paths, &|_| false).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("no error is kept per path, so every path succeeded"))
+            .collect())
+    }
+
+    /// Like [`GraphClient::batch_get_all`], except that a path whose answer is an error `keep`
+    /// accepts (a 404 of an object deleted meanwhile) ends in that error instead of failing
+    /// the read; the items of its earlier pages are dropped. Retryable failures that persist,
+    /// and errors `keep` refuses, fail the whole read.
+    pub async fn batch_get_each(
+        &self,
+        paths: &[String],
+        keep: &(dyn Fn(&GraphError) -> bool + Sync),
+    ) -> Result<Vec<PathResult>, GraphError> {
+        let mut results: Vec<PathResult> = (0..paths.len()).map(|_| Ok(Vec::new())).collect();
         let mut pending: Vec<Item> = paths
             .iter()
             .enumerate()
-            .map(|(index, p)| Item {
-                index,
-                url: format!("/{}", p.trim_start_matches('/')),
-                failures: 0,
-            })
+            .map(|(index, p)| Item::new(index, format!("/{}", p.trim_start_matches('/'))))
             .collect();
         let max_retries = self.inner.transport.max_retries;
         let timing = self.inner.transport.timing;
+        let window_of = |w: usize| (w != usize::MAX).then_some(w);
         while !pending.is_empty() {
+            // Items this round may send: unlimited until Graph throttles. The pace learnt is the
+            // client's, so that the next read (another kind, the next 1,000 objects) starts
+            // with it instead of a burst that would mostly be throttled.
+            let window = window_of(self.inner.batch_window.load(Ordering::Relaxed));
+            let held = pending.split_off(window.map_or(pending.len(), |w| w.min(pending.len())));
             let mut set = JoinSet::new();
             for chunk in pending.chunks(MAX_BATCH) {
                 let client = self.clone();
@@ -63,7 +120,8 @@ impl GraphClient {
                 set.spawn(async move { client.run_batch(chunk).await });
             }
             let mut next = Vec::new();
-            let mut wait: Option<Duration> = None;
+            let mut retries: Vec<(Item, GraphError, Option<Duration>)> = Vec::new();
+            let mut answered = 0usize;
             while let Some(joined) = set.join_next().await {
                 // Returning early drops the set, which aborts the batches still in flight.
                 let outcomes = match joined {
@@ -84,42 +142,65 @@ impl GraphClient {
                             items,
                             next: link,
                         } => {
-                            results[index].extend(items);
+                            answered += 1;
+                            if let Ok(all) = &mut results[index] {
+                                all.extend(items);
+                            }
                             if let Some(url) = link {
-                                next.push(Item {
-                                    index,
-                                    url,
-                                    failures: 0,
-                                });
+                                next.push(Item::new(index, url));
                             }
                         }
-                        Outcome::Retry {
-                            mut item,
-                            error,
-                            after,
-                        } => {
-                            item.failures += 1;
-                            if item.failures > max_retries {
-                                return Err(GraphError::RetriesExhausted {
-                                    method: "GET",
-                                    path: self.display_path(&item.url),
-                                    attempts: item.failures,
-                                    last: Box::new(error),
-                                });
+                        Outcome::Failed { index, error } => {
+                            answered += 1;
+                            if !keep(&error) {
+                                return Err(error);
                             }
-                            self.count_retry(matches!(error, GraphError::Http { status: 429, .. }));
-                            let delay = timing.delay(item.failures, after);
-                            wait = Some(wait.map_or(delay, |w| w.max(delay)));
-                            next.push(item);
+                            results[index] = Err(error);
                         }
+                        Outcome::Retry { item, error, after } => retries.push((item, error, after)),
                     }
                 }
             }
+            let paced = |error: &GraphError, after: &Option<Duration>| {
+                matches!(error, GraphError::Http { status: 429, .. }) && after.is_some()
+            };
+            // GRAPH.md B.4: retry the failed items after the longest Retry-After.
+            let wait = retries
+                .iter()
+                .map(|(item, _, after)| timing.delay(item.failures + 1, *after))
+                .max();
+            let mut throttled = false;
+            for (mut item, error, after) in retries {
+                let wait = wait.expect("there is a wait when there are retries");
+                let is_429 = matches!(error, GraphError::Http { status: 429, .. });
+                throttled |= is_429;
+                // Graph pacing the client is not a failure: like a single request (see
+                // `execute`), the item waits within the throttle budget without using up
+                // `max_retries`.
+                if paced(&error, &after) && item.throttled_wait + wait <= timing.throttle_budget {
+                    item.throttled_wait += wait;
+                } else {
+                    item.failures += 1;
+                    if item.failures > max_retries {
+                        return Err(GraphError::RetriesExhausted {
+                            method: "GET",
+                            path: self.display_path(&item.url),
+                            attempts: item.failures,
+                            last: Box::new(error),
+                        });
+                    }
+                }
+                self.count_retry(is_429);
+                next.push(item);
+            }
+            let window = next_window(window, answered, throttled).unwrap_or(usize::MAX);
+            self.inner.batch_window.store(window, Ordering::Relaxed);
             if let Some(w) = wait {
-                // GRAPH.md B.4: retry the failed items after the longest Retry-After.
                 tokio::time::sleep(w).await;
             }
+            // Retried items and next pages first: they were asked for before the held ones.
             next.sort_by_key(|i| i.index);
+            next.extend(held);
             pending = next;
         }
         Ok(results)
@@ -226,7 +307,10 @@ impl GraphClient {
                 error,
                 after: retry_after,
             }),
-            _ => Err(error),
+            _ => Ok(Outcome::Failed {
+                index: item.index,
+                error,
+            }),
         }
     }
 }

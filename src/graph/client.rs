@@ -1,7 +1,7 @@
 //! The HTTP side of the Graph client: one request with its retries (GRAPH.md B.5/B.6), paging
 //! over `@odata.nextLink` (B.1), bounded concurrency, and the counters behind [`Metrics`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::auth::TokenSource;
 use super::retry::{parse_retry_after, RetryTiming};
-use super::settings::{GraphSettings, Secret};
+use super::settings::{redact_url, without_userinfo, GraphSettings, Secret};
 use super::GraphError;
 
 /// A cheap-to-clone handle on one Graph connection (settings, token cache, concurrency limit,
@@ -32,6 +32,9 @@ pub(super) struct Inner {
     write_gate: tokio::sync::Mutex<()>,
     /// When a write was last answered 429, in milliseconds since `started`.
     write_throttled_at: AtomicU64,
+    /// `$batch` items one read round may send (`usize::MAX`: no limit), learnt from Graph's
+    /// throttling and shared by every batch read of this client (see `batch::next_window`).
+    pub(super) batch_window: AtomicUsize,
     started: std::time::Instant,
 }
 
@@ -143,11 +146,15 @@ impl GraphClient {
                     timing,
                     max_retries: settings.max_retries,
                 },
-                base: format!("{}/v1.0", settings.graph_url.trim_end_matches('/')),
+                base: format!(
+                    "{}/v1.0",
+                    without_userinfo(&settings.graph_url).trim_end_matches('/')
+                ),
                 tokens,
                 limit: Semaphore::new(settings.concurrency),
                 write_gate: tokio::sync::Mutex::new(()),
                 write_throttled_at: AtomicU64::new(u64::MAX),
+                batch_window: AtomicUsize::new(usize::MAX),
                 started: std::time::Instant::now(),
             }),
         })
@@ -263,7 +270,7 @@ impl GraphClient {
             }
             return Err(GraphError::InvalidResponse {
                 method: "GET",
-                path: redact_query(path),
+                path: redact_query(&redact_url(path)),
                 detail: format!(
                     "link points outside {}; tenantgit sends its token only to Graph",
                     self.inner.base
@@ -285,11 +292,10 @@ impl GraphClient {
 
     /// The path relative to `/v1.0` for messages, with opaque paging tokens elided.
     pub(super) fn display_path(&self, url: &str) -> String {
-        let relative = url
-            .strip_prefix(&self.inner.base)
-            .unwrap_or(url)
-            .trim_start_matches('/');
-        redact_query(relative)
+        match url.strip_prefix(&self.inner.base) {
+            Some(relative) => redact_query(relative.trim_start_matches('/')),
+            None => redact_query(redact_url(url).trim_start_matches('/')),
+        }
     }
 
     /// A page's `value` items and its nextLink, checked.
@@ -500,7 +506,8 @@ impl Transport {
         url: &str,
         form: &[(&str, String)],
     ) -> Result<(u16, Vec<u8>), GraphError> {
-        let path = url.to_string();
+        // The authority host may carry a user name and password; errors show it without them.
+        let path = redact_url(url);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -614,7 +621,7 @@ fn send_failure(
         // Nothing reached the server, so even a write is safe to send again.
         return Failure::Retry {
             error: GraphError::Unreachable {
-                url: url.split('?').next().unwrap_or(url).to_string(),
+                url: redact_url(url.split('?').next().unwrap_or(url)),
                 source: e.without_url(),
             },
             after: None,

@@ -135,7 +135,7 @@ impl GraphError {
                 ),
                 403 => {
                     let permission = permission_in_message(message)
-                        .unwrap_or_else(|| least_privilege_permission(method, path).to_string());
+                        .unwrap_or_else(|| least_privilege_permission(method, path));
                     Some(format!(
                         "grant the application the Microsoft Graph application permission \
                          {permission} and give admin consent"
@@ -178,6 +178,13 @@ impl GraphError {
         }
     }
 
+    /// Whether Graph said the object does not exist: 404 `Request_ResourceNotFound`, which is
+    /// what a read of an object deleted since it was listed gets. Other 404s (a wrong path) are
+    /// not taken for a deleted object.
+    pub fn is_resource_not_found(&self) -> bool {
+        matches!(self, GraphError::Http { status: 404, code, .. } if code == "Request_ResourceNotFound")
+    }
+
     /// The HTTP status, when Graph answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -189,9 +196,15 @@ impl GraphError {
     }
 }
 
+/// Only a throttling that outlasts the client's patience reaches the user: 429s with a
+/// `Retry-After` are waited out for up to 15 minutes per request (`RetryTiming::throttle_budget`)
+/// and 429s without one are retried `max-retries` times. Lowering `concurrency` does not help
+/// then — Graph's quota counts resource units per 10 s, however many requests are in flight —
+/// but other programs using the same app registration share that quota.
 fn throttle_hint() -> String {
-    "Graph is throttling this application; run again later or lower `concurrency` in \
-     tenantgit.toml [graph]"
+    "Graph kept throttling this application longer than tenantgit waits; its quota is per app \
+     registration and tenant, shared with every other program using the same app: run again \
+     when they are quiet, or give tenantgit an app registration of its own"
         .into()
 }
 
@@ -275,47 +288,64 @@ fn permission_in_message(message: &str) -> Option<String> {
     }
 }
 
-/// The least-privileged application permission for a request, from its path.
-fn least_privilege_permission(method: &str, path: &str) -> &'static str {
+/// The least-privileged application permission for a request: the `permissions` of the kind
+/// whose Graph path the request's path starts with (a link's own write permission for link
+/// writes), from `schema/`.
+fn least_privilege_permission(method: &str, path: &str) -> String {
     let read = method.eq_ignore_ascii_case("GET");
     let p = path.trim_start_matches('/');
-    let starts = |prefix: &str| p.starts_with(prefix);
-    if starts("directory/deletedItems") {
-        return if p.contains("microsoft.graph.group") {
-            "Group.Read.All"
-        } else if p.contains("microsoft.graph.application")
-            || p.contains("microsoft.graph.servicePrincipal")
-        {
-            "Application.Read.All"
-        } else if read {
-            "User.Read.All"
+    let p = p.split('?').next().unwrap_or(p);
+    let segments: Vec<&str> = p.split('/').collect();
+    let kinds = crate::schema::kinds();
+    // The recycle bin is addressed by type: `directory/deletedItems/microsoft.graph.group`.
+    if let ["directory", "deletedItems", rest @ ..] = segments.as_slice() {
+        let cast = rest.first().copied().unwrap_or_default();
+        let matching: Vec<&crate::schema::KindSpec> = kinds
+            .iter()
+            .filter(|k| k.soft_delete)
+            .filter(|k| cast.is_empty() || k.graph_type.trim_start_matches('#') == cast)
+            .collect();
+        let mut names: Vec<&str> = matching
+            .iter()
+            .map(|k| match (read, &k.permissions.recycle_bin) {
+                (true, Some(bin)) => bin.as_str(),
+                (true, None) => k.permissions.read.as_str(),
+                (false, _) => k.permissions.write.as_str(),
+            })
+            .collect();
+        names.dedup();
+        return if names.is_empty() {
+            fallback(read).into()
         } else {
-            "User.ReadWrite.All (users) or Group.ReadWrite.All / Application.ReadWrite.All"
+            names.join(" or ")
         };
     }
-    match (read, p) {
-        (true, _) if starts("users") => "User.Read.All",
-        (true, _) if starts("groups") => "GroupMember.Read.All",
-        (true, _) if starts("applications") || starts("servicePrincipals") => {
-            "Application.Read.All"
-        }
-        (true, _) if starts("identity/conditionalAccess") || starts("policies") => {
-            "Policy.Read.All"
-        }
-        (false, _) if starts("users") => "User.ReadWrite.All",
-        (false, _) if starts("groups") && p.contains("/members") => "GroupMember.ReadWrite.All",
-        (false, _) if starts("groups") => "Group.ReadWrite.All",
-        (false, _) if starts("applications") || starts("servicePrincipals") => {
-            "Application.ReadWrite.All"
-        }
-        (false, _) if starts("identity/conditionalAccess") => {
-            "Policy.ReadWrite.ConditionalAccess (with Policy.Read.All)"
-        }
-        (false, _) if starts("policies/authenticationMethodsPolicy") => {
-            "Policy.ReadWrite.AuthenticationMethod"
-        }
-        (false, _) if starts("policies/authorizationPolicy") => "Policy.ReadWrite.Authorization",
-        (true, _) => "Directory.Read.All",
-        (false, _) => "Directory.ReadWrite.All",
+    let best = kinds
+        .iter()
+        .filter_map(|k| {
+            let kp: Vec<&str> = k.path.split('/').collect();
+            (segments.len() >= kp.len() && segments[..kp.len()] == kp[..]).then_some((k, kp.len()))
+        })
+        .max_by_key(|(_, n)| *n);
+    let Some((kind, n)) = best else {
+        return fallback(read).into();
+    };
+    if read {
+        return kind.permissions.read.clone();
+    }
+    // `{collection}/{id}/{link}/…`: a link with its own write permission.
+    let link = segments
+        .get(n + 1)
+        .and_then(|seg| kind.links.iter().find(|l| l.path == *seg));
+    link.and_then(|l| l.write_permission.clone())
+        .unwrap_or_else(|| kind.permissions.write.clone())
+}
+
+/// For a path no kind owns.
+fn fallback(read: bool) -> &'static str {
+    if read {
+        "Directory.Read.All"
+    } else {
+        "Directory.ReadWrite.All"
     }
 }

@@ -66,8 +66,8 @@ impl Credential {
     }
 }
 
-/// Everything the Graph client needs.
-#[derive(Debug, Clone)]
+/// Everything the Graph client needs. `Debug` hides a user name and password in the URLs.
+#[derive(Clone)]
 pub struct GraphSettings {
     /// Graph root without version, e.g. `https://graph.microsoft.com`; requests go to
     /// `{graph_url}/v1.0/...`, the token scope is `{graph_url}/.default`.
@@ -81,6 +81,60 @@ pub struct GraphSettings {
     pub concurrency: usize,
     /// Retries of one request after a retryable failure.
     pub max_retries: u32,
+}
+
+impl std::fmt::Debug for GraphSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphSettings")
+            .field("graph_url", &redact_url(&self.graph_url))
+            .field("authority_host", &redact_url(&self.authority_host))
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("credential", &self.credential)
+            .field("concurrency", &self.concurrency)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+/// A URL as it may be shown: a user name and password in it (`https://user:pw@host/…`) become
+/// `[redacted]` (`https://[redacted]@host/…`). Text that is no valid URL is redacted too, up to
+/// its last `@`, so that any value is safe to print.
+pub fn redact_url(url: &str) -> String {
+    let start = scheme_end(url);
+    let rest = &url[start..];
+    let at = match reqwest::Url::parse(url) {
+        // The authority ends where the path, query or fragment starts (WHATWG URL).
+        Ok(_) => {
+            let end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+            rest[..end].rfind('@')
+        }
+        Err(_) => rest.rfind('@'),
+    };
+    match at {
+        Some(at) => format!("{}[redacted]{}", &url[..start], &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
+/// The URL without a user name and password. Graph takes only the bearer token: credentials in
+/// the URL would go out as a second `Authorization` header, which Graph refuses.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let start = scheme_end(url);
+    let rest = &url[start..];
+    let end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}{}", &url[..start], &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// Where the authority starts: after `scheme://`, or at 0 when the text has no scheme.
+fn scheme_end(url: &str) -> usize {
+    match url.find("://") {
+        Some(i) if !url[..i].contains(['/', '?', '#', '@']) => i + 3,
+        _ => 0,
+    }
 }
 
 /// `[graph]` in tenantgit.toml.
@@ -256,7 +310,7 @@ fn endpoint(variable: &str, value: &str) -> Result<String, GraphError> {
         }
         _ => Err(GraphError::Config {
             variable: variable.into(),
-            message: format!("{variable} is not an http(s) URL: {value:?}"),
+            message: format!("{variable} is not an http(s) URL: {:?}", redact_url(value)),
         }),
     }
 }

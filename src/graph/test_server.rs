@@ -213,15 +213,19 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let headers: BTreeMap<String, String> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                v.to_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    // A header sent twice shows as both values joined with ", ", so that tests see it.
+    let mut joined: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &headers {
+        let v = v.to_str().unwrap_or_default();
+        joined
+            .entry(k.as_str().to_ascii_lowercase())
+            .and_modify(|all| {
+                all.push_str(", ");
+                all.push_str(v);
+            })
+            .or_insert_with(|| v.to_string());
+    }
+    let headers = joined;
     let query = uri.query().unwrap_or_default();
     let path = uri.path();
     if path.ends_with("/oauth2/v2.0/token") {

@@ -14,11 +14,6 @@ use super::model::*;
 use super::recreate::{recreated, remap_snapshot, RecreateInput};
 use super::safety::{refusals, SafetySettings};
 
-/// Properties that hold credentials: never PATCHed (GRAPH.md A.3–A.5, C.10). Password secrets
-/// only change through addPassword/removePassword; a key credential PATCH replaces the whole
-/// collection and would need every key's bytes, which a snapshot never holds.
-pub(super) const CREDENTIAL_PROPERTIES: &[&str] = &["passwordCredentials", "keyCredentials"];
-
 /// What a plan is computed from. Both snapshots are already narrowed to the selection (the
 /// live side also holds the live counterparts of re-created objects).
 pub struct PlanInput<'a> {
@@ -140,28 +135,19 @@ pub fn plan(input: &PlanInput) -> Plan {
     );
     for change in &changes {
         let key = &change.key;
-        let Some(kind) = schema::kind(key.kind) else {
-            continue;
-        };
-        match &change.change {
-            ChangeKind::Modified => {
-                let (Some(live), Some(desired)) = (input.live.get(key), desired.get(key)) else {
-                    continue;
-                };
-                b.modified(kind, live, desired, &change.attributes, &change.links);
+        // The differ only reports keys one side holds; the object knows its kind.
+        let (live, want) = (input.live.get(key), desired.get(key));
+        match (&change.change, live, want) {
+            (ChangeKind::Modified, Some(live), Some(want)) => {
+                b.modified(want.kind, live, want, &change.attributes, &change.links);
             }
-            ChangeKind::Added => {
-                let Some(desired) = desired.get(key) else {
-                    continue;
-                };
-                b.missing(kind, desired, input.deleted.get(key));
+            (ChangeKind::Added, _, Some(want)) => {
+                b.missing(want.kind, want, input.deleted.get(key));
             }
-            ChangeKind::Removed { .. } => {
-                let Some(live) = input.live.get(key) else {
-                    continue;
-                };
-                b.extra(kind, live, input.request.prune);
+            (ChangeKind::Removed { .. }, Some(live), _) => {
+                b.extra(live.kind, live, input.request.prune);
             }
+            _ => unreachable!("the differ reports {key} as {:?}", change.change),
         }
     }
     b.repoint(desired, input.live);
@@ -262,9 +248,44 @@ impl Builder {
         attributes: &[AttributeChange],
         links: &[diff::LinkChange],
     ) {
+        if kind.update == schema::UpdateMode::Replace
+            && attributes
+                .iter()
+                .any(|a| not_writable(kind, top_level(&a.path, live, desired)).is_none())
+        {
+            self.push(live, Phase::Replace, Op::Delete { soft: false }, Vec::new());
+            self.note(
+                desired,
+                format!(
+                    "Graph cannot update {} objects: deleted and created again with the desired state",
+                    kind.kind
+                ),
+            );
+            self.create(kind, desired);
+            return;
+        }
         self.update(kind, live, desired, attributes);
         for l in links {
-            self.link_changes(desired, l.name.as_str(), &l.added, &l.removed);
+            let mut removed: &[LinkRef] = &l.removed;
+            let keeps_last = kind.link(&l.name).is_some_and(|s| s.keep_last);
+            if keeps_last
+                && l.added.is_empty()
+                && !removed.is_empty()
+                && live.link_ids(&l.name).count() == removed.len()
+            {
+                // Graph refuses to remove the last one: it stays, and the reviewer hears why.
+                let kept = &removed[0];
+                self.note(
+                    desired,
+                    format!(
+                        "Graph keeps the last of the {}: {} stays",
+                        l.name,
+                        kept.display_name.as_deref().unwrap_or(&kept.id)
+                    ),
+                );
+                removed = &removed[1..];
+            }
+            self.link_changes(desired, l.name.as_str(), &l.added, removed);
         }
     }
 
@@ -288,7 +309,7 @@ impl Builder {
         }
         let mut body = Map::new();
         let mut shown = Vec::new();
-        let mut skipped: BTreeMap<&str, &'static str> = BTreeMap::new();
+        let mut skipped: BTreeMap<&str, String> = BTreeMap::new();
         for a in attributes {
             let top = top_level(&a.path, live, desired);
             if let Some(reason) = not_writable(kind, top) {
@@ -407,12 +428,34 @@ impl Builder {
             }
             return;
         }
+        self.create(kind, desired);
+    }
+
+    /// A create of the desired object (it gets a new id), with its links; or a note saying why
+    /// the kind or this object cannot be created.
+    fn create(&mut self, kind: &'static KindSpec, desired: &Object) {
         if !kind.create || kind.singleton {
             self.note(
                 desired,
                 format!(
                     "missing live and {} objects cannot be re-created by tenantgit; not restored",
                     kind.kind
+                ),
+            );
+            return;
+        }
+        let missing: Vec<&str> = kind
+            .required_on_create
+            .iter()
+            .map(String::as_str)
+            .filter(|p| desired.props.get(*p).is_none_or(Value::is_null))
+            .collect();
+        if !missing.is_empty() {
+            self.note(
+                desired,
+                format!(
+                    "cannot be re-created: Graph requires {} to create it, and the desired state has none",
+                    missing.join(", ")
                 ),
             );
             return;
@@ -428,7 +471,7 @@ impl Builder {
                 body.insert(k.clone(), v.clone());
                 continue;
             }
-            if CREDENTIAL_PROPERTIES.contains(&k.as_str()) {
+            if kind.credential(k).is_some() {
                 if !is_empty_value(v) {
                     credentials.push(k.as_str());
                 }
@@ -451,22 +494,22 @@ impl Builder {
                 set_like: kind.is_set_like(k),
             });
         }
-        let password = kind.kind == "users";
+        let secret = kind.create_secret.as_ref();
         self.push(
             desired,
             Phase::Recover,
-            Op::Create { body, password },
+            Op::Create {
+                body,
+                password: secret.is_some(),
+            },
             shown,
         );
         self.note(
             desired,
             "re-created with a new id (the old one is gone for good); references to the old id in this plan use the new one",
         );
-        if password {
-            self.note(
-                desired,
-                "the re-created user gets a random password nobody knows: reset it (or issue a Temporary Access Pass) before the user signs in",
-            );
+        if let Some(secret) = secret {
+            self.note(desired, secret.note.clone());
         }
         for c in credentials {
             self.note(desired, format!("cannot restore secrets: {c} are not re-created; add them again to the new object"));
@@ -558,13 +601,7 @@ impl Builder {
             self.kept.push(keep);
             return;
         }
-        let soft = kind.soft_delete
-            && (kind.kind != "groups"
-                || live
-                    .props
-                    .get("groupTypes")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| a.iter().any(|v| v == "Unified")));
+        let soft = kind.soft_deletes(&live.props);
         self.push(live, Phase::Prune, Op::Delete { soft }, Vec::new());
     }
 }
@@ -605,24 +642,21 @@ fn top_level<'a>(path: &'a str, a: &Object, b: &Object) -> &'a str {
 }
 
 /// Why a top-level property is never sent in a PATCH, or `None` when it may be.
-fn not_writable(kind: &KindSpec, prop: &str) -> Option<&'static str> {
-    if prop == "passwordCredentials" {
-        return Some("cannot restore secrets (Graph only adds and removes passwords with addPassword/removePassword)");
-    }
-    if prop == "keyCredentials" {
-        return Some("cannot restore secrets (a key credential PATCH needs every key's bytes, which snapshots never hold)");
+fn not_writable(kind: &'static KindSpec, prop: &str) -> Option<String> {
+    if let Some(reason) = kind.credential(prop) {
+        return Some(format!("cannot restore secrets ({reason})"));
     }
     if prop == "id" || prop == "@odata.type" {
-        return Some("identity, not an attribute");
+        return Some("identity, not an attribute".into());
     }
     if kind.is_create_only(prop) {
-        return Some("Graph only sets it when the object is created");
+        return Some("Graph only sets it when the object is created".into());
     }
     if kind.is_read_only(prop) {
-        return Some("read-only in Graph");
+        return Some("read-only in Graph".into());
     }
     if kind.is_secret(prop) {
-        return Some("secret, never stored");
+        return Some("secret, never stored".into());
     }
     None
 }

@@ -67,6 +67,8 @@ impl From<crate::read::DeletedItem> for DeletedObject {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Phase {
+    /// Deletes of objects Graph cannot update (`update: replace`), before they are created again.
+    Replace,
     /// Restores from the recycle bin and re-creates, kind by kind in apply order, so that
     /// objects exist before anything references them.
     Recover,
@@ -83,7 +85,7 @@ pub enum Phase {
 impl Phase {
     /// Whether the phase runs kind by kind (dependencies between kinds) rather than all at once.
     pub fn by_kind(self) -> bool {
-        matches!(self, Phase::Recover | Phase::Prune)
+        matches!(self, Phase::Replace | Phase::Recover | Phase::Prune)
     }
 }
 

@@ -83,9 +83,14 @@ pub fn refusals(
     let mut refusals = Vec::new();
     // Objects of each kind that are modified or deleted (restores and creates bring objects
     // back; they never make a tenant smaller).
+    let replaced: BTreeSet<String> = actions
+        .iter()
+        .filter(|a| a.phase == Phase::Replace)
+        .map(Action::key)
+        .collect();
     let recovered: BTreeSet<String> = actions
         .iter()
-        .filter(|a| a.phase == Phase::Recover)
+        .filter(|a| a.phase == Phase::Recover && !replaced.contains(&a.key()))
         .map(Action::key)
         .collect();
     let mut affected: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -111,6 +116,10 @@ pub fn refusals(
     let mut deletes: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
     let mut hard: BTreeMap<&str, (usize, Vec<String>)> = BTreeMap::new();
     for a in actions {
+        // A replaced object is created again right after its delete: not a deletion.
+        if a.phase == Phase::Replace {
+            continue;
+        }
         if let Op::Delete { soft } = a.op {
             deletes.entry(&a.kind).or_default().0 += 1;
             if !soft {

@@ -152,7 +152,7 @@ fn no_update_body_ever_holds_a_read_only_create_only_or_credential_property() {
                     "{}: {k} in {body:?}",
                     a.key()
                 );
-                assert!(!build::CREDENTIAL_PROPERTIES.contains(&k.as_str()));
+                assert!(kind.credential(k).is_none(), "{k} is a credential");
             }
         }
         if let Op::Create { body, .. } = &a.op {
@@ -235,8 +235,11 @@ fn a_hard_deleted_group_is_re_created_without_read_only_properties_and_gets_its_
 
 #[test]
 fn a_re_created_user_gets_a_password_and_a_note_but_the_plan_holds_no_password() {
-    let (backup, mut live, _) = fixture::scenario();
+    let (mut backup, mut live, _) = fixture::scenario();
     live.objects.remove(&key("users", ALICE));
+    // Graph requires a mailNickname to create a user; every real user has one.
+    let alice = backup.objects.get_mut(&key("users", ALICE)).unwrap();
+    alice.props.insert("mailNickname".into(), json!("alice"));
     let plan = plan(&PlanInput::new(&backup, &live));
     let Op::Create { body, password } = &find(&plan, ALICE, "create").op else {
         unreachable!()
@@ -582,4 +585,109 @@ fn a_re_created_object_is_matched_by_name_and_references_follow_it() {
     let plan = super::plan(&PlanInput::new(&backup, &live));
     assert!(plan.id_map.is_empty());
     find(&plan, VPN, "create");
+}
+
+#[test]
+fn a_user_lacking_what_graph_requires_on_create_is_not_re_created() {
+    let (backup, mut live, _) = fixture::scenario();
+    live.objects.remove(&key("users", ALICE));
+    let plan = plan(&PlanInput::new(&backup, &live));
+    assert!(
+        !plan.actions.iter().any(|a| a.id == ALICE),
+        "{:?}",
+        plan.actions
+    );
+    assert!(plan
+        .notes
+        .iter()
+        .any(|n| n.id == ALICE && n.message.contains("requires mailNickname")));
+}
+
+/// A kind Graph cannot update (as role assignments are): `update: replace`.
+fn replace_kind() -> &'static schema::KindSpec {
+    let mut spec: schema::KindSpec = serde_yaml::from_str(
+        "kind: assignments\ngraphType: \"#x\"\npath: assignments\ndir: assignments\n\
+         nameProperty: displayName\napplyOrder: 90\ncreate: true\ndelete: true\nupdate: replace\n\
+         permissions: {read: R, write: W}\nmanaged: [displayName, scope]\nreadOnly: []\n",
+    )
+    .unwrap();
+    spec.read_only.push("displayName".into());
+    Box::leak(Box::new(spec))
+}
+
+#[test]
+fn an_object_graph_cannot_update_is_deleted_and_created_again() {
+    let kind = replace_kind();
+    let object = |scope: &str| crate::model::Object {
+        kind,
+        id: "a1".into(),
+        props: json!({"id": "a1", "displayName": "Reader", "scope": scope})
+            .as_object()
+            .unwrap()
+            .clone(),
+        links: BTreeMap::new(),
+    };
+    let mut desired = Snapshot::default();
+    desired.insert(object("/"));
+    let mut live = Snapshot::default();
+    live.insert(object("/administrativeUnits/x"));
+    let plan = plan(&PlanInput::new(&desired, &live));
+    let ops: Vec<(Phase, String)> = plan
+        .actions
+        .iter()
+        .map(|a| (a.phase, a.op.label()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            (Phase::Replace, "delete".into()),
+            (Phase::Recover, "create".into())
+        ]
+    );
+    // Not a deletion the recycle bin cannot undo: the object comes straight back.
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    // A difference only in what cannot be written changes nothing.
+    let mut live = Snapshot::default();
+    let mut renamed = object("/");
+    renamed.props.insert("displayName".into(), json!("Other"));
+    live.insert(renamed);
+    assert!(plan_of(&desired, &live).actions.is_empty());
+}
+
+fn plan_of(desired: &Snapshot, live: &Snapshot) -> Plan {
+    plan(&PlanInput::new(desired, live))
+}
+
+#[test]
+fn the_last_owner_is_kept_because_graph_refuses_to_remove_it() {
+    let (backup, mut live, _) = fixture::scenario();
+    let (g, mut desired) = (key("groups", SALES), backup.clone());
+    let owners = live.get(&g).unwrap().links["owners"].clone();
+    assert!(!owners.is_empty());
+    desired
+        .objects
+        .get_mut(&g)
+        .unwrap()
+        .links
+        .insert("owners".into(), Vec::new());
+    live.objects
+        .get_mut(&g)
+        .unwrap()
+        .links
+        .insert("owners".into(), owners.clone());
+    let plan = plan(&PlanInput::new(&desired, &live));
+    let removed: usize = plan
+        .actions
+        .iter()
+        .filter(|a| a.id == SALES)
+        .map(|a| match &a.op {
+            Op::RemoveLinks { link, ends } if link == "owners" => ends.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(removed, owners.len() - 1);
+    assert!(plan
+        .notes
+        .iter()
+        .any(|n| n.id == SALES && n.message.contains("keeps the last of the owners")));
 }

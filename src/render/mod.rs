@@ -1,20 +1,27 @@
 //! Renderers for difference reports, restore/apply plans and apply reports: human, json and
-//! markdown. This is the only place that formats output; everything it draws comes from [`crate::diff::Report`], and
-//! each renderer streams to a writer so that a 100k-object report costs one pass.
+//! markdown. This is the only place that formats output. Each document has its folder (`diff/`,
+//! `plan/`, `apply/`) with one file per format; what they share — colour (`paint`), Markdown
+//! escaping (`md`) and the drawing of one changed object (`change/`) — sits beside them, and the
+//! documents never import each other. Renderers take plain data and compute nothing; each
+//! streams to a writer so that a 100k-object report costs one pass.
 
-mod human;
-mod json;
-mod markdown;
+mod apply;
+mod change;
+mod diff;
+mod md;
+mod paint;
 mod plan;
 
 use std::io::{self, BufWriter, Write};
 
 use serde_json::Value;
 
+use crate::apply::ApplyReport;
 use crate::diff::Report;
+use crate::plan::Plan;
 
-pub use json::FORMAT_VERSION;
-pub use plan::{render_apply, render_plan, APPLY_FORMAT_VERSION};
+pub use apply::APPLY_FORMAT_VERSION;
+pub use diff::FORMAT_VERSION;
 
 /// Output format of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -42,13 +49,49 @@ pub fn render_diff(
     style: &Style,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    // Renderers write many small pieces; the caller's writer may be unbuffered stdout.
+    buffered(out, |out| match format {
+        Format::Human => diff::human::render(report, style, out),
+        Format::Json => diff::json::render(report, out),
+        Format::Markdown => diff::markdown::render(report, out),
+    })
+}
+
+/// Writes a plan in the given format.
+pub fn render_plan(
+    plan: &Plan,
+    format: Format,
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    buffered(out, |out| match format {
+        Format::Human => plan::human::render(plan, style, out),
+        Format::Json => plan::json::render(plan, out),
+        Format::Markdown => plan::markdown::render(plan, out),
+    })
+}
+
+/// Writes an apply report in the given format.
+pub fn render_apply(
+    report: &ApplyReport,
+    format: Format,
+    style: &Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    buffered(out, |out| match format {
+        Format::Human => apply::human::render(report, style, out),
+        Format::Json => apply::json::render(report, out),
+        Format::Markdown => apply::markdown::render(report, out),
+    })
+}
+
+/// Runs a renderer over a buffer: renderers write many small pieces, and the caller's writer may
+/// be unbuffered stdout.
+fn buffered(
+    out: &mut dyn Write,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
-    match format {
-        Format::Human => human::render(report, style, &mut out)?,
-        Format::Json => json::render(report, &mut out)?,
-        Format::Markdown => markdown::render(report, &mut out)?,
-    }
+    render(&mut out)?;
     out.flush()
 }
 
@@ -69,14 +112,3 @@ fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
         text.into()
     }
 }
-
-/// `HEAD (3f2a1c0)` or `HEAD (3f2a1c0), 2026-11-27T06:00:00Z`.
-fn side_text(side: &crate::diff::Side) -> String {
-    match &side.time {
-        Some(t) => format!("{}, {}", sanitize(&side.label), sanitize(t)),
-        None => sanitize(&side.label).into_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests;

@@ -124,6 +124,7 @@ pub async fn plan(
     for key in live_all.objects.keys() {
         *live_counts.entry(key.kind.to_string()).or_default() += 1;
     }
+    check_protected(safety, selection, &files, &live_all)?;
     let resolved = selection.resolve(files.refs(), &live_all)?;
     // With --prune every desired file of the kinds is read: a live object is only deleted when
     // no file of the desired side holds it, whatever its name says.
@@ -198,6 +199,44 @@ pub async fn plan(
         live_counts,
         not_checked_out: files.not_checked_out,
     })
+}
+
+/// Every `[safety] protected` entry of a selected kind must name an object on one side or the
+/// other: a typo would silently protect nothing.
+fn check_protected(
+    safety: &SafetySettings,
+    selection: &Selection,
+    files: &crate::store::DesiredFiles,
+    live: &Snapshot,
+) -> Result<(), Error> {
+    for entry in &safety.protected {
+        let Some((kind, id)) = entry.split_once('/') else {
+            continue;
+        };
+        let Some(spec) = schema::kind(kind).filter(|k| selection.kind_selected(k)) else {
+            continue;
+        };
+        let safe = layout::safe_component(id);
+        let mut known: Vec<String> = files
+            .refs()
+            .filter(|f| f.kind.kind == spec.kind)
+            .map(|f| f.id_hint.to_string())
+            .collect();
+        known.extend(live.of_kind(&spec.kind).map(|o| o.id.clone()));
+        if known.iter().any(|k| *k == safe || k == id) {
+            continue;
+        }
+        let guess = crate::suggest::closest(id, known.iter().map(String::as_str))
+            .map(|k| format!("did you mean `{kind}/{k}`? "))
+            .unwrap_or_default();
+        return Err(Error::config(
+            format!(
+                "tenantgit.toml: [safety] protected entry `{entry}` names no object (neither in the desired state nor in the tenant)"
+            ),
+            format!("{guess}use the `id:` of the object's file; a protected entry that names nothing protects nothing"),
+        ));
+    }
+    Ok(())
 }
 
 /// A saved plan, held against a fresh plan of the same request: every action of the saved plan
@@ -330,6 +369,7 @@ pub async fn execute(
         &plan.desired,
         plan.actions.len(),
     )?);
+    crate::failpoint::hit("restore.journal-started", store.common_dir());
     let report = apply::execute(
         client,
         plan,

@@ -6,46 +6,60 @@
 //! objects the repository lacks to libgit2 as one pack. An unchanged tenant therefore writes
 //! nothing and makes no commit. What happens, in order:
 //!
+//! 0. A checkout that a killed run left half done is finished first
+//!    ([`Store::recover_interrupted`], see `checkout`).
 //! 1. `HEAD` must name a branch (it may be unborn); a detached `HEAD` is refused.
 //! 2. With a working tree, tracked files under the folders of the kinds being written must have
 //!    no uncommitted changes, staged or not — they would be overwritten — or nothing happens
 //!    ([`StoreError::DirtyWorktree`]). Untracked files are left alone; one that stands where a
-//!    new file must go makes the checkout in step 5 fail, before any ref moves.
+//!    new file must go makes the checkout in step 5 fail before any file is written.
 //! 3. The new tree is the branch's tree with every object file of those kinds replaced by the
 //!    snapshot's files; other files (`tenantgit.toml`, `README.md`, other kinds, anything
 //!    unknown) are kept, then `extra_files` are laid over it.
 //! 4. Objects the repository does not have are written as one pack, then the commit object.
-//! 5. With a working tree, the new tree is checked out in safe mode against the old `HEAD` and
-//!    the index updated: files that changed between the two commits are rewritten, all others
-//!    (and any local edits outside the managed folders) are left as they are.
+//! 5. With a working tree, the files that changed between the two trees are written and a new
+//!    index prepared, under the index lock and a record of the checkout (`checkout`); every
+//!    other file, and every index entry of another path (a change the user staged), is left as
+//!    it is.
 //! 6. The branch moves to the new commit, compare-and-swap against the commit it was at in step
-//!    1, with a reflog entry (also in bare repositories).
+//!    1, with a reflog entry (also in bare repositories); then the new index is put in place.
 //!
-//! A failure anywhere before step 6 leaves every ref where it was; objects already written are
-//! unreferenced and harmless (`git gc` prunes them). If step 6 itself fails after a checkout, the
-//! working tree shows the new state as uncommitted changes; `git checkout -f HEAD` returns it.
+//! A failure anywhere before step 6, or step 6 itself failing (a commit was made on the branch
+//! meanwhile: [`StoreError::BranchMoved`]), leaves every ref where it was and the working tree
+//! and the index as they were: the written files are rolled back. Objects already written are
+//! unreferenced and harmless (`git gc` prunes them). `kill -9` at any point leaves either the
+//! old commit or the complete new one, and the next run's step 0 brings the files and the index
+//! to it. The failpoints of [`crate::failpoint`] stop a run between these steps for the tests.
 //!
 //! Reading ([`Store::tree_index`], [`Store::load_snapshot`]) is split so that callers compare
 //! blob ids first and parse only the files that differ: parsing YAML is the expensive part.
 
+mod checkout;
+mod commit;
 mod desired;
+mod lock;
+mod message;
 mod pack;
+mod pending;
 mod read;
 mod tree;
-mod write;
+mod worktree;
 
 #[cfg(test)]
 mod tests;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
+pub use checkout::Recovered;
+pub use commit::CommitOutcome;
 pub use desired::{DesiredFiles, DesiredObjects};
+pub use lock::{LockOwner, RepoLock};
+pub use message::{parse_git_date, ChangeSummary, CommitOptions, KindChanges};
 pub use pack::blob_id;
+pub use pending::{observed_kinds, DesiredChange, TRAILER};
 pub use read::{FileChange, TreeIndex};
-pub use write::{parse_git_date, ChangeSummary, CommitOptions, CommitOutcome, KindChanges};
 
 /// A typed failure of the store, with a hint for the person at the keyboard.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +80,24 @@ pub enum StoreError {
     DirtyWorktree { paths: Vec<String>, more: usize },
     #[error("objects {} map to the same file {path}", ids.join(" and "))]
     PathCollision { path: String, ids: Vec<String> },
+    #[error("moving {branch} to the new commit (did another program change it meanwhile?)")]
+    BranchMoved { branch: String },
+    #[error("the index is locked by another git command ({})", path.display())]
+    IndexLocked { path: PathBuf },
+    #[error(
+        "HEAD holds {count} desired change{} that the tenant does not have: {}{} ({})",
+        if *count == 1 { "" } else { "s" },
+        objects.join(", "),
+        more_suffix(count.saturating_sub(objects.len())),
+        commits.join(", ")
+    )]
+    Unapplied {
+        count: usize,
+        /// The first few, by path.
+        objects: Vec<String>,
+        /// The commits that made them: `commit 1a2b3c4d5e "title"`.
+        commits: Vec<String>,
+    },
     #[error("{} is a bare repository and has no working tree", path.display())]
     NoWorktree { path: PathBuf },
     /// The index is in a form libgit2 cannot read (git's sparse index), so tenantgit cannot tell
@@ -117,15 +149,25 @@ impl StoreError {
                 "use a commit id, a branch, a tag or an expression like HEAD~1; `git log --oneline` lists commits".into()
             }
             StoreError::Locked { path, .. } => format!(
-                "another tenantgit is running on this repository; if none is, remove {}",
+                "another tenantgit is running on this repository; if none is (a lock of a process that is gone on this machine is taken over by itself, so it may be another machine's), remove {}",
                 path.display()
             ),
             StoreError::DetachedHead => {
                 "check out a branch first, e.g. `git switch main`".into()
             }
             StoreError::DirtyWorktree { .. } => {
-                "the snapshot would overwrite them: commit or stash them (`git stash`) and run again".into()
+                "these are edits made outside tenantgit (the files of an interrupted snapshot are recognised and repaired by itself), and the snapshot would overwrite them: stash them (`git stash`) or discard them (`git checkout -- PATH`), or commit them if they are changes to apply, then run again".into()
             }
+            StoreError::Unapplied { .. } => {
+                "a snapshot now would revert them; apply them first (`tenantgit apply --yes`), or discard them and record the tenant as it is with `tenantgit snapshot --record-drift`; nothing was committed".into()
+            }
+            StoreError::BranchMoved { .. } => {
+                "a commit was made on the branch during the snapshot; nothing was committed and the working tree is as it was: run the snapshot again".into()
+            }
+            StoreError::IndexLocked { path } => format!(
+                "wait for that git command to finish and run again; if none is running, remove {}",
+                path.display()
+            ),
             StoreError::PathCollision { .. } => {
                 "this is a bug in tenantgit; please report it with the two ids".into()
             }
@@ -162,27 +204,6 @@ impl StoreError {
 pub struct Store {
     repo: Repository,
 }
-
-/// The exclusive lock of a writing command; removes its file when dropped.
-#[derive(Debug)]
-pub struct RepoLock {
-    path: PathBuf,
-}
-
-impl RepoLock {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for RepoLock {
-    fn drop(&mut self) {
-        // Nothing useful can be done if it is already gone.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-const LOCK_FILE: &str = "tenantgit.lock";
 
 impl Store {
     /// The repository at DIR, found as `git -C DIR` finds it (DIR or a folder above it).
@@ -248,33 +269,6 @@ impl Store {
     /// The `.git` folder (or the bare repository itself).
     pub fn git_dir(&self) -> &Path {
         self.repo.path()
-    }
-
-    /// Takes the repository's tenantgit lock for a writing command: `<gitdir>/tenantgit.lock`
-    /// (the common git dir, shared by linked worktrees), created exclusively and holding the
-    /// pid and the command. A crashed run leaves the file behind; [`StoreError::Locked`] says
-    /// so and the hint names the file to remove.
-    pub fn lock(&self, command: &str) -> Result<RepoLock, StoreError> {
-        // The common dir, so that linked worktrees of one repository share the lock.
-        let path = self.repo.commondir().join(LOCK_FILE);
-        let mut file = match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let pid = std::fs::read_to_string(&path)
-                    .ok()
-                    .and_then(|s| s.lines().next()?.trim().parse().ok());
-                return Err(StoreError::Locked { pid, path });
-            }
-            Err(e) => return Err(StoreError::io("creating the lock file", path)(e)),
-        };
-        let lock = RepoLock { path };
-        writeln!(file, "{}\n{command}", std::process::id())
-            .map_err(StoreError::io("writing the lock file", lock.path.clone()))?;
-        Ok(lock)
     }
 
     /// The commit a revision names: `HEAD`, `main~2`, a sha prefix, `origin/main`, a tag.

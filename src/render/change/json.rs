@@ -1,61 +1,15 @@
-//! The JSON rendering: the report as versioned data, documented by
-//! `schema/diff-report.schema.json`. Keys come in a fixed order, changes stream one at a time,
-//! and the document ends with a newline. Link changes list plain id strings in `added` and
-//! `removed` (what a script needs); the names beside them are in `displayNames`.
-
-use std::io::{self, Write};
+//! Changed objects as JSON, in the shape `schema/diff-report.schema.json` gives the `changes`
+//! of a diff report (the apply report's `remainingDrift` reuses it). Keys come in a fixed order
+//! and changes stream one at a time. Link changes list plain id strings in `added` and `removed`
+//! (what a script needs); the names beside them are in `displayNames`.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use crate::diff::{Change, ChangeKind, DeletedInfo, KindSummary, Report, Side};
+use crate::diff::{Change, ChangeKind, DeletedInfo, LinkChange};
 
-/// Bumped whenever the shape changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
-
-pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &JsonReport(report)).map_err(io::Error::other)?;
-    writeln!(out)
-}
-
-struct JsonReport<'a>(&'a Report);
-
-impl Serialize for JsonReport<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let r = self.0;
-        let mut m = s.serialize_map(Some(6))?;
-        m.serialize_entry("version", &FORMAT_VERSION)?;
-        m.serialize_entry("from", &JsonSide(&r.from))?;
-        m.serialize_entry("to", &JsonSide(&r.to))?;
-        m.serialize_entry("summary", &Summary(r.summary_in_order()))?;
-        m.serialize_entry("totals", &r.totals())?;
-        m.serialize_entry("changes", &Changes(&r.changes))?;
-        m.end()
-    }
-}
-
-struct JsonSide<'a>(&'a Side);
-
-impl Serialize for JsonSide<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(3))?;
-        m.serialize_entry("label", &self.0.label)?;
-        m.serialize_entry("commit", &self.0.commit)?;
-        m.serialize_entry("time", &self.0.time)?;
-        m.end()
-    }
-}
-
-/// Kind → counts, in apply order.
-struct Summary(Vec<(String, KindSummary)>);
-
-impl Serialize for Summary {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-    }
-}
-
-struct Changes<'a>(&'a [Change]);
+/// A list of changes, serialized without copying.
+pub(in crate::render) struct Changes<'a>(pub(in crate::render) &'a [Change]);
 
 impl Serialize for Changes<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -119,7 +73,7 @@ impl Serialize for Attribute<'_> {
     }
 }
 
-struct Link<'a>(&'a crate::diff::LinkChange);
+struct Link<'a>(&'a LinkChange);
 
 impl Serialize for Link<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -1,9 +1,12 @@
+//! Tests of the difference report in its three formats: snapshots of the morning-after
+//! scenario, the JSON schema, escaping of hostile tenant text, and a 100k-object benchmark.
+
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::*;
-use crate::diff::{self, fixture, DiffOptions, Side};
+use crate::diff::{self, fixture, DiffOptions, Report, Side};
+use crate::render::{render_diff, Format, Style};
 
 fn scenario_report() -> Report {
     let (old, new, deleted) = fixture::scenario();
@@ -23,7 +26,7 @@ fn render(report: &Report, format: Format, color: bool) -> String {
 
 macro_rules! snapshot {
     ($name:expr, $text:expr) => {
-        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
             insta::assert_snapshot!($name, $text);
         })
     };
@@ -91,7 +94,7 @@ fn colour_adds_nothing_but_escapes() {
 }
 
 fn schema() -> Value {
-    serde_json::from_str(include_str!("../../schema/diff-report.schema.json")).unwrap()
+    serde_json::from_str(include_str!("../../../schema/diff-report.schema.json")).unwrap()
 }
 
 fn validate(doc: &Value) -> Result<(), String> {
@@ -230,7 +233,7 @@ fn long_and_multiline_values_become_unified_diffs() {
     );
 }
 
-/// `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo test --lib render::tests::render_100k_users -- --ignored --nocapture`
+/// `CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo test --lib render::diff::tests::render_100k_users -- --ignored --nocapture`
 /// (opt-level 3 for this crate only: the figures of an unoptimized build mean little).
 #[test]
 #[ignore = "benchmark: prints timings, asserts nothing about them"]
@@ -287,4 +290,30 @@ fn render_100k_users() {
             t.elapsed()
         );
     }
+}
+
+#[test]
+fn a_removed_object_between_commits_is_just_removed() {
+    // Between two commits nothing says where a removed object went: no "gone", and no empty
+    // paragraph where the recycle bin state would be.
+    let mut report = scenario_report();
+    report.to = Side {
+        label: "HEAD (9e8f7a6)".into(),
+        commit: Some("9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3f2a1c0d".into()),
+        time: None,
+    };
+    for c in &mut report.changes {
+        if let diff::ChangeKind::Removed { restorable } = &mut c.change {
+            *restorable = None;
+        }
+    }
+    let human = render(&report, Format::Human, false);
+    assert!(
+        human
+            .contains("- groups Legacy VPN users (7e470000-0000-4000-8000-00000000a003) removed\n"),
+        "{human}"
+    );
+    assert!(!human.contains("gone"), "{human}");
+    let md = render(&report, Format::Markdown, false);
+    assert!(!md.contains("Gone") && !md.contains("\n\n\n"), "{md}");
 }

@@ -11,6 +11,10 @@ use crate::model::{LinkRef, Object, Snapshot};
 use crate::normalize::normalize;
 use crate::schema::{self, KindSpec};
 
+mod checkout;
+mod lock;
+mod pending;
+
 fn kind(name: &str) -> &'static KindSpec {
     schema::kind(name).expect("kind exists")
 }
@@ -89,6 +93,7 @@ fn options() -> CommitOptions {
         author: Some(("Test".into(), "test@example.com".into())),
         time: Some((1_700_000_000, 60)),
         max_named: 10,
+        ..CommitOptions::default()
     }
 }
 
@@ -408,24 +413,6 @@ fn dirty_managed_file_is_refused() {
 }
 
 #[test]
-fn lock_is_exclusive() {
-    let (_dir, store) = bare_repo();
-    let lock = store.lock("snapshot").unwrap();
-    let text = std::fs::read_to_string(lock.path()).unwrap();
-    assert_eq!(text, format!("{}\nsnapshot\n", std::process::id()));
-    let other = Store::open(store.git_dir()).unwrap();
-    match other.lock("restore") {
-        Err(StoreError::Locked { pid, path }) => {
-            assert_eq!(pid, Some(std::process::id()));
-            assert_eq!(path, lock.path());
-        }
-        other => panic!("expected Locked, got {other:?}"),
-    }
-    drop(lock);
-    assert!(other.lock("restore").is_ok());
-}
-
-#[test]
 fn detached_head_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::open_or_init(dir.path()).unwrap();
@@ -467,8 +454,19 @@ fn commit_message_names_the_first_objects() {
          + user10@contoso.com\n  \
          + user11@contoso.com\n  \
          + user12@contoso.com\n  \
-         … and 3 more"
+         … and 3 more\n\n\
+         Tenantgit-Snapshot: users, groups, authorizationPolicy"
     );
+    // git reads the trailer as git reads any trailer.
+    let trailer = git(
+        dir.path(),
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Tenantgit-Snapshot,valueonly)",
+        ],
+    );
+    assert_eq!(trailer.trim(), "users, groups, authorizationPolicy");
     let author = git(
         dir.path(),
         &["log", "-1", "--format=%an <%ae> %ad", "--date=raw"],

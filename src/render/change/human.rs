@@ -1,70 +1,28 @@
-//! The terminal rendering: one block per object in the spirit of `terraform plan` — a header
-//! line with `~`, `+` or `-`, then each attribute as `path: old → new` (backup on the left,
-//! current on the right), long or multi-line values as a unified diff, set-like arrays and links
-//! as the elements added and removed. Colour only underlines what the signs already say.
+//! One changed object for the terminal, in the spirit of `terraform plan`: a header line with
+//! `~`, `+` or `-`, then each attribute as `path: old → new`, long or multi-line values as a
+//! unified diff, set-like arrays and links as the elements added and removed.
 
 use std::io::{self, Write};
 
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::{inline, sanitize, side_text, Style};
-use crate::diff::{AttributeChange, Change, ChangeKind, KindSummary, LinkChange, Report};
+use super::super::paint::{Painter, BOLD, DIM, GREEN, RED, YELLOW};
+use super::super::{inline, sanitize};
+use super::NewSide;
+use crate::diff::{AttributeChange, Change, ChangeKind, LinkChange};
 use crate::model::LinkRef;
 
 /// Values longer than this (as one line of JSON) are shown as a unified diff.
 const INLINE_MAX: usize = 60;
 
-pub(super) const RED: &str = "\x1b[31m";
-pub(super) const GREEN: &str = "\x1b[32m";
-pub(super) const YELLOW: &str = "\x1b[33m";
-pub(super) const BOLD: &str = "\x1b[1m";
-pub(super) const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
-
-pub(super) struct Painter {
-    pub(super) color: bool,
-}
-
-impl Painter {
-    pub(super) fn paint<'a>(&self, code: &str, text: &'a str) -> std::borrow::Cow<'a, str> {
-        if self.color && !text.is_empty() {
-            format!("{code}{text}{RESET}").into()
-        } else {
-            text.into()
-        }
-    }
-}
-
-pub(super) fn render(report: &Report, style: &Style, out: &mut dyn Write) -> io::Result<()> {
-    let p = Painter { color: style.color };
-    writeln!(
-        out,
-        "{}",
-        p.paint(
-            BOLD,
-            &format!(
-                "Differences from {} (backup) to {} (current)",
-                side_text(&report.from),
-                side_text(&report.to)
-            )
-        )
-    )?;
-    if report.is_empty() {
-        writeln!(out)?;
-        return writeln!(out, "No differences.");
-    }
-    // "Gone" is only known when the current side is the live tenant (not a commit).
-    let live = report.to.commit.is_none();
-    for change in &report.changes {
-        writeln!(out)?;
-        object(change, live, &p, out)?;
-    }
-    writeln!(out)?;
-    summary(report, &p, out)
-}
-
-fn object(change: &Change, live: bool, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
+/// A changed object: its header line, then its attributes and links.
+pub(in crate::render) fn object(
+    change: &Change,
+    new_side: NewSide,
+    p: &Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let (sign, color) = match change.change {
         ChangeKind::Added => ("+", GREEN),
         ChangeKind::Removed { .. } => ("-", RED),
@@ -79,7 +37,7 @@ fn object(change: &Change, live: bool, p: &Painter, out: &mut dyn Write) -> io::
         sanitize(&change.key.id)
     )?;
     match &change.change {
-        ChangeKind::Added => write!(out, " added")?,
+        ChangeKind::Added => write!(out, " {}", new_side.added())?,
         ChangeKind::Modified => {}
         ChangeKind::Removed { restorable } => match restorable {
             Some(info) => {
@@ -92,8 +50,7 @@ fn object(change: &Change, live: bool, p: &Painter, out: &mut dyn Write) -> io::
                     None => write!(out, ", restorable")?,
                 }
             }
-            None if live => write!(out, " removed: gone (not in the recycle bin)")?,
-            None => write!(out, " removed")?,
+            None => write!(out, " {}", new_side.removed())?,
         },
     }
     writeln!(out)?;
@@ -111,7 +68,11 @@ fn object(change: &Change, live: bool, p: &Painter, out: &mut dyn Write) -> io::
 }
 
 /// A changed attribute of a modified object.
-pub(super) fn attribute(a: &AttributeChange, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
+pub(in crate::render) fn attribute(
+    a: &AttributeChange,
+    p: &Painter,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if let Some((added, removed)) = a.set_delta() {
         writeln!(out, "    {}: +{} −{}", a.path, added.len(), removed.len())?;
         for v in removed {
@@ -172,7 +133,7 @@ pub(super) fn attribute(a: &AttributeChange, p: &Painter, out: &mut dyn Write) -
 }
 
 /// An attribute of an added or removed object: only the side that has it.
-pub(super) fn one_sided(
+pub(in crate::render) fn one_sided(
     path: &str,
     value: &Value,
     color: &str,
@@ -190,7 +151,8 @@ pub(super) fn one_sided(
     Ok(())
 }
 
-pub(super) fn link(l: &LinkChange, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
+/// A link change: counts, then the ends removed and added.
+pub(in crate::render) fn link(l: &LinkChange, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "    {}: +{} −{}",
@@ -209,35 +171,6 @@ pub(super) fn link(l: &LinkChange, p: &Painter, out: &mut dyn Write) -> io::Resu
         writeln!(out, "      {}", p.paint(GREEN, &format!("+ {}", end(r))))?;
     }
     Ok(())
-}
-
-fn summary(report: &Report, p: &Painter, out: &mut dyn Write) -> io::Result<()> {
-    let line = |s: &KindSummary| {
-        format!(
-            "{} added, {} removed, {} modified",
-            s.added, s.removed, s.modified
-        )
-    };
-    writeln!(out, "{}", p.paint(BOLD, "Summary:"))?;
-    for (kind, s) in report.summary_in_order() {
-        writeln!(out, "  {kind}: {}", line(&s))?;
-    }
-    let totals = report.totals();
-    writeln!(
-        out,
-        "{}",
-        p.paint(
-            BOLD,
-            &format!(
-                "Total: {} ({})",
-                match totals.total() {
-                    1 => "1 object differs".to_string(),
-                    n => format!("{n} objects differ"),
-                },
-                line(&totals)
-            )
-        )
-    )
 }
 
 fn is_multiline(v: &Value) -> bool {

@@ -1,0 +1,386 @@
+//! Reads the live tenant through Graph into a [`Snapshot`]: every kind's collection (or
+//! singleton) with `$select` from its schema and `$top=999`, each object's links through
+//! `$batch`, then normalization. Kinds are read concurrently. A read either returns every object
+//! of every kind asked for or fails naming the kind and the request — a failed read is never
+//! mistaken for absent objects. The one exception is an object deleted between the list and the
+//! read of its links (404 `Request_ResourceNotFound`): it is left out, as if the list had been
+//! read a moment later, and reported through [`ReadProgress::vanished`]. Also reads the recycle
+//! bin (`directory/deletedItems`) and re-reads chosen objects after a restore.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::graph::{GraphClient, GraphError};
+use crate::model::{LinkRef, Object, ObjectKey, Snapshot};
+use crate::normalize::{normalize, NormalizeError};
+use crate::schema::KindSpec;
+
+/// Objects whose links are read in one round of `$batch` calls: enough to keep every
+/// connection busy, few enough that raw link pages never pile up in memory.
+const LINK_ROUND_OBJECTS: usize = 1000;
+/// How long Entra keeps soft-deleted objects.
+const RECYCLE_BIN_DAYS: i64 = 30;
+
+/// Progress of a read, for progress bars. Called from the task that awaits the read.
+pub trait ReadProgress: Send + Sync {
+    fn started(&self, kind: &str);
+    /// `objects` of the kind have been read so far.
+    fn read(&self, kind: &str, objects: usize);
+    fn finished(&self, kind: &str, objects: usize);
+    /// An object of `kind` was listed but was gone when its links were read: deleted in
+    /// between. It is left out of the result, as if the list had not returned it.
+    fn vanished(&self, _kind: &str, _id: &str) {}
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl ReadProgress for NoProgress {
+    fn started(&self, _kind: &str) {}
+    fn read(&self, _kind: &str, _objects: usize) {}
+    fn finished(&self, _kind: &str, _objects: usize) {}
+}
+
+enum Event {
+    Started(&'static str),
+    Read(&'static str, usize),
+    Finished(&'static str, usize),
+    Vanished(&'static str, String),
+}
+
+/// Every object of the given kinds, with links.
+pub async fn read_tenant(
+    client: &GraphClient,
+    kinds: &[&'static KindSpec],
+    progress: &dyn ReadProgress,
+) -> Result<Snapshot, crate::Error> {
+    // Kinds run as tasks (real parallelism for normalization); their progress comes back over
+    // a channel because `progress` is borrowed and cannot move into a task.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+    for &kind in kinds {
+        let client = client.clone();
+        let tx = tx.clone();
+        tasks.spawn(async move { read_kind(&client, kind, &tx).await });
+    }
+    drop(tx);
+    let forward = |event: Event| match event {
+        Event::Started(k) => progress.started(k),
+        Event::Read(k, n) => progress.read(k, n),
+        Event::Finished(k, n) => progress.finished(k, n),
+        Event::Vanished(k, id) => progress.vanished(k, &id),
+    };
+    let mut snapshot = Snapshot::default();
+    loop {
+        tokio::select! {
+            // Events first, so that a kind's progress is reported before its result is taken.
+            biased;
+            Some(event) = rx.recv() => forward(event),
+            joined = tasks.join_next() => match joined {
+                None => break,
+                // Returning drops the other tasks, which aborts their reads.
+                Some(result) => {
+                    for object in join_result(result)? {
+                        snapshot.insert(object);
+                    }
+                }
+            },
+        }
+    }
+    while let Ok(event) = rx.try_recv() {
+        forward(event);
+    }
+    Ok(snapshot)
+}
+
+fn join_result<T>(
+    result: Result<Result<T, crate::Error>, tokio::task::JoinError>,
+) -> Result<T, crate::Error> {
+    match result {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(crate::Error::config(
+            format!("a read task was cancelled: {e}"),
+            "run again",
+        )),
+    }
+}
+
+fn read_error(kind: &KindSpec, error: GraphError) -> crate::Error {
+    crate::Error::Graph(GraphError::Read {
+        kind: kind.kind.clone(),
+        source: Box::new(error),
+    })
+}
+
+/// The collection read of a kind: `$select` of the managed properties, pages of 999.
+pub fn collection_path(kind: &KindSpec) -> String {
+    if kind.select {
+        format!("{}?$select={}&$top=999", kind.path, kind.select_list())
+    } else {
+        format!("{}?$top=999", kind.path)
+    }
+}
+
+/// The path of one link of one object.
+pub fn link_path(kind: &KindSpec, id: &str, link_path: &str) -> String {
+    format!(
+        "{}/{}/{}?$select=id,displayName&$top=999",
+        kind.path, id, link_path
+    )
+}
+
+async fn read_kind(
+    client: &GraphClient,
+    kind: &'static KindSpec,
+    tx: &mpsc::UnboundedSender<Event>,
+) -> Result<Vec<Object>, crate::Error> {
+    let name = kind.kind.as_str();
+    // A closed channel only means nobody watches progress any more.
+    let _ = tx.send(Event::Started(name));
+    if kind.singleton {
+        let raw = client
+            .get(&kind.path)
+            .await
+            .map_err(|e| read_error(kind, e))?;
+        let object = normalize(kind, &raw, BTreeMap::new())?;
+        let _ = tx.send(Event::Read(name, 1));
+        let _ = tx.send(Event::Finished(name, 1));
+        return Ok(vec![object]);
+    }
+    let mut objects = Vec::new();
+    let mut failed: Option<NormalizeError> = None;
+    // Each page is normalized as it arrives, so raw pages never outlive their callback.
+    let paged = client
+        .get_pages(&collection_path(kind), |items| {
+            for raw in items {
+                match normalize(kind, &raw, BTreeMap::new()) {
+                    Ok(o) => objects.push(o),
+                    Err(e) => {
+                        failed = Some(e);
+                        return Err(GraphError::Stopped);
+                    }
+                }
+            }
+            let _ = tx.send(Event::Read(name, objects.len()));
+            Ok(())
+        })
+        .await;
+    match (paged, failed) {
+        (_, Some(e)) => return Err(e.into()),
+        (Err(e), None) => return Err(read_error(kind, e)),
+        (Ok(()), None) => {}
+    }
+    for id in read_links(client, kind, &mut objects).await? {
+        let _ = tx.send(Event::Vanished(name, id));
+    }
+    let _ = tx.send(Event::Finished(name, objects.len()));
+    Ok(objects)
+}
+
+/// Fills the links of objects of one kind (read with empty links) through `$batch`. An object
+/// whose link read finds it gone (404 `Request_ResourceNotFound`: deleted since the list) is
+/// removed from `objects`, as if the list had not returned it; their ids are returned. Any other
+/// failure fails the read.
+async fn read_links(
+    client: &GraphClient,
+    kind: &'static KindSpec,
+    objects: &mut Vec<Object>,
+) -> Result<Vec<String>, crate::Error> {
+    let mut gone = Vec::new();
+    if kind.links.is_empty() {
+        return Ok(gone);
+    }
+    for round in objects.chunks_mut(LINK_ROUND_OBJECTS) {
+        let paths: Vec<String> = round
+            .iter()
+            .flat_map(|o| kind.links.iter().map(|l| link_path(kind, &o.id, &l.path)))
+            .collect();
+        let results = client
+            .batch_get_each(&paths, &GraphError::is_resource_not_found)
+            .await
+            .map_err(|e| read_error(kind, e))?;
+        let mut results = results.into_iter().zip(paths);
+        for object in round.iter_mut() {
+            let mut links = BTreeMap::new();
+            let mut deleted = false;
+            for link in &kind.links {
+                let (items, path) = results
+                    .next()
+                    .expect("batch_get_each answers every path it is given");
+                let Ok(items) = items else {
+                    deleted = true;
+                    continue;
+                };
+                let refs = items
+                    .into_iter()
+                    .map(|item| link_ref(item).ok_or_else(|| path.clone()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|path| {
+                        read_error(
+                            kind,
+                            GraphError::InvalidResponse {
+                                method: "GET",
+                                path,
+                                detail: "a linked object without an id".into(),
+                            },
+                        )
+                    })?;
+                links.insert(link.name.clone(), refs);
+            }
+            if deleted {
+                gone.push(object.id.clone());
+                continue;
+            }
+            // The properties were normalized with the page; the links get the same order.
+            object.links = crate::normalize::canonical_links(kind, links);
+        }
+    }
+    if !gone.is_empty() {
+        let ids: BTreeSet<&str> = gone.iter().map(String::as_str).collect();
+        objects.retain(|o| !ids.contains(o.id.as_str()));
+    }
+    Ok(gone)
+}
+
+fn link_ref(item: Value) -> Option<LinkRef> {
+    let id = item.get("id")?.as_str()?.to_string();
+    let name = item
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Some(LinkRef::new(id, name))
+}
+
+/// An object in the recycle bin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedItem {
+    pub key: ObjectKey,
+    pub display_name: String,
+    /// `deletedDateTime` as Graph gives it.
+    pub deleted_at: Option<String>,
+    /// Deleted + 30 days, RFC 3339 (UTC).
+    pub restorable_until: Option<String>,
+}
+
+/// The recycle bin (`directory/deletedItems/microsoft.graph.{type}`) for the soft-deleted kinds
+/// among `kinds`, sorted by key.
+pub async fn read_deleted(
+    client: &GraphClient,
+    kinds: &[&'static KindSpec],
+) -> Result<Vec<DeletedItem>, crate::Error> {
+    let mut out = Vec::new();
+    for &kind in kinds.iter().filter(|k| k.soft_delete) {
+        let cast = kind.graph_type.trim_start_matches('#');
+        let mut select = vec!["id", "displayName", "deletedDateTime"];
+        if !select.contains(&kind.name_property.as_str()) {
+            select.push(&kind.name_property);
+        }
+        let path = format!(
+            "directory/deletedItems/{cast}?$select={}&$top=999",
+            select.join(",")
+        );
+        let items = client
+            .get_all(&path)
+            .await
+            .map_err(|e| read_error(kind, e))?;
+        for item in items {
+            let Some(id) = item.get("id").and_then(Value::as_str) else {
+                return Err(read_error(
+                    kind,
+                    GraphError::InvalidResponse {
+                        method: "GET",
+                        path,
+                        detail: "a deleted item without an id".into(),
+                    },
+                ));
+            };
+            let text = |p: &str| {
+                item.get(p)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            };
+            let deleted_at = text("deletedDateTime");
+            let restorable_until = deleted_at.as_deref().and_then(|d| {
+                let at = chrono::DateTime::parse_from_rfc3339(d).ok()?;
+                let until =
+                    at.with_timezone(&chrono::Utc) + chrono::Duration::days(RECYCLE_BIN_DAYS);
+                Some(until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            });
+            out.push(DeletedItem {
+                key: ObjectKey {
+                    kind: kind.kind.as_str(),
+                    id: id.to_string(),
+                },
+                display_name: text("displayName")
+                    .or_else(|| text(&kind.name_property))
+                    .unwrap_or_else(|| id.to_string()),
+                deleted_at,
+                restorable_until,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// Reads the given objects again (restore verification). Objects Graph does not have (404) are
+/// simply missing from the result; any other failure fails the read.
+pub async fn read_objects(
+    client: &GraphClient,
+    keys: &[ObjectKey],
+) -> Result<Snapshot, crate::Error> {
+    let keys: BTreeSet<&ObjectKey> = keys.iter().collect();
+    let mut tasks = JoinSet::new();
+    for key in keys {
+        let kind = crate::schema::kind(key.kind).ok_or_else(|| {
+            crate::Error::usage(
+                format!("unknown kind {:?}", key.kind),
+                format!("known kinds: {}", crate::schema::kind_names().join(", ")),
+            )
+        })?;
+        let client = client.clone();
+        let id = key.id.clone();
+        tasks.spawn(async move {
+            let path = if kind.singleton {
+                kind.path.clone()
+            } else if kind.select {
+                format!("{}/{}?$select={}", kind.path, id, kind.select_list())
+            } else {
+                format!("{}/{}", kind.path, id)
+            };
+            match client.get(&path).await {
+                Ok(raw) => Ok(Some((kind, normalize(kind, &raw, BTreeMap::new())?))),
+                Err(e) if e.status() == Some(404) => Ok(None),
+                Err(e) => Err(read_error(kind, e)),
+            }
+        });
+    }
+    let mut by_kind: BTreeMap<&'static str, (&'static KindSpec, Vec<Object>)> = BTreeMap::new();
+    while let Some(result) = tasks.join_next().await {
+        if let Some((kind, object)) = join_result(result)? {
+            by_kind
+                .entry(kind.kind.as_str())
+                .or_insert((kind, Vec::new()))
+                .1
+                .push(object);
+        }
+    }
+    let mut snapshot = Snapshot::default();
+    for (_, (kind, mut objects)) in by_kind {
+        objects.sort_by(|a, b| a.id.cmp(&b.id));
+        // Objects deleted since their read are missing, like those Graph answered 404 for.
+        read_links(client, kind, &mut objects).await?;
+        for o in objects {
+            snapshot.insert(o);
+        }
+    }
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests;
