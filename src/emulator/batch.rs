@@ -7,8 +7,9 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::pipeline::process;
 use super::routes::{error, Ctx, Reply};
-use super::server::{process, Shared};
+use super::shared::Shared;
 
 /// Graph's limit of requests per batch.
 const MAX_ITEMS: usize = 20;

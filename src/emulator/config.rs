@@ -125,8 +125,8 @@ pub enum EmulatorError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid object file in seed folder")]
-    SeedFile(#[from] crate::error::YamlError),
+    #[error("{path}: invalid object file in seed folder: {message}")]
+    SeedFile { path: PathBuf, message: String },
     #[error("cannot start the emulator's runtime")]
     Runtime {
         #[source]
@@ -151,7 +151,7 @@ impl EmulatorError {
             EmulatorError::SeedIo { .. } => {
                 Some("--seed takes a snapshot repository folder, e.g. example-repo/".into())
             }
-            EmulatorError::SeedFile(_) => {
+            EmulatorError::SeedFile { .. } => {
                 Some("fix the file (or remove it from the seed folder) and start again".into())
             }
             EmulatorError::Runtime { .. } | EmulatorError::Stopped => None,

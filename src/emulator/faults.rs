@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::synthetic::SplitMix64;
+use super::rng::SplitMix64;
 
 /// One rule: which requests it matches and what happens to them. JSON form:
 /// `{"method":"GET","path":"/users","after":2,"times":1,"probability":0.5,"seed":7,

@@ -1,22 +1,32 @@
 //! A Microsoft Graph v1.0 stand-in for tests, demos and benchmarks: the real client talks to it
-//! over real HTTP exactly as it would to Graph and Entra ID. It serves every kind in `schema/`
-//! (list/get with `$select`, `$top` and opaque nextLinks; PATCH/POST/DELETE; `$ref` links and
-//! `@odata.bind`; soft delete and restore through `directory/deletedItems`), the client
+//! over real HTTP exactly as it would to Graph and Entra ID. Its idea of Graph is its own — the
+//! `model` is built from Microsoft's metadata and the Graph docs, never from tenantgit's
+//! `schema/` — and where it differs from Graph (GRAPH.md), the emulator is wrong. It serves
+//! list/get with `$select`, `$top`, `$expand` of references and opaque nextLinks;
+//! PATCH/POST/DELETE checked against the model; `$ref` links and `@odata.bind`; contained
+//! children; soft delete and restore through `directory/deletedItems`; invitations; the client
 //! credentials token endpoint, `$batch`, Graph's resource-unit and write throttles, and fault
-//! injection. Where it differs from Graph (GRAPH.md), the emulator is wrong.
+//! injection.
 //!
-//! Layout: `config` (what to start with), `state` (the tenant in memory), `routes` (Graph
-//! semantics), `batch`, `auth`, `throttle`, `faults`, `seed` (from a snapshot repository),
-//! `synthetic` (generated tenants), `server` (HTTP, the running [`Emulator`]).
+//! Layers, each importing only those before it: `model` (Graph's types, facts and write rules),
+//! `rng`, `faults`, `config`, `odata`, `throttle`, `auth`; `state` (the tenant in memory);
+//! `seed`, `synthetic`, `defaults` (building a tenant); `shared` (what every request shares);
+//! `routes` (Graph semantics); `pipeline` (count → faults → throttle → route); `batch`; `server`
+//! (HTTP, the running [`Emulator`]).
 
 mod auth;
 mod batch;
 mod config;
+mod defaults;
 mod faults;
+mod model;
 mod odata;
+mod pipeline;
+mod rng;
 mod routes;
 mod seed;
 mod server;
+mod shared;
 mod state;
 mod synthetic;
 #[cfg(test)]
@@ -26,4 +36,5 @@ mod throttle;
 pub use config::{EmulatorConfig, EmulatorError, SyntheticSpec, READ_THROTTLE_LARGE_TENANT};
 pub use faults::{FaultAction, FaultRule};
 pub use seed::SeedReport;
-pub use server::{serve, Emulator, Stats};
+pub use server::{serve, Emulator};
+pub use shared::Stats;

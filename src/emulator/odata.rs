@@ -1,5 +1,5 @@
-//! OData query options as the emulator understands them: `$select`, `$top` and the opaque
-//! `$skiptoken` of `@odata.nextLink`s, plus percent-decoding of path segments.
+//! OData query options as the emulator understands them: `$select`, `$top`, `$expand` and the
+//! opaque `$skiptoken` of `@odata.nextLink`s, plus percent-decoding of path segments.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -15,6 +15,8 @@ pub(crate) struct Query {
     pub select: Option<Vec<String>>,
     pub top: Option<String>,
     pub skiptoken: Option<String>,
+    /// `$expand` as written; the routes that support it parse it.
+    pub expand: Option<String>,
     /// Options the emulator does not implement (`$filter`, `$search`, …).
     pub unsupported: Vec<String>,
 }
@@ -36,9 +38,10 @@ impl Query {
                 }
                 "top" => q.top = Some(value.into_owned()),
                 "skiptoken" => q.skiptoken = Some(value.into_owned()),
+                "expand" => q.expand = Some(value.into_owned()),
                 // `$count=true` without ConsistencyLevel is silently ignored by Graph (B.2).
                 "count" => {}
-                "filter" | "search" | "orderby" | "expand" | "skip" | "deltatoken" => {
+                "filter" | "search" | "orderby" | "skip" | "deltatoken" => {
                     q.unsupported.push(format!("${name}"))
                 }
                 _ => {}
@@ -58,6 +61,9 @@ pub(crate) struct PageToken {
     pub a: String,
     pub s: Option<Vec<String>>,
     pub t: usize,
+    /// `$expand` of the first request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
 }
 
 impl PageToken {
@@ -110,6 +116,7 @@ mod tests {
             a: "abc".into(),
             s: None,
             t: 10,
+            e: None,
         };
         assert_eq!(PageToken::decode(&t.encode()), Some(t));
         assert_eq!(PageToken::decode("not a token"), None);

@@ -1,16 +1,18 @@
-//! Loading a tenant from a snapshot repository's object files: every file a kind owns (found
-//! with `layout::kind_for_path`) is parsed with `yaml::parse_object`; link lists become the
-//! emulator's link sets once every object is known. A file says nothing about server-side
-//! bookkeeping, so only what Graph always has is added: the policy singletons when missing.
+//! Loading a tenant from a snapshot repository's object files with the emulator's own mapping of
+//! folders to collections (facts.yaml `seed`) and a plain YAML parse: `id`, `@odata.type`,
+//! structural properties checked against the model, reference lists (`members: [- <id>  # Name]`)
+//! that become reference sets once every object is known, and contained children. A file says
+//! nothing about server-side bookkeeping, so only what Graph always has is added later (policy
+//! singletons, built-in strength policies).
 
 use std::path::Path;
 
+use serde_json::{Map, Value};
 use walkdir::WalkDir;
 
 use super::config::EmulatorError;
-use super::state::{kind_index, Tenant};
-use crate::layout;
-use crate::yaml;
+use super::model::{model, Seed};
+use super::state::Tenant;
 
 /// What a seed folder held.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +21,119 @@ pub struct SeedReport {
     pub links: usize,
     /// Link ends naming an object that is not in the folder (kinds out of scope, devices …).
     pub dangling_links: usize,
+}
+
+/// The collection whose files live at `rel` (a `/`-separated path below the seed folder).
+fn collection_for(rel: &str) -> Option<usize> {
+    if !rel.ends_with(".yaml") {
+        return None;
+    }
+    model().collections.iter().position(|c| match &c.seed {
+        Some(Seed::File(f)) => f == rel,
+        Some(Seed::Dir(d)) => rel
+            .strip_prefix(d.as_str())
+            .is_some_and(|r| r.starts_with('/')),
+        None => false,
+    })
+}
+
+/// One parsed file before references are resolved.
+struct Parsed {
+    slot: u32,
+    links: Vec<(usize, Vec<String>)>,
+}
+
+fn parse_file(
+    path: &Path,
+    text: &str,
+    kind: usize,
+    tenant: &mut Tenant,
+) -> Result<Parsed, EmulatorError> {
+    let bad = |message: String| EmulatorError::SeedFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let m = model();
+    let coll = &m.collections[kind];
+    let value: Value = serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let Value::Object(obj) = value else {
+        return Err(bad("the file does not hold a mapping".into()));
+    };
+    let id = match (obj.get("id").and_then(Value::as_str), &coll.singleton) {
+        (Some(id), _) => id.to_string(),
+        (None, Some(id)) => id.clone(),
+        (None, None) => return Err(bad("the object has no `id`".into())),
+    };
+    // A Graph type newer than the metadata excerpt (`#microsoft.graph.…`) is served as stored,
+    // its properties unchecked; anything else must be a type of the collection.
+    let mut opaque = false;
+    let ty = match obj.get("@odata.type").and_then(Value::as_str) {
+        Some(t) => match m.entity(t) {
+            Some(known) if m.is_a(known, &m.ty(coll.ty).name) => known,
+            None if t.starts_with("#microsoft.graph.") && coll.polymorphic(m) => {
+                opaque = true;
+                coll.ty
+            }
+            _ => {
+                return Err(bad(format!(
+                    "`@odata.type` {t} is not a type of {}",
+                    coll.name
+                )))
+            }
+        },
+        None => coll.ty,
+    };
+    let t = m.ty(ty);
+    let mut props = Map::new();
+    let mut links = Vec::new();
+    let mut children = Vec::new();
+    for (key, v) in obj {
+        if key == "id" {
+            continue;
+        }
+        if key == "@odata.type" {
+            props.insert(key, v);
+        } else if let Some(li) = coll.link(&key) {
+            let ids = match v {
+                Value::Null => Vec::new(),
+                Value::String(s) => vec![s],
+                Value::Array(a) => a
+                    .into_iter()
+                    .map(|x| x.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| bad(format!("`{key}` lists object ids")))?,
+                _ => return Err(bad(format!("`{key}` lists object ids"))),
+            };
+            links.push((li, ids));
+        } else if let Some(ci) = coll.child(&key) {
+            let items = v
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_object().cloned()).collect())
+                .unwrap_or_default();
+            children.push((ci, items));
+        } else if let Some(p) = t.prop(&key) {
+            props.insert(p.name.clone(), v);
+        } else if opaque || t.is_inline_nav(&key) || key.starts_with("extension_") {
+            props.insert(key, v);
+        } else if !v.is_null() {
+            // A null carries no claim (null and absent are one fact in Graph).
+            return Err(bad(format!(
+                "`{key}` is not a property of {} in Graph v1.0",
+                t.qualified()
+            )));
+        }
+    }
+    let slot = tenant.insert(kind, id, props);
+    if let Some(e) = tenant.entry_mut(slot) {
+        if !children.is_empty() {
+            let mut all = vec![Vec::new(); coll.children.len()];
+            for (ci, items) in children {
+                all[ci] = items;
+            }
+            e.children = Some(Box::new(all));
+        }
+    }
+    Ok(Parsed { slot, links })
 }
 
 pub(crate) fn load(dir: &Path, tenant: &mut Tenant) -> Result<SeedReport, EmulatorError> {
@@ -51,7 +166,7 @@ pub(crate) fn load(dir: &Path, tenant: &mut Tenant) -> Result<SeedReport, Emulat
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        let Some(kind) = layout::kind_for_path(&rel) else {
+        let Some(kind) = collection_for(&rel) else {
             continue;
         };
         let text =
@@ -59,32 +174,24 @@ pub(crate) fn load(dir: &Path, tenant: &mut Tenant) -> Result<SeedReport, Emulat
                 path: entry.path().to_path_buf(),
                 source,
             })?;
-        let object = yaml::parse_object(kind, entry.path(), &text)?;
-        let k = kind_index(&kind.kind).expect("layout only returns schema kinds");
-        let slot = tenant.insert(k, object.id.clone(), object.props);
-        pending.push((slot, object.links));
+        pending.push(parse_file(entry.path(), &text, kind, tenant)?);
         report.objects += 1;
     }
-    for (slot, links) in pending {
-        let Some(kind) = tenant.entry(slot).map(|e| e.info().spec) else {
-            continue;
-        };
-        for (i, link) in kind.links.iter().enumerate() {
-            let ids: Vec<u32> = links
-                .get(&link.name)
-                .into_iter()
-                .flatten()
-                .filter_map(|r| {
-                    let s = tenant.live_slot(&r.id);
+    for Parsed { slot, links } in pending {
+        for (li, ids) in links {
+            let slots: Vec<u32> = ids
+                .iter()
+                .filter_map(|id| {
+                    let s = tenant.live_slot(id);
                     if s.is_none() {
                         report.dangling_links += 1;
                     }
                     s
                 })
                 .collect();
-            report.links += ids.len();
+            report.links += slots.len();
             if let Some(e) = tenant.entry_mut(slot) {
-                e.links[i].extend(ids);
+                e.links[li].extend(slots);
             }
         }
     }

@@ -1,13 +1,12 @@
 //! The HTTP side: the axum router (token endpoint, Graph under `/v1.0`, control endpoints under
-//! `/_emulator`), the per-request pipeline shared with `$batch` items (count → faults → throttle
-//! → route), and the running [`Emulator`] with its own thread and tokio runtime.
+//! `/_emulator`), the answers turned into HTTP responses, and the running [`Emulator`] with its
+//! own thread and tokio runtime.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,123 +17,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::Auth;
 use super::config::{EmulatorConfig, EmulatorError};
-use super::faults::{FaultAction, FaultRule, Faults};
-use super::routes::{dispatch, error, request_cost, Ctx, Reply};
+use super::faults::{FaultAction, FaultRule};
+use super::pipeline::{process, too_many, Mangle};
+use super::routes::{error, Ctx, Reply};
+use super::shared::{bump, lock, Shared, Stats};
 use super::state::Tenant;
-use super::throttle::{format_retry_after, Throttle};
-use super::{batch, seed, synthetic};
-
-/// Counters of `GET /_emulator/stats`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stats {
-    /// Graph calls, each `$batch` item counted as one (the `$batch` envelope itself is not).
-    pub requests: u64,
-    /// POST/PATCH/PUT/DELETE Graph calls received, whatever their outcome.
-    pub writes: u64,
-    /// Calls answered 429 (by the throttle or a throttle fault).
-    pub throttled: u64,
-    /// Calls a fault rule fired on.
-    pub faulted: u64,
-    /// `$batch` envelopes.
-    pub batches: u64,
-    /// Access tokens issued.
-    pub tokens: u64,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    requests: AtomicU64,
-    writes: AtomicU64,
-    throttled: AtomicU64,
-    faulted: AtomicU64,
-    batches: AtomicU64,
-    tokens: AtomicU64,
-}
-
-fn bump(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
-}
-
-impl Counters {
-    pub fn snapshot(&self) -> Stats {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        Stats {
-            requests: g(&self.requests),
-            writes: g(&self.writes),
-            throttled: g(&self.throttled),
-            faulted: g(&self.faulted),
-            batches: g(&self.batches),
-            tokens: g(&self.tokens),
-        }
-    }
-
-    pub fn reset(&self) {
-        for c in [
-            &self.requests,
-            &self.writes,
-            &self.throttled,
-            &self.faulted,
-            &self.batches,
-            &self.tokens,
-        ] {
-            c.store(0, Ordering::Relaxed);
-        }
-    }
-}
-
-/// State shared by every request.
-pub(crate) struct Shared {
-    /// `http://127.0.0.1:PORT`, for absolute nextLinks and contexts.
-    pub base: String,
-    pub tenant_id: String,
-    pub latency: Duration,
-    tenant: RwLock<Tenant>,
-    auth: Mutex<Auth>,
-    throttle: Mutex<Throttle>,
-    faults: Mutex<Faults>,
-    pub stats: Counters,
-}
-
-/// A panic while a lock is held leaves data that is still consistent enough for a test server.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Shared {
-    fn new(config: &EmulatorConfig, base: String, tenant: Tenant) -> Shared {
-        Shared {
-            base,
-            tenant_id: config.tenant_id.clone(),
-            latency: config.latency,
-            tenant: RwLock::new(tenant),
-            auth: Mutex::new(Auth::new(
-                config.client_id.clone(),
-                config.client_secret.clone(),
-                config.token_lifetime,
-            )),
-            throttle: Mutex::new(Throttle::new(config.read_throttle, config.write_throttle)),
-            faults: Mutex::new(Faults::new(config.faults.clone())),
-            stats: Counters::default(),
-        }
-    }
-
-    pub fn read(&self) -> RwLockReadGuard<'_, Tenant> {
-        self.tenant.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn write(&self) -> RwLockWriteGuard<'_, Tenant> {
-        self.tenant.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn set_faults(&self, rules: Vec<FaultRule>) {
-        lock(&self.faults).set(rules);
-    }
-}
+use super::throttle::format_retry_after;
+use super::{batch, defaults, seed, synthetic};
 
 /// Builds the tenant a config asks for: seed folder, then synthetic objects, then the policy
 /// singletons Graph always has.
@@ -146,136 +39,8 @@ fn build_tenant(config: &EmulatorConfig) -> Result<Tenant, EmulatorError> {
     if let Some(spec) = &config.synthetic {
         synthetic::generate(spec, &config.tenant_id, &mut tenant);
     }
-    synthetic::insert_default_singletons(&mut tenant);
+    defaults::insert(&mut tenant);
     Ok(tenant)
-}
-
-/// What happens to a reply on its way out, for faults that break the HTTP exchange itself.
-#[derive(Debug, Clone)]
-pub(crate) enum Mangle {
-    Truncate,
-    NonJson(u16),
-    Drop,
-}
-
-fn is_write(method: &str) -> bool {
-    matches!(method, "POST" | "PATCH" | "PUT" | "DELETE")
-}
-
-fn too_many(ctx: &Ctx, shared: &Shared, retry_after: f64, information: &str) -> Reply {
-    let mut r = Reply::json(
-        429,
-        json!({"error": {
-            "code": "TooManyRequests",
-            "message": "Please retry again later.",
-            "innerError": {
-                "code": "429",
-                "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
-                "message": "Please retry after",
-                "request-id": ctx.request_id,
-                "client-request-id": ctx.client_request_id,
-                "status": "429",
-            }
-        }}),
-    );
-    let client = lock(&shared.auth).client_id.clone();
-    r.headers
-        .push(("Retry-After", format_retry_after(retry_after)));
-    r.headers.push((
-        "x-ms-throttle-scope",
-        format!("Tenant_Application/ReadWrite/{client}/{}", shared.tenant_id),
-    ));
-    r.headers
-        .push(("x-ms-throttle-information", information.to_string()));
-    r
-}
-
-/// One Graph call (a plain request or a `$batch` item) after authentication: counted, matched
-/// against fault rules, throttled, routed. `path` starts with `/` below `/v1.0`.
-pub(crate) async fn process(
-    shared: &Shared,
-    ctx: &Ctx,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
-    batch_item: bool,
-) -> (Reply, Option<Mangle>) {
-    bump(&shared.stats.requests);
-    let write = is_write(method);
-    if write {
-        bump(&shared.stats.writes);
-    }
-    let fault = lock(&shared.faults).check(method, path, batch_item);
-    let mut mangle = None;
-    if let Some(action) = fault {
-        bump(&shared.stats.faulted);
-        match action {
-            FaultAction::Status {
-                status,
-                retry_after,
-            } => {
-                let (code, message) = match status {
-                    // What Graph answers for an object that is gone (deleted meanwhile).
-                    404 => (
-                        "Request_ResourceNotFound",
-                        "Resource does not exist or one of its queried reference-property objects are not present.",
-                    ),
-                    503 => (
-                        "serviceNotAvailable",
-                        "The service is temporarily unavailable. Please retry later.",
-                    ),
-                    504 => (
-                        "UnknownError",
-                        "The gateway timed out while waiting for the service.",
-                    ),
-                    _ => (
-                        "generalException",
-                        "An unexpected error occurred while processing the request.",
-                    ),
-                };
-                let mut r = error(ctx, status, code, message);
-                if let Some(s) = retry_after {
-                    r.headers.push(("Retry-After", format_retry_after(s)));
-                }
-                return (r, None);
-            }
-            FaultAction::Throttle { retry_after } => {
-                bump(&shared.stats.throttled);
-                return (
-                    too_many(ctx, shared, retry_after, "ResourceUnitLimitExceeded"),
-                    None,
-                );
-            }
-            FaultAction::Latency { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
-            FaultAction::TruncatedBody => mangle = Some(Mangle::Truncate),
-            FaultAction::NonJson { status } => {
-                mangle = Some(Mangle::NonJson(status.unwrap_or(200)))
-            }
-            FaultAction::DropConnection => mangle = Some(Mangle::Drop),
-        }
-    }
-    let cost = request_cost(method, path, query);
-    let admitted = lock(&shared.throttle).admit(cost, write);
-    let share = match admitted {
-        Ok(share) => share,
-        Err(refusal) => {
-            bump(&shared.stats.throttled);
-            return (
-                too_many(ctx, shared, refusal.retry_after, refusal.information),
-                None,
-            );
-        }
-    };
-    let mut reply = dispatch(shared, ctx, method, path, query, body);
-    reply.headers.push(("x-ms-resource-unit", cost.to_string()));
-    if let Some(share) = share.filter(|s| *s > 0.8) {
-        reply.headers.push((
-            "x-ms-throttle-limit-percentage",
-            format!("{:.1}", share.min(1.8)),
-        ));
-    }
-    (reply, mangle)
 }
 
 /// A body that sends `first` (if any), waits a moment so that the status line, headers and

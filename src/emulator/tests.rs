@@ -6,8 +6,17 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::config::SyntheticSpec;
-use super::state::{kind_index, Render, Tenant};
+use super::model::{check_value, model};
+use super::state::{Render, Tenant};
 use super::synthetic::generate;
+
+fn kind_index(name: &str) -> Option<usize> {
+    model().collection(name)
+}
+
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
 
 fn props(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
@@ -43,7 +52,7 @@ fn soft_delete_unlinks_and_restore_relinks() {
     );
     let ext = &t.render(
         u,
-        Some(&["onPremisesExtensionAttributes"]),
+        Some(&names(&["onPremisesExtensionAttributes"])[..]),
         Render::default(),
     )["onPremisesExtensionAttributes"];
     assert_eq!(ext.as_object().unwrap().len(), 15);
@@ -74,7 +83,7 @@ fn render_fills_nulls_and_hides_secrets() {
     assert!(all["keyCredentials"][0]["key"].is_null());
     let with_key = t.render(
         a,
-        Some(&["keyCredentials"]),
+        Some(&names(&["keyCredentials"])[..]),
         Render {
             odata_type: false,
             keep_key: true,
@@ -133,4 +142,81 @@ fn synthetic_departments_are_skewed_and_groups_reference_real_objects() {
             assert!(id == "All" || t.live_slot(id).is_some());
         }
     }
+}
+
+#[test]
+fn every_change_takes_the_next_sequence_number() {
+    let mut t = Tenant::new();
+    let users = kind_index("users").unwrap();
+    let groups = kind_index("groups").unwrap();
+    let members = model().collections[groups].link("members").unwrap();
+    let u = t.insert(users, "u1".into(), props(json!({"displayName": "U"})));
+    let g = t.insert(groups, "g1".into(), props(json!({"displayName": "G"})));
+    let start = t.changes.seq();
+    assert!(t.entry(g).unwrap().changed > t.entry(u).unwrap().changed);
+    assert!(t.add_link(g, members, u));
+    assert!(!t.add_link(g, members, u), "already there: no change");
+    t.set_props(u, vec![("jobTitle".into(), json!("Boss"))]);
+    assert_eq!(t.entry(u).unwrap().changed, start + 2);
+    t.soft_delete(u, "2024-01-01T00:00:00Z".into());
+    t.restore(u);
+    t.purge(u);
+    let log: Vec<(bool, u64)> = t.changes.links.iter().map(|c| (c.added, c.seq)).collect();
+    // Added, removed by the soft delete, put back by the restore, removed by the purge.
+    assert_eq!(
+        log.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+        [true, false, true, false]
+    );
+    assert!(log.windows(2).all(|w| w[0].1 < w[1].1), "{log:?}");
+    assert_eq!(t.changes.purged.len(), 1);
+    assert_eq!(t.changes.purged[0].id, "u1");
+    assert_eq!(t.changes.purged[0].seq, t.changes.seq());
+}
+
+#[test]
+fn the_generated_tenant_holds_only_what_the_model_knows() {
+    let mut t = Tenant::new();
+    let spec = SyntheticSpec {
+        users: 200,
+        groups: 30,
+        members: 5,
+        apps: 10,
+        policies: 12,
+    };
+    generate(&spec, "00000000-0000-0000-0000-0000000000e1", &mut t);
+    super::defaults::insert(&mut t);
+    let m = model();
+    let mut checked = 0;
+    for k in 0..m.collections.len() {
+        for slot in t.live(k).values() {
+            let e = t.entry(*slot).unwrap();
+            let ty = e.ty();
+            for (name, value) in &e.props {
+                let p = ty
+                    .prop(name)
+                    .unwrap_or_else(|| panic!("{} has no property {name}", ty.name));
+                assert_eq!(&p.name, name, "stored in Graph's spelling");
+                if let Err(bad) = check_value(m, &p.ty, value, name) {
+                    panic!("{} {}: {bad:?}", ty.name, e.id);
+                }
+                checked += 1;
+            }
+            for (ci, child) in e.collection().children.iter().enumerate() {
+                for item in e.children(ci) {
+                    let item_ty = item
+                        .get("@odata.type")
+                        .and_then(Value::as_str)
+                        .and_then(|x| m.entity(x))
+                        .unwrap_or(child.ty);
+                    let r = super::model::TypeRef {
+                        collection: false,
+                        nullable: true,
+                        base: super::model::TypeBase::Named(m.ty(item_ty).name.clone()),
+                    };
+                    check_value(m, &r, &Value::Object(item.clone()), &child.name).unwrap();
+                }
+            }
+        }
+    }
+    assert!(checked > 3000, "{checked}");
 }

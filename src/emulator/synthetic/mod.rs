@@ -3,254 +3,17 @@
 //! drawn from one seeded splitmix64 generator. The shape follows a real company: departments of
 //! skewed sizes with one group each, security and Microsoft 365 groups with nested groups and
 //! owners, app registrations with their service principals and credential metadata, named
-//! locations, conditional access policies that reference all of those, and both policy
-//! singletons.
+//! locations and conditional access policies that reference all of those.
 
 use serde_json::{json, Map, Value};
 
+mod words;
+
 use super::config::SyntheticSpec;
-use super::state::{kind_index, Tenant};
-
-/// splitmix64 (Steele, Lea, Flood 2014): tiny, fast and good enough for test data.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize % n.max(1)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.next_f64() < p
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// A version-4-shaped GUID string.
-    pub fn guid(&mut self) -> String {
-        let a = self.next_u64();
-        let b = self.next_u64();
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            ((b >> 48) & 0x3fff) | 0x8000,
-            b & 0xffff_ffff_ffff
-        )
-    }
-}
-
-const GIVEN: &[&str] = &[
-    "Adele", "Alex", "Amir", "Ana", "Ben", "Carla", "Chen", "Dana", "Diego", "Elif", "Emma",
-    "Farah", "Grace", "Hannah", "Henrik", "Ines", "Isaac", "Jamal", "Jana", "Jonas", "Kai",
-    "Kenji", "Lara", "Lee", "Lena", "Lucas", "Maja", "Marta", "Megan", "Miguel", "Nadia", "Nestor",
-    "Noah", "Olga", "Omar", "Patti", "Pradeep", "Priya", "Rafael", "Rosa", "Sam", "Sara", "Sofia",
-    "Tariq", "Tom", "Uma", "Valeria", "Victor", "Wei", "Yara", "Yusuf", "Zoe",
-];
-const SURNAMES: &[&str] = &[
-    "Abbott",
-    "Alvarez",
-    "Bauer",
-    "Berg",
-    "Brown",
-    "Castro",
-    "Chowdhury",
-    "Cohen",
-    "Dubois",
-    "Eriksen",
-    "Fernandes",
-    "Fischer",
-    "Garcia",
-    "Gupta",
-    "Hansen",
-    "Ito",
-    "Jensen",
-    "Kim",
-    "Kowalski",
-    "Larsen",
-    "Lindqvist",
-    "Lopez",
-    "Martin",
-    "Meyer",
-    "Moreau",
-    "Nakamura",
-    "Nguyen",
-    "Novak",
-    "Okafor",
-    "Olsen",
-    "Patel",
-    "Petrov",
-    "Rossi",
-    "Santos",
-    "Schmidt",
-    "Silva",
-    "Singh",
-    "Smith",
-    "Tanaka",
-    "Taylor",
-    "Varga",
-    "Wagner",
-    "Wang",
-    "Weber",
-    "Wilson",
-    "Yilmaz",
-    "Zhang",
-];
-/// (name, code, relative size, job titles). Sizes are skewed like a real company.
-const DEPARTMENTS: &[(&str, &str, u32, &[&str])] = &[
-    (
-        "Sales",
-        "SLS",
-        26,
-        &[
-            "Account Executive",
-            "Sales Representative",
-            "Sales Manager",
-            "Inside Sales Specialist",
-        ],
-    ),
-    (
-        "Operations",
-        "OPS",
-        17,
-        &[
-            "Operations Analyst",
-            "Logistics Coordinator",
-            "Operations Manager",
-        ],
-    ),
-    (
-        "Engineering",
-        "ENG",
-        15,
-        &[
-            "Software Engineer",
-            "Senior Software Engineer",
-            "Engineering Manager",
-            "Site Reliability Engineer",
-        ],
-    ),
-    (
-        "Customer Support",
-        "SUP",
-        11,
-        &[
-            "Support Engineer",
-            "Support Team Lead",
-            "Customer Success Manager",
-        ],
-    ),
-    (
-        "Marketing",
-        "MKT",
-        7,
-        &[
-            "Marketing Specialist",
-            "Content Strategist",
-            "Marketing Manager",
-        ],
-    ),
-    (
-        "Finance",
-        "FIN",
-        5,
-        &["Financial Analyst", "Accountant", "Controller"],
-    ),
-    (
-        "Human Resources",
-        "HR",
-        4,
-        &["HR Generalist", "Recruiter", "HR Business Partner"],
-    ),
-    (
-        "IT",
-        "IT",
-        4,
-        &[
-            "Systems Administrator",
-            "Identity Engineer",
-            "IT Support Technician",
-        ],
-    ),
-    (
-        "Product",
-        "PRD",
-        4,
-        &["Product Manager", "UX Designer", "Product Owner"],
-    ),
-    ("Legal", "LEG", 2, &["Counsel", "Paralegal"]),
-    ("Procurement", "PRC", 3, &["Buyer", "Procurement Manager"]),
-    (
-        "Executive",
-        "EXE",
-        1,
-        &[
-            "Chief Executive Officer",
-            "Chief Financial Officer",
-            "Chief Operating Officer",
-        ],
-    ),
-];
-/// (city, state, country, usageLocation, phone prefix).
-const CITIES: &[(&str, &str, &str, &str, &str)] = &[
-    ("Redmond", "WA", "United States", "US", "+1 425 555"),
-    ("New York", "NY", "United States", "US", "+1 212 555"),
-    ("Austin", "TX", "United States", "US", "+1 512 555"),
-    ("London", "England", "United Kingdom", "GB", "+44 20 7946"),
-    ("Berlin", "Berlin", "Germany", "DE", "+49 30 901820"),
-    ("Paris", "Île-de-France", "France", "FR", "+33 1 7010"),
-    ("Bangalore", "Karnataka", "India", "IN", "+91 80 4567"),
-    ("Tokyo", "Tokyo", "Japan", "JP", "+81 3 5555"),
-];
-const APP_WORDS: &[&str] = &[
-    "Payroll",
-    "Expense",
-    "Inventory",
-    "Ticketing",
-    "Analytics",
-    "Onboarding",
-    "CRM",
-    "Billing",
-    "Reporting",
-    "Scheduler",
-    "Portal",
-    "Gateway",
-    "Backup",
-    "Monitoring",
-    "Wiki",
-    "Forms",
-];
-const TOPICS: &[&str] = &[
-    "Project",
-    "Team",
-    "Committee",
-    "Working Group",
-    "Guild",
-    "Initiative",
-    "Program",
-    "Squad",
-];
+use super::model::model;
+use super::rng::SplitMix64;
+use super::state::Tenant;
+use words::{APP_WORDS, CITIES, DEPARTMENTS, GIVEN, SURNAMES, TOPICS};
 
 fn date(secs: i64) -> Value {
     let dt = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
@@ -271,7 +34,11 @@ fn obj(v: Value) -> Map<String, Value> {
 
 /// Adds the synthetic tenant to `tenant`.
 pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenant) {
-    let k = |name: &str| kind_index(name).expect("every synthetic kind has a schema");
+    let m = model();
+    let k = |name: &str| {
+        m.collection(name)
+            .expect("facts.yaml has every generated collection")
+    };
     let (users_k, groups_k, apps_k, sps_k, nl_k, ca_k) = (
         k("users"),
         k("groups"),
@@ -404,8 +171,13 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
     };
 
     // Department groups first: a tenant's most important groups.
-    let members_k = 0;
-    let owners_k = 1;
+    let link = |kind: usize, name: &str| {
+        m.collections[kind]
+            .link(name)
+            .expect("facts.yaml has the generated references")
+    };
+    let members_k = link(groups_k, "members");
+    let owners_k = link(groups_k, "owners");
     let mut groups: Vec<u32> = Vec::with_capacity(spec.groups);
     for (d, (dname, ..)) in DEPARTMENTS.iter().enumerate().take(spec.groups) {
         let props = group_props(
@@ -516,7 +288,7 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
         let n_owners = 1 + rng.below(2);
         let owners = pick_users(&mut rng, n_owners);
         if let Some(e) = tenant.entry_mut(app_slot) {
-            e.links[0].extend(owners.iter().copied());
+            e.links[link(apps_k, "owners")].extend(owners.iter().copied());
         }
         let sp = obj(json!({
             "displayName": name,
@@ -536,7 +308,7 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
         }));
         let sp_slot = tenant.insert(sps_k, rng.guid(), sp);
         if let Some(e) = tenant.entry_mut(sp_slot) {
-            e.links[0].extend(owners);
+            e.links[link(sps_k, "owners")].extend(owners);
         }
         sps.push(sp_slot);
     }
@@ -640,52 +412,5 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
             "modifiedDateTime": date(EPOCH + 86_400 * (40 + i as i64)),
         }));
         tenant.insert(ca_k, rng.guid(), props);
-    }
-}
-
-/// The two policy singletons as a fresh tenant has them; added when a seed lacks them, because
-/// Graph always has both.
-pub(crate) fn insert_default_singletons(tenant: &mut Tenant) {
-    for (kind, props) in [
-        (
-            "authorizationPolicy",
-            json!({
-                "displayName": "Authorization Policy",
-                "description": "Used to manage authorization related settings across the company.",
-                "allowInvitesFrom": "everyone",
-                "allowedToSignUpEmailBasedSubscriptions": true,
-                "allowedToUseSSPR": true,
-                "allowEmailVerifiedUsersToJoinOrganization": false,
-                "allowUserConsentForRiskyApps": null,
-                "blockMsolPowerShell": false,
-                "defaultUserRolePermissions": {"allowedToCreateApps": true, "allowedToCreateSecurityGroups": true, "allowedToCreateTenants": true,
-                    "allowedToReadBitlockerKeysForOwnedDevice": true, "allowedToReadOtherUsers": true, "permissionGrantPoliciesAssigned": ["ManagePermissionGrantsForSelf.microsoft-user-default-legacy"]},
-                "guestUserRoleId": "10dae51f-b6af-4016-8d66-8c2a99b929b3",
-            }),
-        ),
-        (
-            "authenticationMethodsPolicy",
-            json!({
-                "displayName": "Authentication Methods Policy",
-                "description": "The tenant-wide policy that controls which authentication methods are allowed in the tenant, authentication method registration requirements, and self-service password reset settings",
-                "policyVersion": "1.5",
-                "policyMigrationState": "migrationInProgress",
-                "lastModifiedDateTime": date(EPOCH),
-                "registrationEnforcement": {"authenticationMethodsRegistrationCampaign": {"snoozeDurationInDays": 1, "state": "default", "excludeTargets": [],
-                    "includeTargets": [{"id": "all_users", "targetType": "group", "targetedAuthenticationMethod": "microsoftAuthenticator"}]}},
-                "authenticationMethodConfigurations": [
-                    {"@odata.type": "#microsoft.graph.fido2AuthenticationMethodConfiguration", "id": "Fido2", "state": "enabled", "isSelfServiceRegistrationAllowed": true, "isAttestationEnforced": true, "excludeTargets": [], "includeTargets": [{"id": "all_users", "targetType": "group", "isRegistrationRequired": false}]},
-                    {"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethodConfiguration", "id": "MicrosoftAuthenticator", "state": "enabled", "excludeTargets": [], "includeTargets": [{"id": "all_users", "targetType": "group", "isRegistrationRequired": false, "authenticationMode": "any"}]},
-                    {"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "id": "Sms", "state": "disabled", "excludeTargets": [], "includeTargets": []},
-                    {"@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration", "id": "TemporaryAccessPass", "state": "enabled", "defaultLifetimeInMinutes": 60, "defaultLength": 8, "minimumLifetimeInMinutes": 60, "maximumLifetimeInMinutes": 480, "isUsableOnce": false, "excludeTargets": [], "includeTargets": [{"id": "all_users", "targetType": "group", "isRegistrationRequired": false}]},
-                    {"@odata.type": "#microsoft.graph.emailAuthenticationMethodConfiguration", "id": "Email", "state": "enabled", "allowExternalIdToUseEmailOtp": "default", "excludeTargets": [], "includeTargets": []}
-                ],
-            }),
-        ),
-    ] {
-        let k = kind_index(kind).expect("singleton kinds have schemas");
-        if tenant.count_live(k) == 0 {
-            tenant.insert(k, kind.to_string(), obj(props));
-        }
     }
 }

@@ -1,0 +1,21 @@
+//! Graph v1.0 semantics over the in-memory tenant, one module per responsibility, lower ones
+//! never importing higher ones: `reply` (answers and Graph's errors) and `request` at the
+//! bottom; `extensions` (directory extension attributes); `read` (lists, `$select`, paging,
+//! `$expand`); `links` (references); `validate` (write bodies against the model); `writes`
+//! (create, update, delete); `children` (contained collections); `deleted` (the recycle bin);
+//! `invitations`; and `dispatch` on top, which routes a request to them.
+
+mod children;
+mod deleted;
+mod dispatch;
+mod extensions;
+mod invitations;
+mod links;
+mod read;
+mod reply;
+mod request;
+mod validate;
+mod writes;
+
+pub(crate) use dispatch::{dispatch, request_cost};
+pub(crate) use reply::{error, Ctx, Reply};

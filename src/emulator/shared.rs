@@ -1,0 +1,121 @@
+//! State every request shares: the tenant behind a read-write lock, the token issuer, the
+//! throttle, the fault rules and the counters of `GET /_emulator/stats`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::auth::Auth;
+use super::config::EmulatorConfig;
+use super::faults::{FaultRule, Faults};
+use super::state::Tenant;
+use super::throttle::Throttle;
+
+/// Counters of `GET /_emulator/stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Graph calls, each `$batch` item counted as one (the `$batch` envelope itself is not).
+    pub requests: u64,
+    /// POST/PATCH/PUT/DELETE Graph calls received, whatever their outcome.
+    pub writes: u64,
+    /// Calls answered 429 (by the throttle or a throttle fault).
+    pub throttled: u64,
+    /// Calls a fault rule fired on.
+    pub faulted: u64,
+    /// `$batch` envelopes.
+    pub batches: u64,
+    /// Access tokens issued.
+    pub tokens: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub requests: AtomicU64,
+    pub writes: AtomicU64,
+    pub throttled: AtomicU64,
+    pub faulted: AtomicU64,
+    pub batches: AtomicU64,
+    pub tokens: AtomicU64,
+}
+
+pub(crate) fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> Stats {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            requests: g(&self.requests),
+            writes: g(&self.writes),
+            throttled: g(&self.throttled),
+            faulted: g(&self.faulted),
+            batches: g(&self.batches),
+            tokens: g(&self.tokens),
+        }
+    }
+
+    pub fn reset(&self) {
+        for c in [
+            &self.requests,
+            &self.writes,
+            &self.throttled,
+            &self.faulted,
+            &self.batches,
+            &self.tokens,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// State shared by every request.
+pub(crate) struct Shared {
+    /// `http://127.0.0.1:PORT`, for absolute nextLinks and contexts.
+    pub base: String,
+    pub tenant_id: String,
+    pub latency: Duration,
+    tenant: RwLock<Tenant>,
+    pub auth: Mutex<Auth>,
+    pub throttle: Mutex<Throttle>,
+    pub faults: Mutex<Faults>,
+    pub stats: Counters,
+}
+
+/// A panic while a lock is held leaves data that is still consistent enough for a test server.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(config: &EmulatorConfig, base: String, tenant: Tenant) -> Shared {
+        Shared {
+            base,
+            tenant_id: config.tenant_id.clone(),
+            latency: config.latency,
+            tenant: RwLock::new(tenant),
+            auth: Mutex::new(Auth::new(
+                config.client_id.clone(),
+                config.client_secret.clone(),
+                config.token_lifetime,
+            )),
+            throttle: Mutex::new(Throttle::new(config.read_throttle, config.write_throttle)),
+            faults: Mutex::new(Faults::new(config.faults.clone())),
+            stats: Counters::default(),
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Tenant> {
+        self.tenant.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Tenant> {
+        self.tenant.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        lock(&self.faults).set(rules);
+    }
+}
