@@ -413,4 +413,39 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
         }));
         tenant.insert(ca_k, rng.guid(), props);
     }
+
+    administrative_units(tenant, &users, &groups);
+}
+
+/// One administrative unit per country, holding its users, and the first department group in
+/// the first. Its own random stream, so that the rest of the tenant is as it always was.
+fn administrative_units(tenant: &mut Tenant, users: &[u32], groups: &[u32]) {
+    let m = model();
+    let au_k = m
+        .collection("administrativeUnits")
+        .expect("facts.yaml has administrative units");
+    let members = m.collections[au_k]
+        .link("members")
+        .expect("administrative units have members");
+    let mut rng = SplitMix64::new(0x7e4a_417a_11e4_00a0);
+    let mut by_country: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for &u in users {
+        if let Some(country) = tenant.entry(u).and_then(|e| e.str_prop("country")) {
+            by_country.entry(country.to_string()).or_default().push(u);
+        }
+    }
+    for (i, (country, people)) in by_country.into_iter().enumerate() {
+        let props = obj(json!({
+            "displayName": format!("Region - {country}"),
+            "description": format!("Users based in {country}, for the regional helpdesk"),
+            "visibility": if i % 3 == 2 { json!("HiddenMembership") } else { Value::Null },
+        }));
+        let slot = tenant.insert(au_k, rng.guid(), props);
+        if let Some(e) = tenant.entry_mut(slot) {
+            e.links[members].extend(people);
+            if i == 0 {
+                e.links[members].extend(groups.first().copied());
+            }
+        }
+    }
 }
