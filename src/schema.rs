@@ -80,6 +80,28 @@ pub struct LinkSpec {
     /// `GroupMember.ReadWrite.All`).
     #[serde(default)]
     pub write_permission: Option<String>,
+    /// At most one end (a user's `manager`): written in the file as one id with its name, and
+    /// set with `PUT …/{path}/$ref`, cleared with `DELETE …/{path}/$ref`.
+    #[serde(default)]
+    pub single: bool,
+    /// How a full read gets the link's ends.
+    #[serde(default)]
+    pub read: LinkRead,
+    /// The kind's delta query tracks the link (`$select` names it; changes arrive as
+    /// `{name}@delta`); otherwise an incremental snapshot reads it again.
+    #[serde(default)]
+    pub delta: bool,
+}
+
+/// How a link is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum LinkRead {
+    /// `GET {collection}/{id}/{path}` for each object, through `$batch`.
+    #[default]
+    Batch,
+    /// `$expand={path}($select=id,displayName)` on the collection read: one request a page.
+    Expand,
 }
 
 /// One kind of object, as described by `schema/<kind>.yaml`.

@@ -220,6 +220,7 @@ impl GraphClient {
                 body: Some(&body),
                 // A batch of GETs changes nothing.
                 idempotent: true,
+                prefer: None,
             })
             .await?;
         self.count_batch_items(chunk.len());

@@ -26,7 +26,7 @@ pub(super) struct Inner {
     pub(super) transport: Transport,
     /// `{graph_url}/v1.0`
     pub(super) base: String,
-    tokens: TokenSource,
+    pub(super) tokens: TokenSource,
     limit: Semaphore,
     /// Writes go one at a time while Graph is throttling them (see `execute`).
     write_gate: tokio::sync::Mutex<()>,
@@ -92,6 +92,8 @@ pub(super) struct Request<'a> {
     /// retried. Writes are only retried on 429/503 and failed connects, where Graph has not
     /// acted on them.
     pub(super) idempotent: bool,
+    /// A `Prefer` header (`return=minimal` for delta rounds).
+    pub(super) prefer: Option<&'static str>,
 }
 
 enum Failure {
@@ -169,6 +171,7 @@ impl GraphClient {
                 url,
                 body: None,
                 idempotent: true,
+                prefer: None,
             })
             .await?;
         Ok(resp.body)
@@ -189,6 +192,7 @@ impl GraphClient {
                     url: url.clone(),
                     body: None,
                     idempotent: true,
+                    prefer: None,
                 })
                 .await?;
             let (items, next) = self.split_page("GET", &url, resp.body)?;
@@ -225,6 +229,7 @@ impl GraphClient {
             url,
             body,
             idempotent,
+            prefer: None,
         })
         .await
     }
@@ -426,6 +431,9 @@ impl GraphClient {
             .header(ACCEPT, "application/json");
         if let Some(body) = req.body {
             builder = builder.json(body);
+        }
+        if let Some(prefer) = req.prefer {
+            builder = builder.header("Prefer", prefer);
         }
         inner.transport.count_request();
         let resp = match builder.send().await {

@@ -7,6 +7,7 @@
 mod auth;
 mod batch;
 mod client;
+mod delta;
 mod retry;
 mod settings;
 

@@ -7,6 +7,9 @@
 //! read a moment later, and reported through [`ReadProgress::vanished`]. Also reads the recycle
 //! bin (`directory/deletedItems`) and re-reads chosen objects after a restore.
 
+pub mod delta;
+pub mod incremental;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -116,6 +119,13 @@ pub enum ReadError {
     Normalize(#[from] crate::normalize::NormalizeError),
     #[error("a read task was cancelled: {0}")]
     Cancelled(String),
+    /// Graph no longer honours the stored delta token of a kind.
+    #[error("Graph refused the stored delta token of {kind}")]
+    DeltaToken {
+        kind: String,
+        #[source]
+        source: Box<GraphError>,
+    },
 }
 
 impl From<GraphError> for ReadError {
@@ -130,6 +140,9 @@ impl ReadError {
             ReadError::Graph(e) => e.hint(),
             ReadError::Normalize(e) => e.hint(),
             ReadError::Cancelled(_) => Some("run again".into()),
+            ReadError::DeltaToken { .. } => {
+                Some("run again: a full read starts a new chain".into())
+            }
         }
     }
 

@@ -43,6 +43,31 @@ pub struct CommitOutcome {
     pub worktree_seconds: f64,
 }
 
+/// The new state of one kind's files: files carried over unchanged from an earlier snapshot
+/// (an incremental read changes only what Graph reported), and the objects whose files are
+/// written. A full read has no kept files.
+pub struct KindState<'a> {
+    pub kind: &'static KindSpec,
+    /// (path, blob id) of files kept as they are.
+    pub kept: Vec<(String, Oid)>,
+    pub objects: Vec<&'a Object>,
+}
+
+impl<'a> KindState<'a> {
+    /// Every object of the kind in `snapshot`, nothing kept.
+    pub fn full(kind: &'static KindSpec, snapshot: &'a Snapshot) -> KindState<'a> {
+        KindState {
+            kind,
+            kept: Vec::new(),
+            objects: snapshot
+                .objects
+                .values()
+                .filter(|o| o.kind.name() == kind.kind)
+                .collect(),
+        }
+    }
+}
+
 /// The new tree and what it takes to write it.
 struct Built {
     tree: Oid,
@@ -190,6 +215,20 @@ impl Store {
         extra_files: &[(String, Vec<u8>)],
         options: &CommitOptions,
     ) -> Result<CommitOutcome, StoreError> {
+        let states: Vec<KindState<'_>> =
+            kinds.iter().map(|k| KindState::full(k, snapshot)).collect();
+        self.commit_states(&states, extra_files, options)
+    }
+
+    /// [`Store::commit_snapshot`] from the new state of each kind's files.
+    pub fn commit_states(
+        &self,
+        states: &[KindState<'_>],
+        extra_files: &[(String, Vec<u8>)],
+        options: &CommitOptions,
+    ) -> Result<CommitOutcome, StoreError> {
+        let kinds: Vec<&'static KindSpec> = states.iter().map(|s| s.kind).collect();
+        let kinds = kinds.as_slice();
         let start = Instant::now();
         let repo = &self.repo;
         self.recover_interrupted()?;
@@ -205,8 +244,9 @@ impl Store {
         if repo.workdir().is_some() {
             self.check_clean(kinds)?;
         }
+        let live = |kind: &'static KindSpec, id: &str| self.live_object(states, kind, id);
         let desired = match &parent {
-            Some(p) => self.desired_changes(p.id(), kinds, snapshot, &options.recreated)?,
+            Some(p) => self.desired_changes(p.id(), kinds, &live, &options.recreated)?,
             None => Vec::new(),
         };
         let unapplied: Vec<&DesiredChange> = desired.iter().filter(|d| !d.applied).collect();
@@ -218,7 +258,7 @@ impl Store {
             tree,
             pack,
             summary,
-        } = self.build(snapshot, kinds, extra_files, parent_tree, options.max_named)?;
+        } = self.build(states, extra_files, parent_tree, options.max_named)?;
         // Desired changes now in the tenant need a snapshot commit even when the tree is the same:
         // it marks them observed, so that a later change of those objects in the tenant is
         // recorded as drift, not mistaken for a change still to apply.
@@ -284,12 +324,13 @@ impl Store {
     /// `extra_files` laid over it. Objects the repository lacks are compressed for the pack.
     fn build(
         &self,
-        snapshot: &Snapshot,
-        kinds: &[&'static KindSpec],
+        states: &[KindState<'_>],
         extra_files: &[(String, Vec<u8>)],
         parent_tree: Option<Oid>,
         max_named: usize,
     ) -> Result<Built, StoreError> {
+        let kinds: Vec<&'static KindSpec> = states.iter().map(|s| s.kind).collect();
+        let kinds = kinds.as_slice();
         let repo = &self.repo;
         // The old tree without the object files being replaced.
         let mut known = HashSet::new();
@@ -301,10 +342,9 @@ impl Store {
         prune(repo, &mut root, "", kinds, &mut known, &mut old)
             .map_err(StoreError::git("reading HEAD's tree"))?;
 
-        let objects: Vec<&Object> = snapshot
-            .objects
-            .values()
-            .filter(|o| in_scope(kinds, o.kind.spec()))
+        let objects: Vec<&Object> = states
+            .iter()
+            .flat_map(|s| s.objects.iter().copied())
             .collect();
         // The first snapshot of a large tenant is stored uncompressed in its pack: it is written
         // in well under half the time, and git's own maintenance (`git gc`) compresses it.
@@ -339,6 +379,32 @@ impl Store {
                 .map_err(insert_err(path))?;
             placed.insert(path.clone(), format!("file {path}"));
         }
+        // Kept files: already in the repository, placed as they are.
+        let kept: Vec<(&'static KindSpec, &str, Oid, String, String)> = states
+            .iter()
+            .flat_map(|s| {
+                s.kept.iter().map(move |(path, oid)| {
+                    let id = layout::id_hint_from_path(s.kind, path).unwrap_or_default();
+                    (
+                        s.kind,
+                        path.as_str(),
+                        *oid,
+                        id,
+                        message::name_from_path(path),
+                    )
+                })
+            })
+            .collect();
+        for (_, path, oid, id, _) in &kept {
+            if let Some(other) = placed.insert(path.to_string(), id.clone()) {
+                return Err(StoreError::PathCollision {
+                    path: path.to_string(),
+                    ids: vec![other, id.clone()],
+                });
+            }
+            root.insert(repo, path, *oid, FILE_MODE)
+                .map_err(insert_err(path))?;
+        }
         for p in &mut prepared {
             if let Some(other) = placed.insert(p.path.clone(), p.object.id.clone()) {
                 return Err(StoreError::PathCollision {
@@ -363,13 +429,27 @@ impl Store {
                 trees.push((empty_tree_id(), Vec::new()));
                 empty_tree_id()
             });
+        let names: Vec<String> = prepared
+            .iter()
+            .map(|p| p.object.name_for_path().to_string())
+            .collect();
         let new_files: Vec<NewFile<'_>> = prepared
             .iter()
-            .map(|p| NewFile {
-                object: p.object,
+            .zip(&names)
+            .map(|(p, name)| NewFile {
+                kind: p.object.kind.spec(),
+                id: &p.object.id,
+                name,
                 path: &p.path,
                 oid: p.oid,
             })
+            .chain(kept.iter().map(|(kind, path, oid, id, name)| NewFile {
+                kind,
+                id,
+                name,
+                path,
+                oid: *oid,
+            }))
             .collect();
         let summary = self.summarize(kinds, &new_files, old, max_named);
         if parent_tree != Some(tree) {
@@ -445,6 +525,27 @@ impl Store {
             checkout.finish()?;
         }
         Ok(worktree_seconds + finish_started.elapsed().as_secs_f64())
+    }
+
+    /// The object of `kind` with this id as the new state has it: written anew, kept from an
+    /// earlier snapshot (read from its file), or absent.
+    fn live_object(
+        &self,
+        states: &[KindState<'_>],
+        kind: &'static KindSpec,
+        id: &str,
+    ) -> Option<Object> {
+        let state = states.iter().find(|s| s.kind.kind == kind.kind)?;
+        if let Some(o) = state.objects.iter().find(|o| o.id == id) {
+            return Some((*o).clone());
+        }
+        let safe = layout::safe_component(id);
+        let (path, oid) = state
+            .kept
+            .iter()
+            .find(|(path, _)| layout::id_hint_from_path(kind, path).as_deref() == Some(&safe))?;
+        let text = String::from_utf8(self.read_blob(*oid).ok()?).ok()?;
+        yaml::parse_object(kind, std::path::Path::new(path), &text).ok()
     }
 
     fn ensure_reflog_entry(

@@ -11,7 +11,6 @@ use git2::{Oid, Signature};
 use super::pending::{self, DesiredChange};
 use super::{Store, StoreError};
 use crate::layout;
-use crate::model::Object;
 use crate::schema::KindSpec;
 use crate::yaml;
 
@@ -194,7 +193,10 @@ pub(super) struct OldFile {
 
 /// An object file of the new tree.
 pub(super) struct NewFile<'a> {
-    pub object: &'a Object,
+    pub kind: &'static KindSpec,
+    /// The object's id, and its name as the file name has it.
+    pub id: &'a str,
+    pub name: &'a str,
     pub path: &'a str,
     pub oid: Oid,
 }
@@ -299,10 +301,10 @@ impl Store {
             .map(|f| ((f.kind.kind.as_str(), hint(f.kind, &f.path)), f))
             .collect();
         for p in new {
-            let kind = p.object.kind.spec();
+            let kind = p.kind;
             let entry = per_kind.entry(kind.kind.clone()).or_default();
             entry.total += 1;
-            let named = (p.object.id.clone(), p.object.name_for_path().to_string());
+            let named = (p.id.to_string(), p.name.to_string());
             match old_by_key.remove(&(kind.kind.as_str(), hint(kind, p.path))) {
                 None => entry.added.push(named),
                 Some(f) if f.oid != p.oid || f.path != p.path => entry.changed.push(named),
@@ -344,7 +346,7 @@ impl Store {
 
 /// The readable part of an object file's name (`alice@contoso.com` of
 /// `users/3f/alice@contoso.com.3f2a….yaml`).
-fn name_from_path(path: &str) -> String {
+pub(super) fn name_from_path(path: &str) -> String {
     let file = path.rsplit('/').next().unwrap_or(path);
     let stem = file.strip_suffix(".yaml").unwrap_or(file);
     stem.rsplit_once('.')

@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
 pub use checkout::Recovered;
-pub use commit::CommitOutcome;
+pub use commit::{CommitOutcome, KindState};
 pub use desired::{DesiredFiles, DesiredObjects, FileRef};
 pub use lock::{LockOwner, RepoLock};
 pub use message::{parse_git_date, ChangeSummary, CommitOptions, KindChanges};

@@ -21,7 +21,7 @@ use git2::{DiffOptions, Oid};
 
 use super::{Store, StoreError};
 use crate::layout;
-use crate::model::{Object, ObjectKey, Snapshot};
+use crate::model::Object;
 use crate::normalize;
 use crate::schema::KindSpec;
 use crate::yaml;
@@ -127,7 +127,7 @@ impl Store {
         &self,
         head: Oid,
         kinds: &[&'static KindSpec],
-        live: &Snapshot,
+        live: &dyn Fn(&'static KindSpec, &str) -> Option<Object>,
         recreated: &BTreeMap<String, String>,
     ) -> Result<Vec<DesiredChange>, StoreError> {
         let repo = &self.repo;
@@ -200,25 +200,17 @@ impl Store {
                     self.parse_blob(kind, path, *oid).map(|o| o.id)
                 })
                 .unwrap_or(hinted_id);
-            let live_object = live.get(&ObjectKey {
-                kind: kind.into(),
-                id: id.clone(),
-            });
+            let live_object = live(kind, &id);
             let applied = match (&head_object, live_object) {
                 (None, None) => true,
                 (Some(Some(desired)), Some(live)) => {
-                    normalize::renormalize(desired).is_ok_and(|desired| desired.same_state(live))
+                    normalize::renormalize(desired).is_ok_and(|desired| desired.same_state(&live))
                 }
                 // Created by a restore: Graph gave it a new id and set what only Graph sets.
                 (Some(Some(desired)), None) => recreated
                     .get(&id)
-                    .and_then(|new| {
-                        live.get(&ObjectKey {
-                            kind: kind.into(),
-                            id: new.clone(),
-                        })
-                    })
-                    .is_some_and(|live| created_as_desired(desired, live, recreated)),
+                    .and_then(|new| live(kind, new))
+                    .is_some_and(|live| created_as_desired(desired, &live, recreated)),
                 _ => false,
             };
             let path = side

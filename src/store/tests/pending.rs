@@ -66,7 +66,7 @@ fn a_renamed_and_edited_object_is_one_change() {
     });
     let head = store.head().unwrap().unwrap();
     let changes = store
-        .desired_changes(head, &scope(), &live, &Default::default())
+        .desired_changes(head, &scope(), &lookup(&live), &Default::default())
         .unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].id, user_id(3));
@@ -80,7 +80,7 @@ fn a_renamed_and_edited_object_is_one_change() {
     let mut now = live.clone();
     now.insert(renamed);
     let changes = store
-        .desired_changes(head, &scope(), &now, &Default::default())
+        .desired_changes(head, &scope(), &lookup(&now), &Default::default())
         .unwrap();
     assert!(changes[0].applied && changes[0].commits.is_empty());
 }
@@ -202,7 +202,7 @@ fn the_commits_that_made_the_changes_are_named_newest_first() {
     });
     let head = store.head().unwrap().unwrap();
     let changes = store
-        .desired_changes(head, &scope(), &live, &Default::default())
+        .desired_changes(head, &scope(), &lookup(&live), &Default::default())
         .unwrap();
     assert_eq!(changes.len(), 5);
     let one = changes.iter().find(|c| c.id == user_id(1)).unwrap();
@@ -227,4 +227,11 @@ fn the_commits_that_made_the_changes_are_named_newest_first() {
             && !text.contains("Notes"),
         "{text}"
     );
+}
+
+/// The objects of a snapshot as the live view `desired_changes` asks.
+fn lookup(
+    live: &crate::model::Snapshot,
+) -> impl Fn(&'static KindSpec, &str) -> Option<crate::model::Object> + '_ {
+    move |kind, id| live.get(&crate::model::ObjectKey::new(kind, id)).cloned()
 }

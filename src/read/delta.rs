@@ -1,0 +1,263 @@
+//! One delta round of one kind (GRAPH.md B.3): every page of `{collection}/delta` from a stored
+//! deltaLink (or, for an initial round, from the query), merged per object, since Graph may
+//! repeat an object across pages — a large group comes once per slice of its members. The result
+//! says, per object, what the round reported: its properties (all selected ones in an initial
+//! round, only the changed ones later), whether it was removed (and how), and the ends added to
+//! and removed from each tracked link.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::graph::{GraphClient, GraphError};
+use crate::schema::KindSpec;
+
+use super::{read_error, ReadError};
+
+/// Where the next round of a kind starts, and what it was taken for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeltaToken {
+    /// The deltaLink Graph gave at the end of the last round.
+    pub link: String,
+    /// A hash of the query the chain started with (its `$select`): a kind that gained a property
+    /// needs a new initial round.
+    pub query: String,
+    /// When the chain's initial round ran (RFC 3339), for `[snapshot] full-every`.
+    pub since: String,
+}
+
+/// How an object left the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removed {
+    /// Soft-deleted: in the recycle bin (`@removed: {"reason": "changed"}`).
+    Changed,
+    /// Deleted for good (`"deleted"`).
+    Deleted,
+}
+
+/// Ends added to and removed from one link in a round.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkDelta {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl LinkDelta {
+    fn add(&mut self, id: String) {
+        self.removed.retain(|r| *r != id);
+        if !self.added.contains(&id) {
+            self.added.push(id);
+        }
+    }
+
+    fn remove(&mut self, id: String) {
+        self.added.retain(|a| *a != id);
+        if !self.removed.contains(&id) {
+            self.removed.push(id);
+        }
+    }
+}
+
+/// Everything a round said about one object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectDelta {
+    /// Properties as Graph sent them (`@odata.type` included), later pages winning.
+    pub props: Map<String, Value>,
+    /// The object left the tenant (the last word of the round counts).
+    pub removed: Option<Removed>,
+    pub links: BTreeMap<String, LinkDelta>,
+}
+
+/// A kind's round.
+#[derive(Debug, Clone)]
+pub struct Round {
+    pub objects: BTreeMap<String, ObjectDelta>,
+    pub token: DeltaToken,
+}
+
+/// The query of a kind's initial round: its managed properties and the links delta tracks.
+pub fn query(kind: &KindSpec) -> String {
+    let mut select: Vec<&str> = vec!["id"];
+    select.extend(kind.all_managed());
+    select.extend(
+        kind.links
+            .iter()
+            .filter(|l| l.delta)
+            .map(|l| l.name.as_str()),
+    );
+    if kind.select {
+        format!("{}/delta?$select={}", kind.path, select.join(","))
+    } else {
+        format!("{}/delta", kind.path)
+    }
+}
+
+/// A short hash of a query, stored with the token.
+pub fn query_hash(query: &str) -> String {
+    let digest = Sha256::digest(query.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Runs one round: from `token` when given (changes since it), else an initial round (every
+/// object). A token Graph refuses comes back as [`ReadError::DeltaToken`].
+pub async fn round(
+    client: &GraphClient,
+    kind: &'static KindSpec,
+    token: Option<&DeltaToken>,
+    now: &str,
+) -> Result<Round, ReadError> {
+    let q = query(kind);
+    let (start, minimal, since) = match token {
+        Some(t) => (t.link.clone(), true, t.since.clone()),
+        None => (q.clone(), false, now.to_string()),
+    };
+    let mut objects: BTreeMap<String, ObjectDelta> = BTreeMap::new();
+    let mut bad: Option<String> = None;
+    let link = client
+        .get_delta_pages(&start, minimal, |items| {
+            for item in items {
+                if let Err(detail) = merge(kind, &mut objects, item) {
+                    bad = Some(detail);
+                    return Err(GraphError::Stopped);
+                }
+            }
+            Ok(())
+        })
+        .await;
+    if let Some(detail) = bad {
+        return Err(read_error(
+            kind,
+            GraphError::InvalidResponse {
+                method: "GET",
+                path: format!("{}/delta", kind.path),
+                detail,
+            },
+        ));
+    }
+    let link = match link {
+        Ok(link) => link,
+        Err(e) if token.is_some() && e.is_delta_token_rejected() => {
+            return Err(ReadError::DeltaToken {
+                kind: kind.kind.clone(),
+                source: Box::new(e),
+            })
+        }
+        Err(e) => return Err(read_error(kind, e)),
+    };
+    Ok(Round {
+        objects,
+        token: DeltaToken {
+            link,
+            query: query_hash(&q),
+            since,
+        },
+    })
+}
+
+/// Folds one item of a delta page into what the round knows of its object.
+fn merge(
+    kind: &KindSpec,
+    objects: &mut BTreeMap<String, ObjectDelta>,
+    item: Value,
+) -> Result<(), String> {
+    let Value::Object(mut item) = item else {
+        return Err(format!("a {} delta item that is not an object", kind.kind));
+    };
+    let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_string) else {
+        return Err(format!("a {} delta item without an id", kind.kind));
+    };
+    let entry = objects.entry(id).or_default();
+    if let Some(removed) = item.remove("@removed") {
+        entry.removed = Some(match removed.get("reason").and_then(Value::as_str) {
+            Some("changed") => Removed::Changed,
+            _ => Removed::Deleted,
+        });
+        return Ok(());
+    }
+    // Present again after a removal earlier in the round: it is back.
+    entry.removed = None;
+    for link in &kind.links {
+        let Some(value) = item.remove(&format!("{}@delta", link.name)) else {
+            continue;
+        };
+        let Value::Array(ends) = value else {
+            return Err(format!("{}@delta is not a list", link.name));
+        };
+        let delta = entry.links.entry(link.name.clone()).or_default();
+        for end in ends {
+            let Some(end_id) = end.get("id").and_then(Value::as_str) else {
+                return Err(format!("a {}@delta entry without an id", link.name));
+            };
+            if end.get("@removed").is_some() {
+                delta.remove(end_id.to_string());
+            } else {
+                delta.add(end_id.to_string());
+            }
+        }
+    }
+    for (k, v) in item {
+        if k == "id" || (k.starts_with("@odata.") && k != "@odata.type") {
+            continue;
+        }
+        entry.props.insert(k, v);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::schema;
+
+    fn groups() -> &'static KindSpec {
+        schema::kind("groups").unwrap()
+    }
+
+    #[test]
+    fn pages_merge_per_object_and_links_net_out() {
+        let mut objects = BTreeMap::new();
+        for item in [
+            json!({"id": "g1", "displayName": "Sales", "members@delta": [
+                {"@odata.type": "#microsoft.graph.user", "id": "u1"},
+                {"@odata.type": "#microsoft.graph.user", "id": "u2"}]}),
+            // The same group again on the next page, with another slice of members.
+            json!({"id": "g1", "members@delta": [
+                {"@odata.type": "#microsoft.graph.user", "id": "u3"},
+                {"@odata.type": "#microsoft.graph.user", "id": "u1", "@removed": {"reason": "deleted"}}]}),
+            json!({"id": "g2", "@removed": {"reason": "changed"}}),
+            json!({"id": "g3", "@removed": {"reason": "deleted"}}),
+            json!({"id": "g4", "@removed": {"reason": "deleted"}}),
+            json!({"id": "g4", "displayName": "Back"}),
+        ] {
+            merge(groups(), &mut objects, item).unwrap();
+        }
+        let g1 = &objects["g1"];
+        assert_eq!(g1.props["displayName"], "Sales");
+        assert_eq!(g1.links["members"].added, ["u2", "u3"]);
+        assert_eq!(g1.links["members"].removed, ["u1"]);
+        assert_eq!(objects["g2"].removed, Some(Removed::Changed));
+        assert_eq!(objects["g3"].removed, Some(Removed::Deleted));
+        assert_eq!(objects["g4"].removed, None, "the last word counts");
+        assert!(merge(groups(), &mut objects, json!({"displayName": "x"})).is_err());
+        assert!(merge(
+            groups(),
+            &mut objects,
+            json!({"id": "g", "members@delta": 3})
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_query_selects_managed_properties_and_tracked_links() {
+        let q = query(groups());
+        assert!(q.starts_with("groups/delta?$select=id,displayName,"), "{q}");
+        assert!(q.ends_with(",members,owners"), "{q}");
+        assert_eq!(query_hash(&q), query_hash(&q));
+        assert_ne!(query_hash(&q), query_hash("users/delta"));
+    }
+}

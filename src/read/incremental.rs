@@ -1,0 +1,148 @@
+//! Applying a delta round to the objects of the last snapshot: each object the round reported
+//! is its previous state (from the snapshot's file) with the reported properties laid over it
+//! and the reported link ends added and removed, normalized again — the same object a full read
+//! gives. Objects the round did not report are untouched (their files stay as they are).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::model::{LinkRef, Object};
+use crate::normalize::normalize;
+use crate::schema::KindSpec;
+
+use super::delta::{ObjectDelta, Round};
+use super::ReadError;
+
+/// What a round does to one object: its new state, or `None` when it left the tenant.
+pub type Applied = BTreeMap<String, Option<Object>>;
+
+/// The objects a round changes, from their previous state (`base(id)`: the last snapshot's
+/// object, `None` for an object new to the snapshot). In an initial round every object comes
+/// whole and `base` is not asked.
+pub fn apply(
+    kind: &'static KindSpec,
+    round: &Round,
+    initial: bool,
+    base: &mut dyn FnMut(&str) -> Result<Option<Object>, ReadError>,
+) -> Result<Applied, ReadError> {
+    let mut out = Applied::new();
+    for (id, delta) in &round.objects {
+        if delta.removed.is_some() {
+            out.insert(id.clone(), None);
+            continue;
+        }
+        let previous = if initial { None } else { base(id)? };
+        out.insert(id.clone(), Some(updated(kind, id, previous, delta)?));
+    }
+    Ok(out)
+}
+
+/// `previous` with `delta` laid over it, normalized.
+fn updated(
+    kind: &'static KindSpec,
+    id: &str,
+    previous: Option<Object>,
+    delta: &ObjectDelta,
+) -> Result<Object, ReadError> {
+    let (mut props, mut links) = match previous {
+        Some(p) => (p.props, p.links),
+        None => (Map::new(), BTreeMap::new()),
+    };
+    props.insert("id".into(), Value::String(id.to_string()));
+    for (k, v) in &delta.props {
+        props.insert(k.clone(), v.clone());
+    }
+    for (name, change) in &delta.links {
+        let refs = links.entry(name.clone()).or_insert_with(Vec::new);
+        refs.retain(|r: &LinkRef| !change.removed.contains(&r.id));
+        for added in &change.added {
+            if !refs.iter().any(|r| &r.id == added) {
+                refs.push(LinkRef::new(added.clone(), None));
+            }
+        }
+    }
+    Ok(normalize(kind, &Value::Object(props), links)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::read::delta::{DeltaToken, LinkDelta, Removed};
+    use crate::schema;
+
+    fn round(objects: Vec<(&str, ObjectDelta)>) -> Round {
+        Round {
+            objects: objects
+                .into_iter()
+                .map(|(id, d)| (id.to_string(), d))
+                .collect(),
+            token: DeltaToken {
+                link: "x".into(),
+                query: "q".into(),
+                since: "t".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn changes_are_laid_over_the_previous_state() {
+        let groups = schema::kind("groups").unwrap();
+        let before = normalize(
+            groups,
+            &json!({"id": "g1", "displayName": "Sales", "description": "old", "mailEnabled": false}),
+            BTreeMap::from([(
+                "members".to_string(),
+                vec![LinkRef::new("u1", Some("Ann".into())), LinkRef::new("u2", None)],
+            )]),
+        )
+        .unwrap();
+        let mut changed = ObjectDelta::default();
+        changed.props.insert("description".into(), json!("new"));
+        changed.links.insert(
+            "members".into(),
+            LinkDelta {
+                added: vec!["u3".into()],
+                removed: vec!["u2".into()],
+            },
+        );
+        let gone = ObjectDelta {
+            removed: Some(Removed::Changed),
+            ..ObjectDelta::default()
+        };
+        let mut fresh = ObjectDelta::default();
+        fresh.props.insert("displayName".into(), json!("New group"));
+        let r = round(vec![("g1", changed), ("g2", gone), ("g3", fresh)]);
+        let mut asked = Vec::new();
+        let applied = apply(groups, &r, false, &mut |id| {
+            asked.push(id.to_string());
+            Ok((id == "g1").then(|| before.clone()))
+        })
+        .unwrap();
+        let g1 = applied["g1"].as_ref().unwrap();
+        assert_eq!(g1.props["description"], "new");
+        assert_eq!(
+            g1.props["displayName"], "Sales",
+            "unreported properties stay"
+        );
+        assert_eq!(g1.props["mailEnabled"], false);
+        assert_eq!(g1.link_ids("members").collect::<Vec<_>>(), ["u1", "u3"]);
+        assert_eq!(
+            g1.links["members"][0].display_name.as_deref(),
+            Some("Ann"),
+            "names of ends already there are kept"
+        );
+        assert!(applied["g2"].is_none());
+        assert_eq!(
+            applied["g3"].as_ref().unwrap().props["description"],
+            Value::Null
+        );
+        assert_eq!(
+            asked,
+            ["g1", "g3"],
+            "a removed object needs no previous state"
+        );
+    }
+}
