@@ -11,6 +11,7 @@ use crate::diff::{self, DeletedInfo, DiffOptions, Report, Side};
 use crate::error::Error;
 use crate::graph::GraphClient;
 use crate::layout;
+use crate::live;
 use crate::model::{ObjectKey, Snapshot};
 use crate::read::{self, ReadProgress};
 use crate::schema::KindSpec;
@@ -58,7 +59,10 @@ pub fn commit_side(store: &Store, rev: &str, commit: Oid) -> Result<Side, Error>
     })
 }
 
-/// Report of commit `old` (the backup) against the live tenant.
+/// Report of commit `old` (the backup) against the live tenant. The live side is read
+/// incrementally where the last snapshot's delta tokens allow (see `live`); files it keeps
+/// from that snapshot are compared by blob id and parsed only when they differ.
+#[allow(clippy::too_many_arguments)]
 pub async fn commit_vs_live(
     store: &Store,
     client: &GraphClient,
@@ -66,17 +70,56 @@ pub async fn commit_vs_live(
     commit: Oid,
     selection: &Selection,
     options: &DiffOptions,
+    read: &live::Options,
     progress: &dyn ReadProgress,
-) -> Result<Report, Error> {
+) -> Result<(Report, Vec<String>), Error> {
     let index = store.tree_index(commit)?;
-    let live = read::read_tenant(client, &selection.kinds, progress).await?;
+    let live = live::read(store, client, &selection.kinds, read, progress).await?;
+    let notices = live.notices.clone();
     let files = file_refs(&index);
-    let resolved = selection.resolve(as_refs(&files), &live)?;
-    let live = resolved.filter(live);
+    let kept: Vec<(String, &'static KindSpec, String, Oid)> = live
+        .kinds
+        .iter()
+        .flat_map(|k| {
+            k.kept.iter().map(move |(path, oid)| {
+                let hint = layout::id_hint_from_path(k.kind, path).unwrap_or_default();
+                (path.clone(), k.kind, hint, *oid)
+            })
+        })
+        .collect();
+    let mut read_objects = Snapshot::default();
+    for k in live.kinds {
+        for o in k.objects {
+            read_objects.insert(o);
+        }
+    }
+    let kept_refs = kept.iter().map(|(path, kind, hint, _)| FileRef {
+        path,
+        kind,
+        id_hint: hint,
+    });
+    let resolved = selection.resolve(as_refs(&files).chain(kept_refs), &read_objects)?;
+    let read_objects = resolved.filter(read_objects);
     // Objects whose canonical bytes equal the commit's blob at the same path are identical.
     let mut same_paths: HashSet<String> = HashSet::new();
     let mut changed = Snapshot::default();
-    for (key, object) in live.objects {
+    for (path, kind, hint, oid) in &kept {
+        if !resolved.contains(kind, hint) {
+            continue;
+        }
+        if index.get(path) == Some(*oid) {
+            same_paths.insert(path.clone());
+        } else {
+            let bytes = store.read_blob(*oid)?;
+            let text = String::from_utf8_lossy(&bytes);
+            changed.insert(yaml::parse_object(
+                *kind,
+                std::path::Path::new(path),
+                &text,
+            )?);
+        }
+    }
+    for (key, object) in read_objects.objects {
         let path = layout::path_for(object.kind.spec(), &object.id, object.name_for_path());
         if index.get(&path) == Some(store::blob_id(yaml::emit_object(&object).as_bytes())) {
             same_paths.insert(path);
@@ -117,7 +160,7 @@ pub async fn commit_vs_live(
             .collect()
     };
     let changes = diff::diff(&old, &changed, &deleted, options);
-    Ok(Report {
+    let report = Report {
         from: commit_side(store, rev, commit)?,
         to: Side {
             label: "live tenant".into(),
@@ -125,7 +168,8 @@ pub async fn commit_vs_live(
             time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         },
         changes,
-    })
+    };
+    Ok((report, notices))
 }
 
 /// Report of commit `old` against commit `new`, without touching the tenant.

@@ -34,6 +34,8 @@ pub const DEFAULT_TEXT: &str = r#"# tenantgit configuration: committed with the 
 [snapshot]
 # kinds = ["users", "groups", "applications", "servicePrincipals", "namedLocations",
 #          "conditionalAccessPolicies", "authenticationMethodsPolicy", "authorizationPolicy"]
+# full-every = "1d"      # a full read at least this often ("12h", "7d", "off"); other runs
+#                        # follow Graph's delta tokens, kept as a git note on the snapshot
 
 # Accepted differences that `tenantgit diff` does not report (kind "*" for every kind):
 # [[diff.ignore]]
@@ -85,6 +87,34 @@ pub struct GraphConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct SnapshotConfig {
     pub kinds: Option<Vec<String>>,
+    /// How often a snapshot reads in full instead of following delta tokens (`"1d"`, `"off"`).
+    pub full_every: Option<String>,
+}
+
+/// How often a snapshot reads in full when `full-every` is not set: owner changes of
+/// applications and service principals are not in their delta rounds, so a full read a day
+/// bounds how late they are recorded.
+pub const DEFAULT_FULL_EVERY: &str = "1d";
+
+/// `full-every`: `<n>m`, `<n>h`, `<n>d` or `<n>w`; `off` (never) is `None`.
+pub fn parse_full_every(text: &str) -> Option<Option<chrono::Duration>> {
+    let text = text.trim();
+    if text == "off" {
+        return Some(None);
+    }
+    let unit = text.chars().last()?;
+    let n: i64 = text[..text.len() - unit.len_utf8()]
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)?;
+    let d = match unit {
+        'm' => chrono::Duration::minutes(n),
+        'h' => chrono::Duration::hours(n),
+        'd' => chrono::Duration::days(n),
+        'w' => chrono::Duration::weeks(n),
+        _ => return None,
+    };
+    Some(Some(d))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +186,14 @@ impl FileConfig {
     }
 
     fn validate(&self, origin: &str) -> Result<(), Error> {
+        if let Some(every) = &self.snapshot.full_every {
+            if parse_full_every(every).is_none() {
+                return Err(Error::config(
+                    format!("{origin}: [snapshot] full-every = \"{every}\" is not a duration"),
+                    "write a number and a unit (m, h, d, w), e.g. full-every = \"1d\", or \"off\"",
+                ));
+            }
+        }
         if let Some(kinds) = &self.snapshot.kinds {
             for k in kinds {
                 check_kind(k, &format!("{origin}: [snapshot] kinds"))?;
@@ -189,6 +227,16 @@ impl FileConfig {
             }
         }
         Ok(())
+    }
+
+    /// How often a snapshot reads in full (`None`: never on its own).
+    pub fn full_every(&self) -> Option<chrono::Duration> {
+        let text = self
+            .snapshot
+            .full_every
+            .as_deref()
+            .unwrap_or(DEFAULT_FULL_EVERY);
+        parse_full_every(text).flatten()
     }
 
     /// Kinds in scope for snapshots and diffs, in apply order.
@@ -255,5 +303,31 @@ mod tests {
             "{err:?}"
         );
         FileConfig::parse("[safety]\nprotected = [\"users/abc\"]\n", "tenantgit.toml").unwrap();
+    }
+
+    #[test]
+    fn full_every_is_a_duration_or_off() {
+        let c =
+            |t: &str| FileConfig::parse(&format!("[snapshot]\nfull-every = \"{t}\"\n"), "t.toml");
+        assert_eq!(
+            c("12h").unwrap().full_every(),
+            Some(chrono::Duration::hours(12))
+        );
+        assert_eq!(
+            c("2w").unwrap().full_every(),
+            Some(chrono::Duration::days(14))
+        );
+        assert_eq!(c("off").unwrap().full_every(), None);
+        assert_eq!(
+            FileConfig::default().full_every(),
+            Some(chrono::Duration::days(1))
+        );
+        for bad in ["7", "d", "0d", "-1d", "7y", "seven days"] {
+            let err = c(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("is not a duration"),
+                "{bad}: {err}"
+            );
+        }
     }
 }

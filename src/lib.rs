@@ -13,6 +13,7 @@ pub mod error;
 pub mod failpoint;
 pub mod graph;
 pub mod layout;
+pub mod live;
 pub mod model;
 pub mod normalize;
 pub mod ops;

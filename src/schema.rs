@@ -91,6 +91,15 @@ pub struct LinkSpec {
     /// `{name}@delta`); otherwise an incremental snapshot reads it again.
     #[serde(default)]
     pub delta: bool,
+    /// Kinds whose objects can be the link's ends (kinds tenantgit reads; Graph may also link
+    /// devices or contacts).
+    #[serde(default)]
+    pub ends: Vec<String>,
+    /// The navigation on an end that lists the objects linking to it (`memberOf`,
+    /// `ownedObjects`, `directReports`): how an incremental snapshot finds the files that name a
+    /// renamed end.
+    #[serde(default)]
+    pub reverse: Option<String>,
 }
 
 /// How a link is read.
@@ -451,6 +460,29 @@ mod tests {
                 "{}: singletons need a file",
                 k.kind
             );
+            for l in &k.links {
+                for end in &l.ends {
+                    assert!(
+                        kind(end).is_some(),
+                        "{}.{}: unknown end kind {end}",
+                        k.kind,
+                        l.name
+                    );
+                }
+                assert_eq!(
+                    l.reverse.is_some(),
+                    !l.ends.is_empty(),
+                    "{}.{}: a link with ends names its reverse navigation, and back",
+                    k.kind,
+                    l.name
+                );
+                assert!(
+                    !l.delta || k.delta,
+                    "{}.{}: delta link of a kind without delta",
+                    k.kind,
+                    l.name
+                );
+            }
         }
     }
 

@@ -93,6 +93,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         &kinds,
         &toml,
         &options,
+        &crate::live::Options::default(),
         &NoProgress,
     ))?;
     let first_commit = first
@@ -136,6 +137,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         &kinds,
         &[],
         &options,
+        &crate::live::Options::default(),
         &NoProgress,
     ))?;
     let Some(second_commit) = second.outcome.commit else {
@@ -166,15 +168,18 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     ));
     say(&format!("   (tenantgit -C {} diff HEAD~1)", dir.display()));
     let selection = selection_all(&kinds)?;
-    let report = rt.block_on(compare::commit_vs_live(
-        &store,
-        &client,
-        "HEAD~1",
-        first_commit,
-        &selection,
-        &DiffOptions::default(),
-        &NoProgress,
-    ))?;
+    let report = rt
+        .block_on(compare::commit_vs_live(
+            &store,
+            &client,
+            "HEAD~1",
+            first_commit,
+            &selection,
+            &DiffOptions::default(),
+            &crate::live::Options::default(),
+            &NoProgress,
+        ))?
+        .0;
     show_report_excerpt(global, &report)?;
     say("");
 
@@ -252,15 +257,18 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     say("");
 
     say("6. Proof: the live tenant against the healthy snapshot (tenantgit diff HEAD~1 --exit-code)");
-    let after = rt.block_on(compare::commit_vs_live(
-        &store,
-        &client,
-        "HEAD~1",
-        first_commit,
-        &selection_all(&kinds)?,
-        &DiffOptions::default(),
-        &NoProgress,
-    ))?;
+    let after = rt
+        .block_on(compare::commit_vs_live(
+            &store,
+            &client,
+            "HEAD~1",
+            first_commit,
+            &selection_all(&kinds)?,
+            &DiffOptions::default(),
+            &crate::live::Options::default(),
+            &NoProgress,
+        ))?
+        .0;
     if after.is_empty() {
         say("   No differences: exit status 0. The department is back.");
     } else {

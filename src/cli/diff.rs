@@ -33,6 +33,10 @@ pub struct Args {
     /// Exit with status 1 when there are differences, 0 when there are none.
     #[arg(long)]
     pub exit_code: bool,
+    /// Read the live tenant in full instead of following the delta tokens kept with the last
+    /// snapshot.
+    #[arg(long)]
+    pub full: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
@@ -78,10 +82,17 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
                 commit,
                 &selection,
                 &options,
+                &crate::live::Options {
+                    full: args.full,
+                    full_every: repo.config.full_every(),
+                },
                 &bars,
             ));
             bars.clear();
-            let report = report?;
+            let (report, notices) = report?;
+            for notice in &notices {
+                global.say(format!("notice: {notice}"));
+            }
             if let Some(read) = bars.read_finished_at() {
                 global.say(format!(
                     "read the live tenant in {:.1}s ({} Graph requests, {} batch items), compared in {:.1}s",

@@ -23,6 +23,10 @@ pub struct Args {
     /// silently.
     #[arg(long)]
     pub record_drift: bool,
+    /// Read every kind in full instead of following the delta tokens kept with the last
+    /// snapshot (a reconciliation; `[snapshot] full-every` does it on a schedule).
+    #[arg(long)]
+    pub full: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
@@ -74,16 +78,24 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         &kinds,
         &extra,
         &options,
+        &crate::live::Options {
+            full: args.full,
+            full_every: repo.config.full_every(),
+        },
         &bars,
     ));
     bars.clear();
     let run = run?;
+    for notice in &run.notices {
+        global.say(format!("notice: {notice}"));
+    }
     let m = client.metrics();
     global.say(format!(
-        "read {} objects of {} kinds in {:.1}s ({} Graph requests, {} batch items, {:.1} MB, {} retries)",
+        "read {} objects of {} kinds in {:.1}s{} ({} Graph requests, {} batch items, {:.1} MB, {} retries)",
         run.objects,
         kinds.len(),
         run.read_seconds,
+        if run.full { "" } else { ", changes since the last snapshot" },
         m.requests,
         m.batch_items,
         m.bytes_read as f64 / 1e6,

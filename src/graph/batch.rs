@@ -28,15 +28,18 @@ struct Item {
     failures: u32,
     /// Time this request has spent waiting out 429s that came with a `Retry-After`.
     throttled_wait: Duration,
+    /// The answer is one entity (an object by id), not a page of a collection.
+    entity: bool,
 }
 
 impl Item {
-    fn new(index: usize, url: String) -> Item {
+    fn new(index: usize, url: String, entity: bool) -> Item {
         Item {
             index,
             url,
             failures: 0,
             throttled_wait: Duration::ZERO,
+            entity,
         }
     }
 }
@@ -98,11 +101,35 @@ impl GraphClient {
         paths: &[String],
         keep: &(dyn Fn(&GraphError) -> bool + Sync),
     ) -> Result<Vec<PathResult>, GraphError> {
+        self.batch_get(paths, false, keep).await
+    }
+
+    /// Reads single objects (`{collection}/{id}?$select=…`) through `$batch`: each path's
+    /// object, in input order, or the error `keep` accepts for it (a 404 of an object that is
+    /// gone). Retryable failures that persist, and errors `keep` refuses, fail the whole read.
+    pub async fn batch_get_objects(
+        &self,
+        paths: &[String],
+        keep: &(dyn Fn(&GraphError) -> bool + Sync),
+    ) -> Result<Vec<Result<Value, GraphError>>, GraphError> {
+        let results = self.batch_get(paths, true, keep).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map(|mut items| items.pop().unwrap_or(Value::Null)))
+            .collect())
+    }
+
+    async fn batch_get(
+        &self,
+        paths: &[String],
+        entity: bool,
+        keep: &(dyn Fn(&GraphError) -> bool + Sync),
+    ) -> Result<Vec<PathResult>, GraphError> {
         let mut results: Vec<PathResult> = (0..paths.len()).map(|_| Ok(Vec::new())).collect();
         let mut pending: Vec<Item> = paths
             .iter()
             .enumerate()
-            .map(|(index, p)| Item::new(index, format!("/{}", p.trim_start_matches('/'))))
+            .map(|(index, p)| Item::new(index, format!("/{}", p.trim_start_matches('/')), entity))
             .collect();
         let max_retries = self.inner.transport.max_retries;
         let timing = self.inner.transport.timing;
@@ -147,7 +174,7 @@ impl GraphClient {
                                 all.extend(items);
                             }
                             if let Some(url) = link {
-                                next.push(Item::new(index, url));
+                                next.push(Item::new(index, url, false));
                             }
                         }
                         Outcome::Failed { index, error } => {
@@ -279,6 +306,20 @@ impl GraphClient {
             .map(Value::take)
             .unwrap_or(Value::Null);
         let abs_url = format!("{}{}", self.inner.base, item.url);
+        if (200..300).contains(&status) && item.entity {
+            if !body.is_object() {
+                return Err(GraphError::InvalidResponse {
+                    method: "GET",
+                    path: self.display_path(&abs_url),
+                    detail: "expected a JSON object".into(),
+                });
+            }
+            return Ok(Outcome::Page {
+                index: item.index,
+                items: vec![body],
+                next: None,
+            });
+        }
         if (200..300).contains(&status) {
             let (items, next) = self.split_page("GET", &abs_url, body)?;
             let next = next.map(|link| {

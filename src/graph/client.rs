@@ -215,6 +215,27 @@ impl GraphClient {
         Ok(all)
     }
 
+    /// A POST that only reads (`directoryObjects/getByIds`): retried like a GET.
+    pub async fn post_read(&self, path: &str, body: &Value) -> Result<Value, GraphError> {
+        let url = self.url_for(path)?;
+        let resp = self
+            .execute(&Request {
+                method: Method::POST,
+                url,
+                body: Some(body),
+                idempotent: true,
+                prefer: None,
+            })
+            .await?;
+        Ok(resp.body)
+    }
+
+    /// Whether `url` is a link under this client's Graph root (`{graph_url}/v1.0/…`): only such
+    /// links are ever followed with the token.
+    pub fn owns_link(&self, url: &str) -> bool {
+        self.is_on_graph(url)
+    }
+
     /// One request of any method; `path` relative to `/v1.0`. A non-2xx answer is an error.
     pub async fn send(
         &self,
@@ -352,7 +373,8 @@ impl GraphClient {
         // writers retrying in parallel would mostly collect more 429s. Until the throttling has
         // been quiet for a while, writes queue and go one at a time, each waiting out its
         // Retry-After.
-        let write = req.method != Method::GET && !req.url.ends_with("/$batch");
+        // Reads are the idempotent requests: GETs, `$batch` of GETs, `getByIds`.
+        let write = !req.idempotent;
         let _serial = if write && self.write_throttled_recently() {
             Some(self.inner.write_gate.lock().await)
         } else {

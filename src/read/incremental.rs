@@ -39,7 +39,7 @@ pub fn apply(
 }
 
 /// `previous` with `delta` laid over it, normalized.
-fn updated(
+pub fn updated(
     kind: &'static KindSpec,
     id: &str,
     previous: Option<Object>,

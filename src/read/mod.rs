@@ -60,14 +60,86 @@ pub async fn read_tenant(
     kinds: &[&'static KindSpec],
     progress: &dyn ReadProgress,
 ) -> Result<Snapshot, ReadError> {
+    let plans = kinds.iter().map(|&k| (k, Fetch::Full)).collect();
+    let mut snapshot = Snapshot::default();
+    for (_, fetched) in fetch(client, plans, "", progress).await? {
+        match fetched {
+            Fetched::Objects(objects) => objects.into_iter().for_each(|o| snapshot.insert(o)),
+            Fetched::Round(_) | Fetched::Rejected(_) => {
+                unreachable!("a full read asks for no delta round")
+            }
+        }
+    }
+    Ok(snapshot)
+}
+
+/// How to read one kind.
+#[derive(Debug, Clone)]
+pub enum Fetch {
+    /// Every object, by its collection (or singleton), links through `$batch`.
+    Full,
+    /// An initial delta round: every object, tracked links with it (their ends still unnamed),
+    /// untracked links through `$batch`; and a token for the next round.
+    Initial,
+    /// The changes since a token.
+    Since(delta::DeltaToken),
+}
+
+/// What reading one kind gave.
+pub enum Fetched {
+    Objects(Vec<Object>),
+    /// A delta round: from a token, or an initial one made into objects.
+    Round(FetchedRound),
+    /// Graph refused the stored token: the caller reads the kind again from scratch.
+    Rejected(ReadError),
+}
+
+/// A delta round with the objects of an initial round.
+pub struct FetchedRound {
+    pub round: delta::Round,
+    /// For an initial round: every object (links tracked by delta not yet named).
+    pub objects: Option<Vec<Object>>,
+}
+
+/// Reads kinds concurrently as `plans` says, reporting progress; `now` (RFC 3339) dates the
+/// tokens of initial rounds. Results come in the order of `plans`.
+pub async fn fetch(
+    client: &GraphClient,
+    plans: Vec<(&'static KindSpec, Fetch)>,
+    now: &str,
+    progress: &dyn ReadProgress,
+) -> Result<Vec<(&'static KindSpec, Fetched)>, ReadError> {
     // Kinds run as tasks (real parallelism for normalization); their progress comes back over
     // a channel because `progress` is borrowed and cannot move into a task.
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
-    for &kind in kinds {
+    let count = plans.len();
+    for (i, (kind, plan)) in plans.into_iter().enumerate() {
         let client = client.clone();
         let tx = tx.clone();
-        tasks.spawn(async move { read_kind(&client, kind, &tx).await });
+        let now = now.to_string();
+        tasks.spawn(async move {
+            let fetched = match plan {
+                Fetch::Full => Fetched::Objects(read_kind(&client, kind, &tx).await?),
+                Fetch::Initial => Fetched::Round(initial_round(&client, kind, &now, &tx).await?),
+                Fetch::Since(token) => {
+                    let name = kind.kind.as_str();
+                    let _ = tx.send(Event::Started(name));
+                    match delta::round(&client, kind, Some(&token), &now).await {
+                        Ok(round) => {
+                            let _ = tx.send(Event::Finished(name, round.objects.len()));
+                            Fetched::Round(FetchedRound {
+                                round,
+                                objects: None,
+                            })
+                        }
+                        Err(e @ ReadError::DeltaToken { .. }) => Fetched::Rejected(e),
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            Ok((i, kind, fetched))
+        });
     }
     drop(tx);
     let forward = |event: Event| match event {
@@ -76,7 +148,7 @@ pub async fn read_tenant(
         Event::Finished(k, n) => progress.finished(k, n),
         Event::Vanished(k, id) => progress.vanished(k, &id),
     };
-    let mut snapshot = Snapshot::default();
+    let mut results: Vec<Option<(&'static KindSpec, Fetched)>> = (0..count).map(|_| None).collect();
     loop {
         tokio::select! {
             // Events first, so that a kind's progress is reported before its result is taken.
@@ -86,9 +158,8 @@ pub async fn read_tenant(
                 None => break,
                 // Returning drops the other tasks, which aborts their reads.
                 Some(result) => {
-                    for object in join_result(result)? {
-                        snapshot.insert(object);
-                    }
+                    let (i, kind, fetched) = join_result(result)?;
+                    results[i] = Some((kind, fetched));
                 }
             },
         }
@@ -96,7 +167,31 @@ pub async fn read_tenant(
     while let Ok(event) = rx.try_recv() {
         forward(event);
     }
-    Ok(snapshot)
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// An initial delta round of one kind, made into objects; links delta does not track are read
+/// through `$batch`.
+async fn initial_round(
+    client: &GraphClient,
+    kind: &'static KindSpec,
+    now: &str,
+    tx: &mpsc::UnboundedSender<Event>,
+) -> Result<FetchedRound, ReadError> {
+    let name = kind.kind.as_str();
+    let _ = tx.send(Event::Started(name));
+    let round = delta::round(client, kind, None, now).await?;
+    let _ = tx.send(Event::Read(name, round.objects.len()));
+    let applied = incremental::apply(kind, &round, true, &mut |_| Ok(None))?;
+    let mut objects: Vec<Object> = applied.into_values().flatten().collect();
+    for id in read_links_where(client, kind, &mut objects, &|l| !l.delta).await? {
+        let _ = tx.send(Event::Vanished(name, id));
+    }
+    let _ = tx.send(Event::Finished(name, objects.len()));
+    Ok(FetchedRound {
+        round,
+        objects: Some(objects),
+    })
 }
 
 fn join_result<T>(
@@ -236,14 +331,25 @@ async fn read_links(
     kind: &'static KindSpec,
     objects: &mut Vec<Object>,
 ) -> Result<Vec<String>, ReadError> {
+    read_links_where(client, kind, objects, &|_| true).await
+}
+
+/// [`read_links`] of the links `which` picks (the others keep what the objects have).
+pub async fn read_links_where(
+    client: &GraphClient,
+    kind: &'static KindSpec,
+    objects: &mut Vec<Object>,
+    which: &(dyn Fn(&crate::schema::LinkSpec) -> bool + Sync),
+) -> Result<Vec<String>, ReadError> {
     let mut gone = Vec::new();
-    if kind.links.is_empty() {
+    let wanted: Vec<&crate::schema::LinkSpec> = kind.links.iter().filter(|l| which(l)).collect();
+    if wanted.is_empty() {
         return Ok(gone);
     }
     for round in objects.chunks_mut(LINK_ROUND_OBJECTS) {
         let paths: Vec<String> = round
             .iter()
-            .flat_map(|o| kind.links.iter().map(|l| link_path(kind, &o.id, &l.path)))
+            .flat_map(|o| wanted.iter().map(|l| link_path(kind, &o.id, &l.path)))
             .collect();
         let results = client
             .batch_get_each(&paths, &GraphError::is_resource_not_found)
@@ -251,9 +357,9 @@ async fn read_links(
             .map_err(|e| read_error(kind, e))?;
         let mut results = results.into_iter().zip(paths);
         for object in round.iter_mut() {
-            let mut links = BTreeMap::new();
+            let mut links = std::mem::take(&mut object.links);
             let mut deleted = false;
-            for link in &kind.links {
+            for link in &wanted {
                 let (items, path) = results
                     .next()
                     .expect("batch_get_each answers every path it is given");
@@ -374,50 +480,58 @@ pub async fn read_deleted(
     Ok(out)
 }
 
-/// Reads the given objects again (restore verification). Objects Graph does not have (404) are
-/// simply missing from the result; any other failure fails the read.
+/// Reads the given objects by id, through `$batch` (restore, and objects new to an incremental
+/// snapshot). Objects Graph does not have (404) are simply missing from the result; any other
+/// failure fails the read.
 pub async fn read_objects(client: &GraphClient, keys: &[ObjectKey]) -> Result<Snapshot, ReadError> {
-    let keys: BTreeSet<&ObjectKey> = keys.iter().collect();
-    let mut tasks = JoinSet::new();
+    let mut by_kind: BTreeMap<&'static str, (&'static KindSpec, BTreeSet<&str>)> = BTreeMap::new();
     for key in keys {
         let kind = key.kind.spec();
-        let client = client.clone();
-        let id = key.id.clone();
-        tasks.spawn(async move {
-            let path = if kind.singleton {
+        by_kind
+            .entry(kind.kind.as_str())
+            .or_insert((kind, BTreeSet::new()))
+            .1
+            .insert(&key.id);
+    }
+    let mut snapshot = Snapshot::default();
+    for (_, (kind, ids)) in by_kind {
+        for o in read_by_id(client, kind, ids.into_iter()).await? {
+            snapshot.insert(o);
+        }
+    }
+    Ok(snapshot)
+}
+
+/// Objects of one kind by id, with their links, sorted by id; those Graph does not have are
+/// missing.
+pub async fn read_by_id(
+    client: &GraphClient,
+    kind: &'static KindSpec,
+    ids: impl Iterator<Item = &str>,
+) -> Result<Vec<Object>, ReadError> {
+    let paths: Vec<String> = ids
+        .map(|id| {
+            if kind.singleton {
                 kind.path.clone()
             } else if kind.select {
                 format!("{}/{}?$select={}", kind.path, id, kind.select_list())
             } else {
                 format!("{}/{}", kind.path, id)
-            };
-            match client.get(&path).await {
-                Ok(raw) => Ok(Some((kind, normalize(kind, &raw, BTreeMap::new())?))),
-                Err(e) if e.status() == Some(404) => Ok(None),
-                Err(e) => Err(read_error(kind, e)),
             }
-        });
+        })
+        .collect();
+    let answers = client
+        .batch_get_objects(&paths, &|e| e.status() == Some(404))
+        .await
+        .map_err(|e| read_error(kind, e))?;
+    let mut objects = Vec::new();
+    for raw in answers.into_iter().flatten() {
+        objects.push(normalize(kind, &raw, BTreeMap::new())?);
     }
-    let mut by_kind: BTreeMap<&'static str, (&'static KindSpec, Vec<Object>)> = BTreeMap::new();
-    while let Some(result) = tasks.join_next().await {
-        if let Some((kind, object)) = join_result(result)? {
-            by_kind
-                .entry(kind.kind.as_str())
-                .or_insert((kind, Vec::new()))
-                .1
-                .push(object);
-        }
-    }
-    let mut snapshot = Snapshot::default();
-    for (_, (kind, mut objects)) in by_kind {
-        objects.sort_by(|a, b| a.id.cmp(&b.id));
-        // Objects deleted since their read are missing, like those Graph answered 404 for.
-        read_links(client, kind, &mut objects).await?;
-        for o in objects {
-            snapshot.insert(o);
-        }
-    }
-    Ok(snapshot)
+    objects.sort_by(|a, b| a.id.cmp(&b.id));
+    // Objects deleted since their read are missing, like those Graph answered 404 for.
+    read_links(client, kind, &mut objects).await?;
+    Ok(objects)
 }
 
 #[cfg(test)]

@@ -206,6 +206,9 @@ impl StoreError {
     }
 }
 
+/// Where tenantgit keeps its notes on snapshot commits (the delta tokens of the next round).
+pub const NOTES_REF: &str = "refs/notes/tenantgit";
+
 /// A snapshot repository, bare or with a working tree.
 pub struct Store {
     repo: Repository,
@@ -270,6 +273,46 @@ impl Store {
     /// lock and its restore journals.
     pub fn common_dir(&self) -> &Path {
         self.repo.commondir()
+    }
+
+    /// The note tenantgit keeps on `commit` (`refs/notes/tenantgit`), when there is one.
+    pub fn note(&self, commit: Oid) -> Result<Option<String>, StoreError> {
+        match self.repo.find_note(Some(NOTES_REF), commit) {
+            Ok(note) => Ok(note.message().map(str::to_string)),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(StoreError::git(format!("reading the note of {commit}"))(e)),
+        }
+    }
+
+    /// Sets tenantgit's note on `commit`, replacing any earlier one.
+    pub fn set_note(&self, commit: Oid, text: &str) -> Result<(), StoreError> {
+        let sig = git2::Signature::now("tenantgit", "tenantgit@localhost")
+            .map_err(StoreError::git("making the note's signature"))?;
+        self.repo
+            .note(&sig, &sig, Some(NOTES_REF), commit, text, true)
+            .map_err(StoreError::git(format!("writing the note of {commit}")))?;
+        Ok(())
+    }
+
+    /// The first commit on `HEAD`'s first-parent chain (`HEAD` included) that carries a note,
+    /// looking at most `depth` commits back.
+    pub fn last_noted(&self, depth: usize) -> Result<Option<(Oid, String)>, StoreError> {
+        let Some(head) = self.head()? else {
+            return Ok(None);
+        };
+        let mut next = Some(
+            self.repo
+                .find_commit(head)
+                .map_err(StoreError::git("reading HEAD"))?,
+        );
+        for _ in 0..depth {
+            let Some(commit) = next else { break };
+            if let Some(text) = self.note(commit.id())? {
+                return Ok(Some((commit.id(), text)));
+            }
+            next = commit.parent(0).ok();
+        }
+        Ok(None)
     }
 
     /// The `.git` folder (or the bare repository itself).
