@@ -440,6 +440,15 @@ mod tests {
         let kinds = kinds();
         assert_eq!(kinds.len(), SCHEMA_FILES.len());
         for k in kinds {
+            assert!(
+                k.links
+                    .iter()
+                    .filter(|l| l.read == LinkRead::Expand)
+                    .count()
+                    <= 1,
+                "{}: Graph expands one relationship per request",
+                k.kind
+            );
             for ro in k.read_only.iter().chain(&k.create_only) {
                 assert!(
                     k.all_managed().contains(&ro.as_str()),

@@ -44,6 +44,11 @@ impl Resolved {
         self.selected.len()
     }
 
+    /// Every selected object: (kind, file-name-safe id).
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        self.selected.iter().map(|(k, id)| (*k, id.as_str()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.selected.is_empty()
     }

@@ -211,6 +211,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         &client,
         &request,
         &safety,
+        &crate::live::Options::default(),
         &NoProgress,
     ))?;
     let plan = planned.plan;

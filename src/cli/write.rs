@@ -114,10 +114,17 @@ pub fn compute_plan(
         client,
         request,
         &safety(repo),
+        &crate::live::Options {
+            full: false,
+            full_every: repo.config.full_every(),
+        },
         &bars,
     ));
     bars.clear();
     let planned = planned?;
+    for notice in &planned.notices {
+        global.say(format!("notice: {notice}"));
+    }
     if planned.not_checked_out > 0 {
         global.say(format!(
             "{} not checked out (sparse checkout): their desired state is read from the index, not taken for deletions",

@@ -18,8 +18,8 @@ use tokio::task::JoinSet;
 
 use crate::graph::{GraphClient, GraphError};
 use crate::model::{LinkRef, Object, ObjectKey, Snapshot};
-use crate::normalize::{normalize, NormalizeError};
-use crate::schema::KindSpec;
+use crate::normalize::normalize;
+use crate::schema::{KindSpec, LinkRead};
 
 /// Objects whose links are read in one round of `$batch` calls: enough to keep every
 /// connection busy, few enough that raw link pages never pile up in memory.
@@ -257,13 +257,91 @@ fn read_error(kind: &KindSpec, error: GraphError) -> ReadError {
     })
 }
 
-/// The collection read of a kind: `$select` of the managed properties, pages of 999.
+/// The collection read of a kind: `$select` of the managed properties, pages of 999, and the
+/// link read with `$expand` when there is one.
 pub fn collection_path(kind: &KindSpec) -> String {
+    let mut query = Vec::new();
     if kind.select {
-        format!("{}?$select={}&$top=999", kind.path, kind.select_list())
-    } else {
-        format!("{}?$top=999", kind.path)
+        query.push(format!("$select={}", kind.select_list()));
     }
+    query.extend(expand_query(kind));
+    query.push("$top=999".into());
+    format!("{}?{}", kind.path, query.join("&"))
+}
+
+/// `$expand={path}($select=id,displayName)` of the kind's link read that way (at most one:
+/// Graph expands one directory relationship per request).
+fn expand_query(kind: &KindSpec) -> Option<String> {
+    kind.links
+        .iter()
+        .find(|l| l.read == LinkRead::Expand)
+        .map(|l| format!("$expand={}($select=id,displayName)", l.path))
+}
+
+/// Graph expands at most this many ends of a collection relationship; a link with that many is
+/// read again on its own.
+const EXPAND_LIMIT: usize = 20;
+
+/// Takes the expanded link out of a raw object: its ends, or `None` when the expansion may have
+/// been cut short (a collection of [`EXPAND_LIMIT`] ends or more).
+fn take_expanded(
+    kind: &KindSpec,
+    raw: &mut Value,
+) -> Result<(BTreeMap<String, Vec<LinkRef>>, bool), String> {
+    let mut links = BTreeMap::new();
+    let mut complete = true;
+    for link in kind.links.iter().filter(|l| l.read == LinkRead::Expand) {
+        let value = raw
+            .as_object_mut()
+            .and_then(|m| m.remove(&link.name))
+            .unwrap_or(Value::Null);
+        let items = match value {
+            Value::Null => Vec::new(),
+            Value::Array(items) => {
+                complete &= items.len() < EXPAND_LIMIT;
+                items
+            }
+            one @ Value::Object(_) => vec![one],
+            _ => {
+                return Err(format!(
+                    "the expanded {} is neither an object nor a list",
+                    link.name
+                ))
+            }
+        };
+        let refs = items
+            .into_iter()
+            .map(|item| {
+                link_ref(item).ok_or_else(|| format!("an expanded {} without an id", link.name))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        links.insert(link.name.clone(), refs);
+    }
+    Ok((links, complete))
+}
+
+/// Normalizes a raw object with its expanded link; `cut` collects the ids of objects whose
+/// expansion was cut short (their links are read again).
+fn normalize_expanded(
+    kind: &'static KindSpec,
+    mut raw: Value,
+    cut: &mut Vec<String>,
+) -> Result<Object, ReadError> {
+    let (links, complete) = take_expanded(kind, &mut raw).map_err(|detail| {
+        read_error(
+            kind,
+            GraphError::InvalidResponse {
+                method: "GET",
+                path: kind.path.clone(),
+                detail,
+            },
+        )
+    })?;
+    let object = normalize(kind, &raw, links)?;
+    if !complete {
+        cut.push(object.id.clone());
+    }
+    Ok(object)
 }
 
 /// The path of one link of one object.
@@ -293,12 +371,13 @@ async fn read_kind(
         return Ok(vec![object]);
     }
     let mut objects = Vec::new();
-    let mut failed: Option<NormalizeError> = None;
+    let mut failed: Option<ReadError> = None;
+    let mut cut = Vec::new();
     // Each page is normalized as it arrives, so raw pages never outlive their callback.
     let paged = client
         .get_pages(&collection_path(kind), |items| {
             for raw in items {
-                match normalize(kind, &raw, BTreeMap::new()) {
+                match normalize_expanded(kind, raw, &mut cut) {
                     Ok(o) => objects.push(o),
                     Err(e) => {
                         failed = Some(e);
@@ -311,30 +390,45 @@ async fn read_kind(
         })
         .await;
     match (paged, failed) {
-        (_, Some(e)) => return Err(e.into()),
+        (_, Some(e)) => return Err(e),
         (Err(e), None) => return Err(read_error(kind, e)),
         (Ok(()), None) => {}
     }
-    for id in read_links(client, kind, &mut objects).await? {
+    for id in read_links_where(client, kind, &mut objects, &|l| l.read == LinkRead::Batch).await? {
+        let _ = tx.send(Event::Vanished(name, id));
+    }
+    for id in reread_cut(client, kind, &mut objects, &cut).await? {
         let _ = tx.send(Event::Vanished(name, id));
     }
     let _ = tx.send(Event::Finished(name, objects.len()));
     Ok(objects)
 }
 
-/// Fills the links of objects of one kind (read with empty links) through `$batch`. An object
-/// whose link read finds it gone (404 `Request_ResourceNotFound`: deleted since the list) is
-/// removed from `objects`, as if the list had not returned it; their ids are returned. Any other
-/// failure fails the read.
-async fn read_links(
+/// Reads again, through `$batch`, the expanded links Graph may have cut short.
+async fn reread_cut(
     client: &GraphClient,
     kind: &'static KindSpec,
     objects: &mut Vec<Object>,
+    cut: &[String],
 ) -> Result<Vec<String>, ReadError> {
-    read_links_where(client, kind, objects, &|_| true).await
+    if cut.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cut: BTreeSet<&str> = cut.iter().map(String::as_str).collect();
+    let (mut again, rest): (Vec<Object>, Vec<Object>) = std::mem::take(objects)
+        .into_iter()
+        .partition(|o| cut.contains(o.id.as_str()));
+    let gone = read_links_where(client, kind, &mut again, &|l| l.read == LinkRead::Expand).await?;
+    *objects = rest;
+    objects.extend(again);
+    objects.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(gone)
 }
 
-/// [`read_links`] of the links `which` picks (the others keep what the objects have).
+/// Fills the links `which` picks (the others keep what the objects have) of objects of one kind,
+/// through `$batch`. An object whose link read finds it gone (404 `Request_ResourceNotFound`: deleted since the list) is
+/// removed from `objects`, as if the list had not returned it; their ids are returned. Any other
+/// failure fails the read.
 pub async fn read_links_where(
     client: &GraphClient,
     kind: &'static KindSpec,
@@ -513,10 +607,17 @@ pub async fn read_by_id(
         .map(|id| {
             if kind.singleton {
                 kind.path.clone()
-            } else if kind.select {
-                format!("{}/{}?$select={}", kind.path, id, kind.select_list())
             } else {
-                format!("{}/{}", kind.path, id)
+                let mut query = Vec::new();
+                if kind.select {
+                    query.push(format!("$select={}", kind.select_list()));
+                }
+                query.extend(expand_query(kind));
+                if query.is_empty() {
+                    format!("{}/{}", kind.path, id)
+                } else {
+                    format!("{}/{}?{}", kind.path, id, query.join("&"))
+                }
             }
         })
         .collect();
@@ -525,12 +626,14 @@ pub async fn read_by_id(
         .await
         .map_err(|e| read_error(kind, e))?;
     let mut objects = Vec::new();
+    let mut cut = Vec::new();
     for raw in answers.into_iter().flatten() {
-        objects.push(normalize(kind, &raw, BTreeMap::new())?);
+        objects.push(normalize_expanded(kind, raw, &mut cut)?);
     }
     objects.sort_by(|a, b| a.id.cmp(&b.id));
     // Objects deleted since their read are missing, like those Graph answered 404 for.
-    read_links(client, kind, &mut objects).await?;
+    read_links_where(client, kind, &mut objects, &|l| l.read == LinkRead::Batch).await?;
+    reread_cut(client, kind, &mut objects, &cut).await?;
     Ok(objects)
 }
 

@@ -13,7 +13,7 @@
 
 mod validate;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use git2::Oid;
@@ -23,6 +23,7 @@ use crate::apply::{self, ApplyOptions, ApplyReport};
 use crate::error::Error;
 use crate::graph::GraphClient;
 use crate::layout;
+use crate::live;
 use crate::model::{ObjectKey, Snapshot};
 use crate::plan::{
     self, Action, DeletedObject, DesiredSource, Op, Plan, PlanError, PlanInput, PlanRequest,
@@ -98,15 +99,31 @@ pub struct Planned {
     pub live_counts: BTreeMap<String, usize>,
     /// Desired files read from the index because the working tree does not have them.
     pub not_checked_out: usize,
+    /// One-line notices of the live read (delta tokens not trusted, full rounds).
+    pub notices: Vec<String>,
 }
 
-/// Desired state + live state + selection → plan. Every desired file the plan needs is parsed
-/// and validated first; one bad file is an error before anything else happens.
+/// A live object's file: its path and blob id, and the object when the read produced it (files
+/// kept from the last snapshot are parsed only when needed).
+struct LiveFile {
+    kind: &'static KindSpec,
+    path: String,
+    hint: String,
+    oid: Oid,
+    object: Option<crate::model::Object>,
+}
+
+/// Desired state + live state + selection → plan. The live tenant is read as `live` reads it
+/// (incrementally where the last snapshot allows); a selected object whose desired file has the
+/// blob id of its live file is unchanged and never parsed; the others are read again by id
+/// (`$batch`), fresh, and only their desired files are parsed and validated — one bad file is
+/// an error before anything else happens.
 pub async fn plan(
     store: &Store,
     client: &GraphClient,
     request: &Request,
     safety: &SafetySettings,
+    read: &live::Options,
     progress: &dyn ReadProgress,
 ) -> Result<Planned, Error> {
     let selection = &request.selection;
@@ -130,63 +147,179 @@ pub async fn plan(
             )
         }
     };
-    let live_all = read::read_tenant(client, &selection.kinds, progress).await?;
+    let live = live::read(store, client, &selection.kinds, read, progress).await?;
+    let notices = live.notices.clone();
     let mut live_counts: BTreeMap<String, usize> = BTreeMap::new();
-    for key in live_all.objects.keys() {
-        *live_counts.entry(key.kind.to_string()).or_default() += 1;
+    let mut live_files: Vec<LiveFile> = Vec::with_capacity(live.len());
+    for k in live.kinds {
+        *live_counts.entry(k.kind.kind.clone()).or_default() += k.kept.len() + k.objects.len();
+        for (path, oid) in k.kept {
+            let hint = layout::id_hint_from_path(k.kind, &path).unwrap_or_default();
+            live_files.push(LiveFile {
+                kind: k.kind,
+                path,
+                hint,
+                oid,
+                object: None,
+            });
+        }
+        for o in k.objects {
+            let path = layout::path_for(k.kind, &o.id, o.name_for_path());
+            live_files.push(LiveFile {
+                kind: k.kind,
+                hint: layout::safe_component(&o.id),
+                oid: crate::store::blob_id(crate::yaml::emit_object(&o).as_bytes()),
+                path,
+                object: Some(o),
+            });
+        }
     }
-    check_protected(safety, selection, &files, &live_all)?;
-    let resolved = selection.resolve(files.refs(), &live_all)?;
-    // With --prune every desired file of the kinds is read: a live object is only deleted when
-    // no file of the desired side holds it, whatever its name says.
+    let live_refs = || {
+        live_files.iter().map(|f| crate::select::FileRef {
+            path: &f.path,
+            kind: f.kind,
+            id_hint: &f.hint,
+        })
+    };
+    check_protected(safety, selection, &files, &live_refs)?;
+    let resolved = selection.resolve(files.refs().chain(live_refs()), &Snapshot::default())?;
+
+    // Selected objects whose files differ: on one side only, or other bytes.
+    let mut desired_at: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
+    for f in files.refs() {
+        desired_at
+            .entry((f.kind.kind.as_str(), f.id_hint))
+            .or_default()
+            .push(f.path);
+    }
+    let live_at: HashMap<(&str, &str), &LiveFile> = live_files
+        .iter()
+        .map(|f| ((f.kind.kind.as_str(), f.hint.as_str()), f))
+        .collect();
+    let mut differ: HashSet<(&'static str, String)> = HashSet::new();
+    for (kind, hint) in resolved.iter() {
+        let desired = desired_at.get(&(kind, hint));
+        let live = live_at.get(&(kind, hint));
+        let same = match (desired.map(Vec::as_slice), live) {
+            (Some([path]), Some(l)) => {
+                *path == l.path && store.desired_blob(&files, path) == Some(l.oid)
+            }
+            _ => false,
+        };
+        if !same {
+            differ.insert((kind, hint.to_string()));
+        }
+    }
+    // With --prune a live object the desired side lacks is deleted: it differs by definition.
     let desired = store.load_desired(&files, &|kind, _path, hint| {
-        selection.kind_selected(kind) && (request.prune || resolved.contains(kind, hint))
+        differ.contains(&(kind.kind.as_str(), hint.to_string()))
     })?;
     let paths = desired.paths;
-    let desired_snapshot = resolved.filter(desired.snapshot);
+    let desired_snapshot = desired.snapshot;
+
+    // The live state of what differs, read again by id: the plan and its fingerprints rest on
+    // what Graph says now.
+    let mut keys: Vec<ObjectKey> = differ
+        .iter()
+        .filter(|(kind, hint)| live_at.contains_key(&(*kind, hint.as_str())))
+        .map(|(kind, hint)| ObjectKey {
+            kind: schema::kind(kind).expect("a selected kind").into(),
+            id: live_at[&(*kind, hint.as_str())]
+                .object
+                .as_ref()
+                .map(|o| o.id.clone())
+                .unwrap_or_else(|| hint.clone()),
+        })
+        .collect();
+    keys.extend(
+        desired_snapshot
+            .objects
+            .keys()
+            .filter(|k| {
+                !live_at.contains_key(&(k.kind.as_str(), layout::safe_component(&k.id).as_str()))
+            })
+            .cloned(),
+    );
+    let mut live = read::read_objects(client, &keys).await?;
 
     let claimed: std::collections::HashSet<(String, String)> = files
         .refs()
         .map(|f| (f.kind.kind.clone(), f.id_hint.to_string()))
         .collect();
-    let missing_kinds: Vec<&'static KindSpec> = desired_snapshot
+    let missing: Vec<&ObjectKey> = desired_snapshot
         .objects
         .keys()
-        .filter(|k| !live_all.objects.contains_key(*k))
+        .filter(|k| !live.objects.contains_key(*k))
+        .collect();
+    let mut missing_kinds: Vec<&'static KindSpec> = missing
+        .iter()
         .map(|k| k.kind.spec())
         .filter(|k| k.soft_delete)
         .collect();
+    missing_kinds.sort_by_key(|k| k.apply_order);
+    missing_kinds.dedup_by_key(|k| k.kind.as_str());
     let deleted: HashMap<ObjectKey, DeletedObject> = if missing_kinds.is_empty() {
         HashMap::new()
     } else {
-        let mut kinds = missing_kinds;
-        kinds.sort_by_key(|k| k.apply_order);
-        kinds.dedup_by_key(|k| k.kind.as_str());
-        read::read_deleted(client, &kinds)
+        read::read_deleted(client, &missing_kinds)
             .await?
             .into_iter()
             .map(|d| (d.key.clone(), DeletedObject::from(d)))
             .collect()
     };
+    // Candidates for re-created objects: live objects of the missing objects' kinds that no
+    // desired file claims (parsed from the live files; usually few).
+    let mut candidates = Snapshot::default();
+    let wanted_kinds: HashSet<&str> = missing.iter().map(|k| k.kind.as_str()).collect();
+    for f in &live_files {
+        if !wanted_kinds.contains(f.kind.kind.as_str())
+            || claimed.contains(&(f.kind.kind.clone(), f.hint.clone()))
+        {
+            continue;
+        }
+        let object = match &f.object {
+            Some(o) => o.clone(),
+            None => {
+                let bytes = store.read_blob(f.oid)?;
+                let text = String::from_utf8_lossy(&bytes);
+                crate::yaml::parse_object(f.kind, std::path::Path::new(&f.path), &text)?
+            }
+        };
+        candidates.insert(object);
+    }
+    for o in live.objects.values() {
+        candidates.insert(o.clone());
+    }
     let journals = journal::read_all(store.common_dir())?;
     let creates = journal::creates(&journals);
     let id_map = plan::recreated(&RecreateInput {
         desired: &desired_snapshot,
-        live: &live_all,
+        live: &candidates,
         deleted: &deleted,
         claimed: &|kind, id| claimed.contains(&(kind.kind.clone(), layout::safe_component(id))),
         journal: &creates,
     });
-    // The live side: the selected objects and the live counterparts of re-created ones.
-    let live = Snapshot {
-        objects: live_all
+    // The live counterparts of re-created objects, read fresh too.
+    let counterparts: Vec<ObjectKey> = id_map
+        .iter()
+        .filter_map(|(old, new)| {
+            let kind = desired_snapshot.objects.keys().find(|k| &k.id == old)?.kind;
+            let key = ObjectKey {
+                kind,
+                id: new.clone(),
+            };
+            (!live.objects.contains_key(&key)).then_some(key)
+        })
+        .collect();
+    if !counterparts.is_empty() {
+        for o in read::read_objects(client, &counterparts)
+            .await?
             .objects
-            .into_iter()
-            .filter(|(_, o)| {
-                resolved.contains(o.kind.spec(), &o.id) || id_map.values().any(|new| new == &o.id)
-            })
-            .collect(),
-    };
+            .into_values()
+        {
+            live.insert(o);
+        }
+    }
     validate::desired(&desired_snapshot, &live, &paths, &|path| {
         store.desired_text(&files, path)
     })?;
@@ -209,16 +342,17 @@ pub async fn plan(
         selected,
         live_counts,
         not_checked_out: files.not_checked_out,
+        notices,
     })
 }
 
 /// Every `[safety] protected` entry of a selected kind must name an object on one side or the
 /// other: a typo would silently protect nothing.
-fn check_protected(
+fn check_protected<'a, I: Iterator<Item = crate::select::FileRef<'a>>>(
     safety: &SafetySettings,
     selection: &Selection,
     files: &crate::store::DesiredFiles,
-    live: &Snapshot,
+    live: &dyn Fn() -> I,
 ) -> Result<(), Error> {
     for entry in &safety.protected {
         let Some((kind, id)) = entry.split_once('/') else {
@@ -233,7 +367,11 @@ fn check_protected(
             .filter(|f| f.kind.kind == spec.kind)
             .map(|f| f.id_hint.to_string())
             .collect();
-        known.extend(live.of_kind(&spec.kind).map(|o| o.id.clone()));
+        known.extend(
+            live()
+                .filter(|f| f.kind.kind == spec.kind)
+                .map(|f| f.id_hint.to_string()),
+        );
         if known.iter().any(|k| *k == safe || k == id) {
             continue;
         }

@@ -167,6 +167,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The blob id of one desired file: a commit's as stored, a working-tree file's hashed from
+    /// its bytes (`None` when it cannot be read; the parse that follows says why).
+    pub fn desired_blob(&self, files: &DesiredFiles, path: &str) -> Option<Oid> {
+        match &files.files.get(path)?.2 {
+            Source::Blob(oid) => Some(*oid),
+            Source::File(full) => std::fs::read(full).ok().map(|b| super::blob_id(&b)),
+        }
+    }
+
     /// The text of one desired file, for error messages that quote a line of it.
     pub fn desired_text(&self, files: &DesiredFiles, path: &str) -> Option<String> {
         let bytes = match &files.files.get(path)?.2 {
