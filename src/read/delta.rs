@@ -5,13 +5,14 @@
 //! round, only the changed ones later), whether it was removed (and how), and the ends added to
 //! and removed from each tracked link.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::graph::{GraphClient, GraphError};
+use crate::model::Object;
 use crate::schema::KindSpec;
 
 use super::{read_error, ReadError};
@@ -38,34 +39,34 @@ pub enum Removed {
     Deleted,
 }
 
-/// Ends added to and removed from one link in a round.
+/// Ends added to and removed from one link in a round (the last word on an end counts).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkDelta {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
+    pub added: BTreeSet<String>,
+    pub removed: BTreeSet<String>,
 }
 
 impl LinkDelta {
     fn add(&mut self, id: String) {
-        self.removed.retain(|r| *r != id);
-        if !self.added.contains(&id) {
-            self.added.push(id);
-        }
+        self.removed.remove(&id);
+        self.added.insert(id);
     }
 
     fn remove(&mut self, id: String) {
-        self.added.retain(|a| *a != id);
-        if !self.removed.contains(&id) {
-            self.removed.push(id);
-        }
+        self.added.remove(&id);
+        self.removed.insert(id);
     }
 }
 
 /// Everything a round said about one object.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct ObjectDelta {
-    /// Properties as Graph sent them (`@odata.type` included), later pages winning.
+    /// Properties as Graph sent them (`@odata.type` included), later pages winning; in an
+    /// initial round they are folded into `whole` as each page arrives.
     pub props: Map<String, Value>,
+    /// Initial rounds: the object normalized from its properties (links not yet laid over), so
+    /// that raw pages never pile up for the whole tenant.
+    pub whole: Option<Object>,
     /// The object left the tenant (the last word of the round counts).
     pub removed: Option<Removed>,
     pub links: BTreeMap<String, LinkDelta>,
@@ -115,27 +116,24 @@ pub async fn round(
         None => (q.clone(), false, now.to_string()),
     };
     let mut objects: BTreeMap<String, ObjectDelta> = BTreeMap::new();
-    let mut bad: Option<String> = None;
+    let mut bad: Option<PageError> = None;
     let link = client
         .get_delta_pages(&start, minimal, |items| {
             for item in items {
-                if let Err(detail) = merge(kind, &mut objects, item) {
-                    bad = Some(detail);
+                let folded = merge(kind, &mut objects, item).and_then(|id| match id {
+                    Some(id) if token.is_none() => fold(kind, &id, &mut objects),
+                    _ => Ok(()),
+                });
+                if let Err(e) = folded {
+                    bad = Some(e);
                     return Err(GraphError::Stopped);
                 }
             }
             Ok(())
         })
         .await;
-    if let Some(detail) = bad {
-        return Err(read_error(
-            kind,
-            GraphError::InvalidResponse {
-                method: "GET",
-                path: format!("{}/delta", kind.path),
-                detail,
-            },
-        ));
+    if let Some(e) = bad {
+        return Err(e.into_read_error(kind));
     }
     let link = match link {
         Ok(link) => link,
@@ -157,25 +155,78 @@ pub async fn round(
     })
 }
 
-/// Folds one item of a delta page into what the round knows of its object.
+/// Why a page could not be taken.
+enum PageError {
+    Invalid(String),
+    Normalize(crate::normalize::NormalizeError),
+}
+
+impl From<String> for PageError {
+    fn from(detail: String) -> Self {
+        PageError::Invalid(detail)
+    }
+}
+
+impl PageError {
+    fn into_read_error(self, kind: &KindSpec) -> ReadError {
+        match self {
+            PageError::Invalid(detail) => read_error(
+                kind,
+                GraphError::InvalidResponse {
+                    method: "GET",
+                    path: format!("{}/delta", kind.path),
+                    detail,
+                },
+            ),
+            PageError::Normalize(e) => e.into(),
+        }
+    }
+}
+
+/// Initial rounds: the object's properties so far, normalized into `whole` (an object repeated
+/// on a later page has its new properties laid over what it had).
+fn fold(
+    kind: &'static KindSpec,
+    id: &str,
+    objects: &mut BTreeMap<String, ObjectDelta>,
+) -> Result<(), PageError> {
+    let entry = objects.get_mut(id).expect("merge made the entry");
+    if entry.props.is_empty() && entry.whole.is_some() {
+        return Ok(());
+    }
+    let props = ObjectDelta {
+        props: std::mem::take(&mut entry.props),
+        ..ObjectDelta::default()
+    };
+    let whole =
+        super::incremental::updated(kind, id, entry.whole.take(), &props).map_err(|e| match e {
+            ReadError::Normalize(n) => PageError::Normalize(n),
+            other => PageError::Invalid(other.to_string()),
+        })?;
+    entry.whole = Some(whole);
+    Ok(())
+}
+
+/// Folds one item of a delta page into what the round knows of its object; returns its id
+/// when the item carried the object (not its removal).
 fn merge(
     kind: &KindSpec,
     objects: &mut BTreeMap<String, ObjectDelta>,
     item: Value,
-) -> Result<(), String> {
+) -> Result<Option<String>, PageError> {
     let Value::Object(mut item) = item else {
-        return Err(format!("a {} delta item that is not an object", kind.kind));
+        return Err(format!("a {} delta item that is not an object", kind.kind).into());
     };
     let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_string) else {
-        return Err(format!("a {} delta item without an id", kind.kind));
+        return Err(format!("a {} delta item without an id", kind.kind).into());
     };
-    let entry = objects.entry(id).or_default();
+    let entry = objects.entry(id.clone()).or_default();
     if let Some(removed) = item.remove("@removed") {
         entry.removed = Some(match removed.get("reason").and_then(Value::as_str) {
             Some("changed") => Removed::Changed,
             _ => Removed::Deleted,
         });
-        return Ok(());
+        return Ok(None);
     }
     // Present again after a removal earlier in the round: it is back.
     entry.removed = None;
@@ -184,12 +235,12 @@ fn merge(
             continue;
         };
         let Value::Array(ends) = value else {
-            return Err(format!("{}@delta is not a list", link.name));
+            return Err(format!("{}@delta is not a list", link.name).into());
         };
         let delta = entry.links.entry(link.name.clone()).or_default();
         for end in ends {
             let Some(end_id) = end.get("id").and_then(Value::as_str) else {
-                return Err(format!("a {}@delta entry without an id", link.name));
+                return Err(format!("a {}@delta entry without an id", link.name).into());
             };
             if end.get("@removed").is_some() {
                 delta.remove(end_id.to_string());
@@ -204,7 +255,7 @@ fn merge(
         }
         entry.props.insert(k, v);
     }
-    Ok(())
+    Ok(Some(id))
 }
 
 #[cfg(test)]
@@ -234,12 +285,18 @@ mod tests {
             json!({"id": "g4", "@removed": {"reason": "deleted"}}),
             json!({"id": "g4", "displayName": "Back"}),
         ] {
-            merge(groups(), &mut objects, item).unwrap();
+            assert!(merge(groups(), &mut objects, item).is_ok());
         }
         let g1 = &objects["g1"];
         assert_eq!(g1.props["displayName"], "Sales");
-        assert_eq!(g1.links["members"].added, ["u2", "u3"]);
-        assert_eq!(g1.links["members"].removed, ["u1"]);
+        assert_eq!(
+            g1.links["members"].added.iter().collect::<Vec<_>>(),
+            ["u2", "u3"]
+        );
+        assert_eq!(
+            g1.links["members"].removed.iter().collect::<Vec<_>>(),
+            ["u1"]
+        );
         assert_eq!(objects["g2"].removed, Some(Removed::Changed));
         assert_eq!(objects["g3"].removed, Some(Removed::Deleted));
         assert_eq!(objects["g4"].removed, None, "the last word counts");

@@ -19,20 +19,24 @@ pub type Applied = BTreeMap<String, Option<Object>>;
 
 /// The objects a round changes, from their previous state (`base(id)`: the last snapshot's
 /// object, `None` for an object new to the snapshot). In an initial round every object comes
-/// whole and `base` is not asked.
+/// whole (folded page by page, taken out of the round here) and `base` is not asked.
 pub fn apply(
     kind: &'static KindSpec,
-    round: &Round,
+    round: &mut Round,
     initial: bool,
     base: &mut dyn FnMut(&str) -> Result<Option<Object>, ReadError>,
 ) -> Result<Applied, ReadError> {
     let mut out = Applied::new();
-    for (id, delta) in &round.objects {
+    for (id, delta) in round.objects.iter_mut() {
         if delta.removed.is_some() {
             out.insert(id.clone(), None);
             continue;
         }
-        let previous = if initial { None } else { base(id)? };
+        let previous = if initial {
+            delta.whole.take()
+        } else {
+            base(id)?
+        };
         out.insert(id.clone(), Some(updated(kind, id, previous, delta)?));
     }
     Ok(out)
@@ -56,10 +60,9 @@ pub fn updated(
     for (name, change) in &delta.links {
         let refs = links.entry(name.clone()).or_insert_with(Vec::new);
         refs.retain(|r: &LinkRef| !change.removed.contains(&r.id));
-        for added in &change.added {
-            if !refs.iter().any(|r| &r.id == added) {
-                refs.push(LinkRef::new(added.clone(), None));
-            }
+        let there: std::collections::HashSet<String> = refs.iter().map(|r| r.id.clone()).collect();
+        for added in change.added.iter().filter(|a| !there.contains(*a)) {
+            refs.push(LinkRef::new(added.clone(), None));
         }
     }
     Ok(normalize(kind, &Value::Object(props), links)?)
@@ -104,8 +107,8 @@ mod tests {
         changed.links.insert(
             "members".into(),
             LinkDelta {
-                added: vec!["u3".into()],
-                removed: vec!["u2".into()],
+                added: ["u3".to_string()].into(),
+                removed: ["u2".to_string()].into(),
             },
         );
         let gone = ObjectDelta {
@@ -114,9 +117,9 @@ mod tests {
         };
         let mut fresh = ObjectDelta::default();
         fresh.props.insert("displayName".into(), json!("New group"));
-        let r = round(vec![("g1", changed), ("g2", gone), ("g3", fresh)]);
+        let mut r = round(vec![("g1", changed), ("g2", gone), ("g3", fresh)]);
         let mut asked = Vec::new();
-        let applied = apply(groups, &r, false, &mut |id| {
+        let applied = apply(groups, &mut r, false, &mut |id| {
             asked.push(id.to_string());
             Ok((id == "g1").then(|| before.clone()))
         })

@@ -180,9 +180,11 @@ async fn initial_round(
 ) -> Result<FetchedRound, ReadError> {
     let name = kind.kind.as_str();
     let _ = tx.send(Event::Started(name));
-    let round = delta::round(client, kind, None, now).await?;
+    let mut round = delta::round(client, kind, None, now).await?;
     let _ = tx.send(Event::Read(name, round.objects.len()));
-    let applied = incremental::apply(kind, &round, true, &mut |_| Ok(None))?;
+    let applied = incremental::apply(kind, &mut round, true, &mut |_| Ok(None))?;
+    // The objects now live in `objects`; the round keeps only its token.
+    round.objects.clear();
     let mut objects: Vec<Object> = applied.into_values().flatten().collect();
     for id in read_links_where(client, kind, &mut objects, &|l| !l.delta).await? {
         let _ = tx.send(Event::Vanished(name, id));

@@ -247,7 +247,7 @@ async fn unknown_odata_type_is_a_normalize_error() {
     assert!(
         matches!(
             err,
-            ReadError::Normalize(NormalizeError::UnknownType { .. })
+            ReadError::Normalize(crate::normalize::NormalizeError::UnknownType { .. })
         ),
         "{err:?}"
     );
