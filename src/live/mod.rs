@@ -382,16 +382,24 @@ fn decide(
         };
         let name = &kind.kind;
         let expected = delta::query_hash(&delta::query(kind));
-        let prefix = format!("{graph}/{}/delta", kind.path);
+        // Graph answers `directory/administrativeUnits/delta` with `administrativeUnits/delta`
+        // links: the link must be a delta link on this Graph, whatever its collection path.
+        let prefix = format!("{graph}/");
+        let is_delta = |link: &str| {
+            link.split('?')
+                .next()
+                .is_some_and(|p| p.ends_with("/delta") || p.ends_with("/microsoft.graph.delta"))
+        };
         if token.query != expected {
             notices.push(format!(
                 "{name}: the stored delta token was taken for other properties; reading {name} in full"
             ));
         } else if !token.link.starts_with(&prefix)
+            || !is_delta(&token.link)
             || chrono::DateTime::parse_from_rfc3339(&token.since).is_err()
         {
             notices.push(format!(
-                "{name}: the stored delta token is not a {name} deltaLink of this Graph; reading {name} in full"
+                "{name}: the stored delta token is not a deltaLink of this Graph; reading {name} in full"
             ));
         } else {
             *plan = Plan::Since {

@@ -142,7 +142,7 @@ fn a_token_for_other_properties_or_elsewhere_reads_its_kind_and_those_linking_to
     let (words, notices) = plans(ALL, Some(&n), Some("t1"), &Options::default());
     assert_eq!(words[2], "applications:initial");
     assert_eq!(words[0], "users:since", "nothing links to applications");
-    assert!(notices[0].contains("not a applications deltaLink of this Graph"));
+    assert!(notices[0].contains("not a deltaLink of this Graph"));
 }
 
 #[test]
