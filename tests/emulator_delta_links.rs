@@ -135,6 +135,55 @@ async fn a_deleted_member_leaves_its_groups_when_purged_as_graph_reports_it() {
 }
 
 #[tokio::test]
+async fn a_restored_group_comes_back_whole_with_its_members() {
+    let g = Graph::start(config(Some(SPEC))).await;
+    let group = create_group(&g, "phoenix", true).await;
+    let (a, b) = (create_user(&g, "pa").await, create_user(&g, "pb").await);
+    add_ref(&g, &format!("groups/{group}"), "members", &a).await;
+    add_ref(&g, &format!("groups/{group}"), "members", &b).await;
+    let start = round(&g, "groups/delta?$select=displayName,description,members").await;
+    ok(&g, "DELETE", &format!("groups/{group}"), None).await;
+    let gone = minimal_round(&g, &start.delta_link).await;
+    assert_eq!(
+        gone.get(&group).unwrap(),
+        json!({"id": group, "@removed": {"reason": "changed"}})
+    );
+    ok(
+        &g,
+        "POST",
+        &format!("directory/deletedItems/{group}/restore"),
+        None,
+    )
+    .await;
+    // Even under return=minimal: every property it has and every member.
+    let back = minimal_round(&g, &gone.delta_link).await;
+    let item = back.get(&group).unwrap();
+    assert_eq!(item["displayName"], "Group phoenix");
+    assert!(item.get("description").is_none(), "never set: left out");
+    assert_eq!(
+        link_ids(&item, "members"),
+        (set(&[&a, &b]), BTreeSet::new())
+    );
+    // A created one too.
+    let fresh = create_group(&g, "fresh", false).await;
+    add_ref(&g, &format!("groups/{fresh}"), "members", &a).await;
+    ok(
+        &g,
+        "PATCH",
+        &format!("groups/{fresh}"),
+        Some(json!({"description": "new"})),
+    )
+    .await;
+    let created = minimal_round(&g, &back.delta_link).await;
+    let item = created.get(&fresh).unwrap();
+    assert_eq!(
+        (item["displayName"].as_str(), item["description"].as_str()),
+        (Some("Group fresh"), Some("new"))
+    );
+    assert_eq!(link_ids(&item, "members").0, set(&[&a]));
+}
+
+#[tokio::test]
 async fn owners_are_tracked_when_selected() {
     let g = Graph::start(config(Some(SPEC))).await;
     let group = create_group(&g, "owned", false).await;

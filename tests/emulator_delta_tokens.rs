@@ -44,8 +44,14 @@ async fn tokens_are_opaque_and_refused_when_tampered_or_for_another_collection()
         b'A'
     };
     let tampered = String::from_utf8(bytes).unwrap();
+    // In the signature only: the state itself reads as before, the seal no longer fits.
+    let mut bytes = tok.clone().into_bytes();
+    let at = tok.len() - 5;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let resigned = String::from_utf8(bytes).unwrap();
     for bad in [
         format!("users/delta?$deltatoken={tampered}"),
+        format!("users/delta?$deltatoken={resigned}"),
         "users/delta?$deltatoken=garbage".to_string(),
         "users/delta?$skiptoken=garbage".to_string(),
         // A deltaLink's token is no skiptoken, a nextLink's no deltatoken.
