@@ -20,6 +20,8 @@ struct Item {
     url: String,
     body: Option<Value>,
     depends_on: Vec<String>,
+    /// The item's `Prefer` header.
+    prefer: Option<String>,
 }
 
 fn parse(ctx: &Ctx, body: &[u8]) -> Result<Vec<Item>, Reply> {
@@ -73,6 +75,12 @@ fn parse(ctx: &Ctx, body: &[u8]) -> Result<Vec<Item>, Reply> {
                 )));
             }
         }
+        let prefer = r
+            .get("headers")
+            .and_then(Value::as_object)
+            .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("prefer")))
+            .and_then(|(_, v)| v.as_str())
+            .map(str::to_string);
         let depends_on = r
             .get("dependsOn")
             .and_then(Value::as_array)
@@ -89,6 +97,7 @@ fn parse(ctx: &Ctx, body: &[u8]) -> Result<Vec<Item>, Reply> {
             url,
             body,
             depends_on,
+            prefer,
         });
     }
     for it in &items {
@@ -160,6 +169,7 @@ pub(crate) async fn run(shared: &Shared, ctx: &Ctx, body: &[u8]) -> Reply {
         let item_ctx = Ctx {
             request_id: uuid::Uuid::new_v4().to_string(),
             client_request_id: ctx.client_request_id.clone(),
+            prefer: it.prefer.clone(),
         };
         let failed_dep = it.depends_on.iter().any(|d| {
             !statuses

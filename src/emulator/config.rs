@@ -1,5 +1,6 @@
 //! What an emulator is started with: [`EmulatorConfig`] (address, credentials, seed, throttle,
-//! faults) and [`SyntheticSpec`] (the size of a generated tenant), plus the emulator's error type.
+//! faults, delta queries) and [`SyntheticSpec`] (the size of a generated tenant), plus the
+//! emulator's error type.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -32,6 +33,32 @@ pub struct EmulatorConfig {
     /// Initial fault rules (the control endpoint `/_emulator/faults` replaces them).
     pub faults: Vec<FaultRule>,
     pub token_lifetime: Duration,
+    /// Delta tokens and pages.
+    pub delta: DeltaConfig,
+}
+
+/// How delta queries page and how long their tokens live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeltaConfig {
+    /// Age at which a `$deltatoken` or `$skiptoken` is refused with Graph's resync answer;
+    /// Graph's limit for directory objects is seven days (concepts/delta-query-overview.md
+    /// @1c6fb603, "Token duration").
+    pub token_lifetime: Duration,
+    /// Objects on one page (Graph pages users/delta by about 200 [obs]).
+    pub page_objects: usize,
+    /// `members@delta`/`owners@delta`/`manager@delta` entries on one page; a group with more
+    /// spans pages (the count is the emulator's choice; Graph does not document one).
+    pub page_links: usize,
+}
+
+impl Default for DeltaConfig {
+    fn default() -> Self {
+        DeltaConfig {
+            token_lifetime: Duration::from_secs(7 * 24 * 3600),
+            page_objects: 200,
+            page_links: 1000,
+        }
+    }
 }
 
 /// Graph's resource-unit quota for one application in a large tenant (more than 500 users), per
@@ -53,6 +80,7 @@ impl Default for EmulatorConfig {
             latency: Duration::ZERO,
             faults: Vec::new(),
             token_lifetime: Duration::from_secs(3599),
+            delta: DeltaConfig::default(),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! `schema/` — and where it differs from Graph (GRAPH.md), the emulator is wrong. It serves
 //! list/get with `$select`, `$top`, `$expand` of references and opaque nextLinks;
 //! PATCH/POST/DELETE checked against the model; `$ref` links and `@odata.bind`; contained
-//! children; soft delete and restore through `directory/deletedItems`; invitations; the client
-//! credentials token endpoint, `$batch`, Graph's resource-unit and write throttles, and fault
-//! injection.
+//! children; soft delete and restore through `directory/deletedItems`; invitations; delta
+//! queries with opaque, expiring tokens; the client credentials token endpoint, `$batch`, Graph's
+//! resource-unit and write throttles, and fault injection.
 //!
 //! Layers, each importing only those before it: `model` (Graph's types, facts and write rules),
 //! `rng`, `faults`, `config`, `odata`, `throttle`, `auth`; `state` (the tenant in memory);
@@ -33,7 +33,9 @@ mod synthetic;
 mod tests;
 mod throttle;
 
-pub use config::{EmulatorConfig, EmulatorError, SyntheticSpec, READ_THROTTLE_LARGE_TENANT};
+pub use config::{
+    DeltaConfig, EmulatorConfig, EmulatorError, SyntheticSpec, READ_THROTTLE_LARGE_TENANT,
+};
 pub use faults::{FaultAction, FaultRule};
 pub use seed::SeedReport;
 pub use server::{serve, Emulator};

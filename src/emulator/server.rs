@@ -130,6 +130,10 @@ fn request_ids(headers: &HeaderMap) -> Ctx {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        prefer: headers
+            .get("prefer")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     }
 }
 
@@ -352,6 +356,13 @@ async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// `POST /_emulator/delta/expire` makes every delta token issued so far expire, so that a test
+/// meets Graph's resync answer without waiting seven days.
+async fn expire_delta(State(shared): State<Arc<Shared>>) -> StatusCode {
+    shared.delta.expire_all();
+    StatusCode::NO_CONTENT
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
@@ -359,6 +370,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/stats/reset", post(reset_stats))
         .route("/_emulator/throttle/reset", post(reset_throttle))
         .route("/_emulator/faults", post(set_faults).delete(clear_faults))
+        .route("/_emulator/delta/expire", post(expire_delta))
         .fallback(graph)
         .with_state(shared)
 }
@@ -464,6 +476,11 @@ impl Emulator {
     /// Replaces the active fault rules.
     pub fn set_faults(&self, rules: Vec<FaultRule>) {
         self.shared.set_faults(rules);
+    }
+
+    /// Makes every delta token issued so far expire (as `POST /_emulator/delta/expire`).
+    pub fn expire_delta_tokens(&self) {
+        self.shared.delta.expire_all();
     }
 
     pub fn shutdown(mut self) {

@@ -1,5 +1,5 @@
 //! State every request shares: the tenant behind a read-write lock, the token issuer, the
-//! throttle, the fault rules and the counters of `GET /_emulator/stats`.
+//! throttle, the fault rules, what seals delta tokens and the counters of `GET /_emulator/stats`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Auth;
-use super::config::EmulatorConfig;
+use super::config::{DeltaConfig, EmulatorConfig};
 use super::faults::{FaultRule, Faults};
 use super::state::Tenant;
 use super::throttle::Throttle;
@@ -71,6 +71,32 @@ impl Counters {
     }
 }
 
+/// What delta tokens need across requests: this emulator's sealing key, and the epoch
+/// `POST /_emulator/delta/expire` moves on (every token of an older epoch has expired).
+pub(crate) struct DeltaKeys {
+    pub key: [u8; 32],
+    pub epoch: AtomicU64,
+    pub config: DeltaConfig,
+}
+
+impl DeltaKeys {
+    fn new(config: DeltaConfig) -> DeltaKeys {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        DeltaKeys {
+            key,
+            epoch: AtomicU64::new(0),
+            config,
+        }
+    }
+
+    /// Makes every delta token issued so far expire.
+    pub fn expire_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// State shared by every request.
 pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT`, for absolute nextLinks and contexts.
@@ -81,6 +107,7 @@ pub(crate) struct Shared {
     pub auth: Mutex<Auth>,
     pub throttle: Mutex<Throttle>,
     pub faults: Mutex<Faults>,
+    pub delta: DeltaKeys,
     pub stats: Counters,
 }
 
@@ -103,6 +130,7 @@ impl Shared {
             )),
             throttle: Mutex::new(Throttle::new(config.read_throttle, config.write_throttle)),
             faults: Mutex::new(Faults::new(config.faults.clone())),
+            delta: DeltaKeys::new(config.delta),
             stats: Counters::default(),
         }
     }

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::config::SyntheticSpec;
 use super::model::{check_value, model};
-use super::state::{Render, Tenant};
+use super::state::{Life, Render, Tenant};
 use super::synthetic::generate;
 
 fn kind_index(name: &str) -> Option<usize> {
@@ -171,6 +171,76 @@ fn every_change_takes_the_next_sequence_number() {
     assert_eq!(t.changes.purged.len(), 1);
     assert_eq!(t.changes.purged[0].id, "u1");
     assert_eq!(t.changes.purged[0].seq, t.changes.seq());
+}
+
+#[test]
+fn the_change_logs_say_what_delta_reports() {
+    let mut t = Tenant::new();
+    let users = kind_index("users").unwrap();
+    let groups = kind_index("groups").unwrap();
+    let members = model().collections[groups].link("members").unwrap();
+    let u = t.insert(
+        users,
+        "u1".into(),
+        props(json!({"displayName": "U", "jobTitle": "A"})),
+    );
+    let g = t.insert(groups, "g1".into(), props(json!({"displayName": "G"})));
+    assert!(t.add_link(g, members, u));
+    let since = t.changes.seq();
+    // Only the names whose value changed; the same value again is no change.
+    t.set_props(
+        u,
+        vec![
+            ("jobTitle".into(), json!("B")),
+            ("displayName".into(), json!("U")),
+            ("city".into(), Value::Null),
+        ],
+    );
+    t.set_props(u, vec![("jobTitle".into(), json!("B"))]);
+    t.set_props(u, vec![("jobTitle".into(), Value::Null)]);
+    let changed: Vec<(u32, Vec<String>)> = t
+        .changes
+        .props
+        .iter()
+        .filter(|c| c.seq > since)
+        .map(|c| (c.slot, c.names.clone()))
+        .collect();
+    assert_eq!(
+        changed,
+        [(u, names(&["jobTitle"])), (u, names(&["jobTitle"]))]
+    );
+    // A soft delete and a restore move the member out and back as recycle-bin changes; the
+    // purge of a soft-deleted member ends its memberships as an ordinary removal.
+    t.soft_delete(u, "2024-01-01T00:00:00Z".into());
+    t.restore(u);
+    t.soft_delete(u, "2024-01-02T00:00:00Z".into());
+    t.purge(u);
+    let links: Vec<(bool, bool)> = t
+        .changes
+        .links
+        .iter()
+        .filter(|c| c.seq > since)
+        .map(|c| (c.added, c.recycle))
+        .collect();
+    assert_eq!(
+        links,
+        [(false, true), (true, true), (false, true), (false, false)]
+    );
+    let life: Vec<Life> = t
+        .changes
+        .life
+        .iter()
+        .filter(|c| c.seq > since)
+        .map(|c| c.what)
+        .collect();
+    assert_eq!(life, [Life::SoftDeleted, Life::Restored, Life::SoftDeleted]);
+    let p = t.changes.purged.last().unwrap();
+    assert_eq!((p.slot, p.id.as_str(), p.kind as usize), (u, "u1", users));
+    assert!(t
+        .changes
+        .life
+        .iter()
+        .any(|c| c.slot == g && c.what == Life::Created));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use super::read::{list, single, unsupported_expand};
 use super::reply::{error, no_segment, not_allowed, not_found, Ctx, Reply};
 use super::request::Req;
-use super::{children, deleted, invitations, links, writes};
+use super::{children, deleted, delta, invitations, links, writes};
 use crate::emulator::model::model;
 use crate::emulator::odata::{pct_decode, PageToken, Query};
 use crate::emulator::shared::Shared;
@@ -32,6 +32,11 @@ pub(crate) fn dispatch(
         query: Query::parse(query),
         body,
     };
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    // Delta takes options (`$deltatoken`, `$filter=id eq …`) the other routes refuse.
+    if let Some(reply) = delta::route(&req, &segs, query) {
+        return reply;
+    }
     if let Some(opt) = req.query.unsupported.first() {
         return error(
             ctx,
@@ -40,7 +45,6 @@ pub(crate) fn dispatch(
             &format!("The query option '{opt}' is not supported by the tenantgit Graph emulator."),
         );
     }
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match segs.as_slice() {
         ["directory", "deletedItems", rest @ ..] => deleted::route(&req, rest),
         ["directoryObjects", id] if method == "GET" => {

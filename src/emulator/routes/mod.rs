@@ -3,10 +3,11 @@
 //! bottom; `extensions` (directory extension attributes); `read` (lists, `$select`, paging,
 //! `$expand`); `links` (references); `validate` (write bodies against the model); `writes`
 //! (create, update, delete); `children` (contained collections); `deleted` (the recycle bin);
-//! `invitations`; and `dispatch` on top, which routes a request to them.
+//! `invitations`; `delta` (delta queries); and `dispatch` on top, which routes a request to them.
 
 mod children;
 mod deleted;
+mod delta;
 mod dispatch;
 mod extensions;
 mod invitations;

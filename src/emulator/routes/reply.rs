@@ -5,11 +5,13 @@ use serde_json::{json, Value};
 
 use crate::emulator::model::{model, EntityType, Invalid, InvalidKind};
 
-/// Identifies one request in replies and error bodies.
+/// Identifies one request in replies and error bodies, with the request headers routes heed.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
     pub request_id: String,
     pub client_request_id: String,
+    /// The `Prefer` header (`return=minimal` on delta queries).
+    pub prefer: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //! per-collection ordered indexes of live and soft-deleted objects, references (members, owners,
 //! manager) as sets of slots and contained children inside their parent. Properties are kept as
 //! JSON without nulls (null and absent are one fact in Graph). Every change takes the next number
-//! of one tenant-wide sequence (objects remember theirs, link changes and permanent deletes are
-//! logged with theirs), which is what delta queries will be served from.
+//! of one tenant-wide sequence (objects remember theirs; property, lifecycle and link changes and
+//! permanent deletes are logged with theirs), which is what delta queries are served from.
 
 mod render;
 
@@ -76,21 +76,54 @@ pub(crate) struct LinkChange {
     pub link: u8,
     pub target: u32,
     pub added: bool,
+    /// Made by a soft delete (or undone by a restore) of the target. Graph's delta keeps a
+    /// soft-deleted member in its groups until it is purged (concepts/delta-query-groups.md
+    /// @b7c64905), so delta skips these; the purge logs the removal that delta reports.
+    pub recycle: bool,
 }
 
-/// An object deleted for good (its slot is gone, so its id is kept here).
+/// Properties a change gave another value (a removed one included), in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PropChange {
+    pub seq: u64,
+    pub slot: u32,
+    pub names: Vec<String>,
+}
+
+/// What happened to an object as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Life {
+    Created,
+    SoftDeleted,
+    Restored,
+}
+
+/// An object created, soft-deleted or restored, in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LifeChange {
+    pub seq: u64,
+    pub slot: u32,
+    pub what: Life,
+}
+
+/// An object deleted for good (its slot is gone, so its id and type are kept here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Purged {
     pub seq: u64,
     pub kind: u16,
+    pub ty: u16,
+    pub slot: u32,
     pub id: String,
 }
 
-/// What changed after the tenant was built: the ground for delta queries.
+/// Every change in sequence order: the ground for delta queries. Each log is ordered by `seq`,
+/// so the changes after a delta token are found by binary search.
 #[derive(Debug, Default)]
 pub(crate) struct ChangeLog {
     seq: u64,
     pub links: Vec<LinkChange>,
+    pub props: Vec<PropChange>,
+    pub life: Vec<LifeChange>,
     pub purged: Vec<Purged>,
 }
 
@@ -100,8 +133,7 @@ impl ChangeLog {
         self.seq
     }
 
-    /// The last sequence number given out (what a delta token will record).
-    #[allow(dead_code)]
+    /// The last sequence number given out (what a delta token records).
     pub fn seq(&self) -> u64 {
         self.seq
     }
@@ -158,6 +190,11 @@ impl Tenant {
         }
         let slot = u32::try_from(self.entries.len()).expect("fewer than 4 billion objects");
         let changed = self.changes.next();
+        self.changes.life.push(LifeChange {
+            seq: changed,
+            slot,
+            what: Life::Created,
+        });
         self.live[kind].insert(id.clone(), slot);
         self.by_id.insert(id.clone(), slot);
         self.entries.push(Some(Entry {
@@ -209,26 +246,39 @@ impl Tenant {
         self.live[kind].len()
     }
 
-    fn touch(&mut self, slot: u32) {
+    fn touch(&mut self, slot: u32) -> u64 {
         let seq = self.changes.next();
         if let Some(e) = self.entry_mut(slot) {
             e.changed = seq;
         }
+        seq
     }
 
-    /// Sets properties (a null removes one) as one change.
+    fn log_life(&mut self, slot: u32, what: Life) {
+        let seq = self.touch(slot);
+        self.changes.life.push(LifeChange { seq, slot, what });
+    }
+
+    /// Sets properties (a null removes one) as one change; logs the names whose value changed.
     pub fn set_props(&mut self, slot: u32, props: Vec<(String, Value)>) {
         let Some(e) = self.entry_mut(slot) else {
             return;
         };
+        let mut names = Vec::new();
         for (k, v) in props {
-            if v.is_null() {
-                e.props.remove(&k);
+            let old = if v.is_null() {
+                e.props.remove(&k)
             } else {
-                e.props.insert(k, v);
+                e.props.insert(k.clone(), v.clone())
+            };
+            if old.unwrap_or(Value::Null) != v && !names.contains(&k) {
+                names.push(k);
             }
         }
-        self.touch(slot);
+        let seq = self.touch(slot);
+        if !names.is_empty() {
+            self.changes.props.push(PropChange { seq, slot, names });
+        }
     }
 
     /// The children of one contained collection, to change them (one change of the parent).
@@ -248,27 +298,35 @@ impl Tenant {
 
     /// Adds a reference (logged); false when it was there already.
     pub fn add_link(&mut self, owner: u32, link: usize, target: u32) -> bool {
+        self.add_link_as(owner, link, target, false)
+    }
+
+    fn add_link_as(&mut self, owner: u32, link: usize, target: u32, recycle: bool) -> bool {
         let added = self
             .entry_mut(owner)
             .is_some_and(|e| e.links[link].insert(target));
         if added {
-            self.log_link(owner, link, target, true);
+            self.log_link(owner, link, target, true, recycle);
         }
         added
     }
 
     /// Removes a reference (logged); false when it was not there.
     pub fn remove_link(&mut self, owner: u32, link: usize, target: u32) -> bool {
+        self.remove_link_as(owner, link, target, false)
+    }
+
+    fn remove_link_as(&mut self, owner: u32, link: usize, target: u32, recycle: bool) -> bool {
         let removed = self
             .entry_mut(owner)
             .is_some_and(|e| e.links[link].remove(&target));
         if removed {
-            self.log_link(owner, link, target, false);
+            self.log_link(owner, link, target, false, recycle);
         }
         removed
     }
 
-    fn log_link(&mut self, owner: u32, link: usize, target: u32, added: bool) {
+    fn log_link(&mut self, owner: u32, link: usize, target: u32, added: bool, recycle: bool) {
         let seq = self.changes.next();
         self.changes.links.push(LinkChange {
             seq,
@@ -276,12 +334,13 @@ impl Tenant {
             link: u8::try_from(link).expect("few links per collection"),
             target,
             added,
+            recycle,
         });
     }
 
     /// Soft delete: the object leaves its collection's list and every reference set it was in.
     pub fn soft_delete(&mut self, slot: u32, at: String) {
-        let removed_from = self.unlink_everywhere(slot);
+        let removed_from = self.unlink_everywhere(slot, true);
         let Some(entry) = self.entry_mut(slot) else {
             return;
         };
@@ -289,7 +348,7 @@ impl Tenant {
         let (kind, id) = (entry.kind as usize, entry.id.clone());
         self.live[kind].remove(&id);
         self.recycle[kind].insert(id, slot);
-        self.touch(slot);
+        self.log_life(slot, Life::SoftDeleted);
     }
 
     /// Back from the recycle bin, with the references it had.
@@ -303,18 +362,23 @@ impl Tenant {
         let (kind, id) = (entry.kind as usize, entry.id.clone());
         self.recycle[kind].remove(&id);
         self.live[kind].insert(id, slot);
-        self.touch(slot);
+        self.log_life(slot, Life::Restored);
         for (owner, link) in deleted.removed_from {
-            self.add_link(owner, link, slot);
+            self.add_link_as(owner, link, slot, true);
         }
     }
 
-    /// Permanent delete.
+    /// Permanent delete. The memberships a soft delete took away end now, and are logged so.
     pub fn purge(&mut self, slot: u32) {
-        self.unlink_everywhere(slot);
+        self.unlink_everywhere(slot, false);
         let Some(entry) = self.entries.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
+        for (owner, link) in entry.deleted.iter().flat_map(|d| &d.removed_from) {
+            if self.entry(*owner).is_some() {
+                self.log_link(*owner, *link, slot, false, false);
+            }
+        }
         self.live[entry.kind as usize].remove(&entry.id);
         self.recycle[entry.kind as usize].remove(&entry.id);
         self.by_id.remove(&entry.id);
@@ -322,12 +386,14 @@ impl Tenant {
         self.changes.purged.push(Purged {
             seq,
             kind: entry.kind,
+            ty: entry.ty,
+            slot,
             id: entry.id,
         });
     }
 
     /// Removes a slot from every reference set; returns where it was.
-    fn unlink_everywhere(&mut self, slot: u32) -> Vec<(u32, usize)> {
+    fn unlink_everywhere(&mut self, slot: u32, recycle: bool) -> Vec<(u32, usize)> {
         let mut removed = Vec::new();
         for (owner, entry) in self.entries.iter().enumerate() {
             let Some(entry) = entry else { continue };
@@ -338,7 +404,7 @@ impl Tenant {
             }
         }
         for (owner, link) in &removed {
-            self.remove_link(*owner, *link, slot);
+            self.remove_link_as(*owner, *link, slot, recycle);
         }
         removed
     }
