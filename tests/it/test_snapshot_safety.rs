@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::assert_snapshot;
 use crate::common::*;
 
 const SMALL: &str = "users=60,groups=12,members=8,apps=4,policies=4";
@@ -43,29 +44,17 @@ fn a_lock_left_by_a_dead_run_is_taken_over_with_a_notice() {
     // A live holder (this test process) still refuses.
     let me = std::process::id();
     std::fs::write(&lock, lock_text(me, start_time(me))).unwrap();
-    let out = h.run(&["snapshot"]);
-    assert_status(&out, 2);
-    assert!(
-        out.stderr
-            .contains(&format!("locked by another tenantgit (pid {me}")),
-        "{}",
-        out.stderr
-    );
+    h.redact(&format!("pid {me}"), "pid <the test>");
+    assert_snapshot!("live_holder", h.run(&["snapshot"]));
 
     // A holder that is gone: taken over, said so, and the snapshot runs.
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead = child.id();
     child.wait().unwrap();
     std::fs::write(&lock, lock_text(dead, 1)).unwrap();
-    let out = h.run(&["snapshot"]);
-    assert_status(&out, 0);
-    assert!(
-        out.stderr.contains(&format!(
-            "notice: took over the lock of a tenantgit snapshot (pid {dead}) that is no longer running"
-        )),
-        "{}",
-        out.stderr
-    );
+    h.redact(&format!("pid {dead}"), "pid <a process that is gone>");
+    // A notice that the lock was taken over, then the usual narration.
+    assert_snapshot!("taken_over", h.run(&["snapshot"]));
     assert!(!lock.exists(), "released at the end");
 }
 
@@ -278,13 +267,8 @@ fn a_user_commit_during_a_snapshot_fails_it_and_stages_nothing() {
     assert_eq!(status, " M tenantgit.toml\n?? notes.txt\n");
     std::fs::remove_file(&file).unwrap();
     let out = h.output(child.wait_with_output().unwrap());
-    assert_status(&out, 2);
-    let err = out.stderr;
-    assert!(
-        err.contains("did another program change it meanwhile?") && err.contains("hint:"),
-        "{err}"
-    );
-    assert_eq!(out.stdout, "");
+    // "did another program change it meanwhile?", with a hint.
+    assert_snapshot!(out);
     assert_eq!(h.head().unwrap(), users_commit, "the user's commit stays");
     assert_eq!(
         h.git(&["status", "--porcelain"]),
@@ -343,13 +327,7 @@ fn the_branch_moving_after_the_files_were_written_rolls_them_back() {
     h.git(&["update-ref", "refs/heads/main", &other]);
     std::fs::remove_file(&file).unwrap();
     let out = h.output(child.wait_with_output().unwrap());
-    assert_status(&out, 2);
-    assert!(
-        out.stderr
-            .contains("did another program change it meanwhile?"),
-        "{}",
-        out.stderr
-    );
+    assert_snapshot!(out);
     assert_eq!(h.head().unwrap(), other);
     assert_eq!(
         h.git(&["status", "--porcelain"]),
@@ -379,16 +357,10 @@ fn an_edit_made_after_an_interrupted_snapshot_is_kept_and_named() {
     std::fs::write(h.repo.join(&path), &mine).unwrap();
 
     let out = h.run(&["snapshot"]);
-    assert_status(&out, 2);
-    let err = out.stderr;
-    assert!(
-        err.contains(&format!("uncommitted changes in managed files: {path}\n")),
-        "only the user's file is named: {err}"
-    );
-    assert!(
-        err.contains("notice: finished a snapshot that was interrupted"),
-        "{err}"
-    );
+    // The interrupted snapshot is finished (a notice), then the user's file, and only it, is
+    // named as an uncommitted change.
+    assert!(out.stderr.contains(&path), "{out}");
+    assert_snapshot!(out.redact_matches(r"\(pid \d+\)", "(pid <the killed run>)"));
     assert_eq!(h.head().unwrap(), before);
     assert_eq!(std::fs::read_to_string(h.repo.join(&path)).unwrap(), mine);
     assert_eq!(h.git(&["status", "--porcelain"]), format!(" M {path}\n"));
@@ -434,27 +406,10 @@ fn a_merged_change_not_yet_applied_is_never_reverted_by_a_snapshot() {
     let id = h.id_of(&path);
     let desired = commit_department(&h, &path, "Desired Dept", "Move a user to Desired Dept");
 
-    // Not applied: refused, nothing written.
-    let out = h.run(&["snapshot"]);
-    assert_status(&out, 2);
-    let err = out.stderr;
-    assert!(
-        err.starts_with("error: HEAD holds 1 desired change that the tenant does not have: ")
-            && err.contains(&path)
-            && err.contains(&format!(
-                "commit {} \"Move a user to Desired Dept\"",
-                &desired[..10]
-            )),
-        "{err}"
-    );
-    assert!(
-        err.contains("hint:")
-            && err.contains("tenantgit apply --yes")
-            && err.contains("--record-drift"),
-        "{err}"
-    );
-    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1);
-    assert_eq!(out.stdout, "");
+    // Not applied: refused, nothing written. The one error names the file and the commit that
+    // made the change; the hint says how to apply or discard it.
+    h.redact(&desired[..10], "<the desired commit>");
+    assert_snapshot!("refused", h.run(&["snapshot"]));
     assert_eq!(h.head().unwrap(), desired);
     assert_eq!(h.git(&["status", "--porcelain"]), "");
 
@@ -482,14 +437,7 @@ fn a_merged_change_not_yet_applied_is_never_reverted_by_a_snapshot() {
         Some(json!({"department": "Desired Dept"})),
     );
     assert_eq!(status, 204);
-    let out = h.run(&["snapshot"]);
-    assert_status(&out, 0);
-    assert!(
-        out.stderr
-            .contains("1 desired changes since the last snapshot are in the tenant now"),
-        "{}",
-        out.stderr
-    );
+    assert_snapshot!("applied", h.run(&["snapshot"]));
     assert_eq!(h.git(&["rev-parse", "HEAD~1"]).trim(), desired);
     assert!(h
         .git(&["show", &format!("HEAD:{path}")])
@@ -555,13 +503,8 @@ fn record_drift_commits_the_tenant_and_names_what_it_discarded() {
     let desired = commit_department(&h, &path, "Desired Dept", "Move a user to Desired Dept");
     assert_status(&h.run(&["snapshot"]), 2);
 
-    let out = h.run(&["snapshot", "--record-drift"]);
-    assert_status(&out, 0);
-    assert!(
-        out.stderr.contains("discarded 1 desired changes"),
-        "{}",
-        out.stderr
-    );
+    // "discarded 1 desired changes".
+    assert_snapshot!(h.run(&["snapshot", "--record-drift"]));
     assert_eq!(h.git(&["rev-parse", "HEAD~1"]).trim(), desired);
     // The tenant as it is: the desired change is gone from HEAD.
     assert_eq!(h.git(&["show", &format!("HEAD:{path}")]), before);

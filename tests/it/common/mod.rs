@@ -10,5 +10,5 @@ pub mod pyyaml;
 pub mod tenant;
 pub mod test_environment;
 
-pub use command_output::{assert_error, assert_status, json_docs, CommandOutput};
+pub use command_output::{assert_status, json_docs, CommandOutput};
 pub use test_environment::TestEnvironment;
