@@ -2,15 +2,20 @@
 //!
 //! Where a new test goes:
 //! - what a user sees from a command (`snapshot`, `diff`, `restore`, `apply`, `plan`): the
-//!   `test_<command>*.rs` module of that command, using `TestEnvironment`;
+//!   `test_<command>*.rs` module of that command (or `test_<kind or topic>.rs`), using
+//!   `TestEnvironment` (`use crate::common::*;`, and `use crate::common::tenant::*;` for the
+//!   example tenant and the Graph reads and writes the restore tests share);
 //! - the Graph emulator on its own (HTTP in, HTTP out): `test_emulator_*.rs`, using
-//!   `common::graph::Graph`;
-//! - the library against the emulator without the binary: `test_apply_engine.rs`;
+//!   `use crate::common::graph::*;` and `Graph::start(config(Some("users=60,…"))).await`;
+//! - the library against the emulator without the binary: `test_apply_engine.rs`
+//!   (`common::graph::client_settings` points tenantgit's `GraphClient` at an emulator);
 //! - benchmarks: `bench_*.rs`, `#[ignore]`d, run with
 //!   `cargo test --release --test it bench_ -- --ignored --nocapture`.
 //!
-//! A new file `tests/it/test_x.rs` is added below as `mod test_x;`. Helpers live in `common/`:
-//! add to them rather than copying a helper into a test module.
+//! A file that was `tests/x.rs` with `mod common;` becomes `tests/it/test_x.rs`, added below as
+//! `mod test_x;`: drop its `mod` lines, `use crate::common::…` instead, `Harness` is
+//! `TestEnvironment`, and `stdout(&out)` is `out.stdout`. Helpers live in `common/`: add to
+//! them rather than copying a helper into a test module.
 //!
 //! How a command test looks:
 //!
@@ -32,9 +37,10 @@
 //! changed output shows up as a `.snap.new` file beside it to review (`cargo insta review`, or
 //! `INSTA_UPDATE=always` and `git diff`). Redacted are: the emulator's URL (`$EMULATOR`), the
 //! temporary folder (`$ROOT`), commit ids, durations, timestamps and request ids; register any
-//! other value that differs per run with `h.redact(value, "<name>")`. Keep a `contains` check
-//! only for output that stays variable after that, and for what must never be printed
-//! (secrets), which a snapshot would show but not forbid.
+//! other value that differs per run with `h.redact(value, "<name>")`, or a pattern of one
+//! output with `out.redact_matches(regex, "<name>")`. Keep a `contains` check only for output
+//! that stays variable after that, and for what must never be printed (secrets), which a
+//! snapshot would show but not forbid.
 
 mod common;
 

@@ -2,7 +2,6 @@
 //! in-process emulator), `CommandOutput` (status, stdout and stderr snapshotted together), the
 //! administrator's Graph session (`graph`), changes to the tenant behind tenantgit's back
 //! (`tenant`), and PyYAML as an independent YAML reader (`pyyaml`).
-#![allow(dead_code)]
 
 pub mod command_output;
 pub mod graph;

@@ -2,7 +2,6 @@
 //! documents (as the bytes of files, the way a person's script would read them) and answers
 //! each as JSON or as the error PyYAML raised. A test is skipped only when PyYAML is truly not
 //! installed, and never under CI, where `.ci/run` installs it.
-#![allow(dead_code)]
 
 use std::process::Command;
 
