@@ -95,11 +95,7 @@ impl GraphClient {
     }
 
     /// A delta page's items, its nextLink and its deltaLink, checked to stay on Graph.
-    fn split_delta_page(
-        &self,
-        url: &str,
-        body: Value,
-    ) -> Result<DeltaPage, GraphError> {
+    fn split_delta_page(&self, url: &str, body: Value) -> Result<DeltaPage, GraphError> {
         let delta = match body.get("@odata.deltaLink") {
             None | Some(Value::Null) => None,
             Some(Value::String(link)) if self.is_on_graph(link) => Some(link.clone()),
