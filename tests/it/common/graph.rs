@@ -1,0 +1,194 @@
+//! Microsoft Graph as an administrator (or a script) reaches the emulator: a token from the
+//! emulator's token endpoint, then plain HTTP requests with reqwest. The one place that holds the
+//! emulator's credentials, also for tests that drive tenantgit's own `GraphClient`.
+
+use std::ops::Deref;
+
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+use tenantgit::emulator::{Emulator, EmulatorConfig, SyntheticSpec};
+use tenantgit::graph::{Credential, GraphSettings, Secret};
+
+/// The tenant, application and secret the emulator accepts.
+pub const TENANT: &str = "contoso-test";
+pub const CLIENT_ID: &str = "tenantgit-emulator";
+pub const SECRET: &str = "emulator-secret";
+
+/// One Graph answer: status, headers, and the body as JSON (`Null` when empty, a string when
+/// not JSON).
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+/// An emulator configuration with a synthetic tenant (`users=60,groups=12,…`), or an empty one.
+pub fn config(spec: Option<&str>) -> EmulatorConfig {
+    EmulatorConfig {
+        synthetic: spec.map(|s| s.parse::<SyntheticSpec>().expect("valid spec")),
+        ..EmulatorConfig::default()
+    }
+}
+
+/// A client-credentials token from the emulator at `url`.
+pub async fn token_for(http: &reqwest::Client, url: &str) -> String {
+    let r: Value = http
+        .post(format!("{url}/{TENANT}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token body");
+    r["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// An administrator's session with the emulator at `base`: an HTTP client and a bearer token.
+#[derive(Clone)]
+pub struct Admin {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+impl Admin {
+    pub async fn connect(base: &str) -> Admin {
+        let http = reqwest::Client::new();
+        let token = token_for(&http, base).await;
+        Admin {
+            base: base.to_string(),
+            http,
+            token,
+        }
+    }
+
+    /// `path` is below `/v1.0/` (e.g. `users?$top=5`) or an absolute nextLink.
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}/v1.0/{}", self.base, path.trim_start_matches('/'))
+        }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut req = self
+            .http
+            .request(m, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call("GET", path, None).await
+    }
+
+    /// Follows nextLinks; returns every item and the number of pages.
+    pub async fn get_all(&self, path: &str) -> (Vec<Value>, usize) {
+        let mut items = Vec::new();
+        let mut pages = 0;
+        let mut next = Some(path.to_string());
+        while let Some(p) = next {
+            let r = self.get(&p).await;
+            assert_eq!(r.status, 200, "{p}: {}", r.body);
+            pages += 1;
+            items.extend(r.body["value"].as_array().unwrap().iter().cloned());
+            next = r.body["@odata.nextLink"].as_str().map(str::to_string);
+        }
+        (items, pages)
+    }
+
+    /// Ids of a collection (every page).
+    pub async fn ids(&self, path: &str) -> Vec<String> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let (items, _) = self
+            .get_all(&format!("{path}{sep}$select=id&$top=999"))
+            .await;
+        items
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// An in-process emulator and an administrator's session with it: what the emulator's own
+/// tests start from. Derefs to the session (`g.call(…)`, `g.token`).
+pub struct Graph {
+    pub emu: Emulator,
+    pub admin: Admin,
+}
+
+impl Graph {
+    pub async fn start(config: EmulatorConfig) -> Graph {
+        let emu = Emulator::start(config).expect("emulator starts");
+        let admin = Admin::connect(&emu.url()).await;
+        Graph { emu, admin }
+    }
+}
+
+impl Deref for Graph {
+    type Target = Admin;
+
+    fn deref(&self) -> &Admin {
+        &self.admin
+    }
+}
+
+pub fn directory_object(id: &str) -> Value {
+    serde_json::json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{id}")})
+}
+
+/// Settings for tenantgit's own `GraphClient` against the emulator at `url` (concurrency 8,
+/// 3 retries; adjust the fields a test cares about).
+pub fn client_settings(url: &str) -> GraphSettings {
+    GraphSettings {
+        graph_url: url.to_string(),
+        authority_host: url.to_string(),
+        tenant_id: TENANT.into(),
+        client_id: CLIENT_ID.into(),
+        credential: Credential::ClientSecret(Secret::new(SECRET)),
+        concurrency: 8,
+        max_retries: 3,
+    }
+}

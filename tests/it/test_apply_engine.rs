@@ -1,0 +1,482 @@
+//! The restore engine against the in-process Graph emulator over real HTTP: plans computed from
+//! a backup and the live tenant, executed with `apply::execute`, verified by reading back.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tenantgit::apply::{self, ApplyOptions, WriteOutcome};
+use tenantgit::emulator::{Emulator, FaultAction, FaultRule};
+use tenantgit::graph::{GraphClient, RetryTiming};
+use tenantgit::model::{ObjectKey, Snapshot};
+use tenantgit::plan::{self, DeletedObject, Op, Phase, Plan, PlanInput, SafetySettings};
+use tenantgit::read::{self, NoProgress};
+use tenantgit::schema;
+
+use crate::common::graph::{client_settings, config};
+
+fn emulator(spec: &str) -> Emulator {
+    Emulator::start(config(Some(spec))).expect("emulator starts")
+}
+
+/// tenantgit's client with short backoffs, so that retried faults cost milliseconds.
+fn client(emu: &Emulator) -> GraphClient {
+    let timing = RetryTiming {
+        backoff_base: Duration::from_millis(5),
+        backoff_max: Duration::from_millis(50),
+        retry_after_max: Duration::from_secs(2),
+        throttle_budget: Duration::from_secs(30),
+    };
+    GraphClient::with_timing(client_settings(&emu.url()), timing).expect("client")
+}
+
+async fn read_all(c: &GraphClient) -> Snapshot {
+    let kinds: Vec<_> = schema::kinds().iter().collect();
+    read::read_tenant(c, &kinds, &NoProgress)
+        .await
+        .expect("tenant reads")
+}
+
+/// Reads the live tenant and the recycle bin, and plans towards `desired`.
+async fn make_plan(
+    c: &GraphClient,
+    desired: &Snapshot,
+    prune: bool,
+    safety: SafetySettings,
+) -> Plan {
+    let live = read_all(c).await;
+    let kinds: Vec<_> = schema::kinds().iter().collect();
+    let deleted: HashMap<ObjectKey, DeletedObject> = read::read_deleted(c, &kinds)
+        .await
+        .expect("recycle bin reads")
+        .into_iter()
+        .map(|d| (d.key.clone(), DeletedObject::from(d)))
+        .collect();
+    plan::plan(
+        &PlanInput::new(desired, &live)
+            .deleted(deleted)
+            .prune(prune)
+            .safety(safety),
+    )
+}
+
+async fn send(c: &GraphClient, method: Method, path: &str, body: Option<Value>) -> Value {
+    c.send(method.clone(), path, body.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+        .body
+}
+
+fn key(kind: &'static str, id: &str) -> ObjectKey {
+    ObjectKey::named(kind, id)
+}
+
+fn member_ids(s: &Snapshot, group: &str) -> BTreeSet<String> {
+    s.get(&key("groups", group))
+        .expect("group")
+        .link_ids("members")
+        .map(str::to_string)
+        .collect()
+}
+
+fn actions(plan: &Plan, id: &str) -> Vec<String> {
+    plan.actions
+        .iter()
+        .filter(|a| a.id == id)
+        .map(|a| a.op.label())
+        .collect()
+}
+
+fn security_groups(s: &Snapshot) -> Vec<String> {
+    s.of_kind("groups")
+        .filter(|g| {
+            g.props["groupTypes"]
+                .as_array()
+                .is_none_or(|a| a.is_empty())
+        })
+        .map(|g| g.id.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_type_is_written_verified_and_a_re_run_converges() {
+    let emu = emulator("users=40,groups=8,members=6,apps=2,policies=3");
+    let c = client(&emu);
+    let before = read_all(&c).await;
+    let users: Vec<String> = before.of_kind("users").map(|u| u.id.clone()).collect();
+    let groups = security_groups(&before);
+    let (big, doomed) = (groups[0].clone(), groups[1].clone());
+    // Setup: a group with more than 20 members (so re-adding needs two binds), and a CA
+    // policy that excludes the security group that will be deleted for good.
+    let mut added = 0;
+    for u in &users {
+        if added == 25 {
+            break;
+        }
+        if !member_ids(&before, &big).contains(u) {
+            send(
+                &c,
+                Method::POST,
+                &format!("groups/{big}/members/$ref"),
+                Some(json!({"@odata.id": format!("{}/directoryObjects/{u}", c.base_url())})),
+            )
+            .await;
+            added += 1;
+        }
+    }
+    let policy = before
+        .of_kind("conditionalAccessPolicies")
+        .next()
+        .expect("a policy")
+        .clone();
+    let mut conditions = policy.props["conditions"].clone();
+    conditions["users"]["excludeGroups"] = json!([doomed]);
+    send(
+        &c,
+        Method::PATCH,
+        &format!("identity/conditionalAccess/policies/{}", policy.id),
+        Some(json!({ "conditions": conditions })),
+    )
+    .await;
+    let backup = read_all(&c).await;
+    let backup_members = member_ids(&backup, &big);
+    assert!(backup_members.len() > 25);
+    let doomed_members = member_ids(&backup, &doomed);
+    assert!(!doomed_members.is_empty());
+
+    // The bad day: attributes wiped, 22 memberships removed and one added, a user
+    // soft-deleted, the security group deleted for good and scrubbed from the policy, a user
+    // created that the backup does not have.
+    let wiped: Vec<String> = users[1..4].to_vec();
+    for u in &wiped {
+        send(
+            &c,
+            Method::PATCH,
+            &format!("users/{u}"),
+            Some(json!({"department": null, "jobTitle": null})),
+        )
+        .await;
+    }
+    let removed: Vec<String> = backup_members.iter().take(22).cloned().collect();
+    for m in &removed {
+        send(
+            &c,
+            Method::DELETE,
+            &format!("groups/{big}/members/{m}/$ref"),
+            None,
+        )
+        .await;
+    }
+    let outsider = users
+        .iter()
+        .find(|u| !backup_members.contains(*u) && !wiped.contains(u))
+        .expect("a user outside the big group")
+        .clone();
+    send(
+        &c,
+        Method::POST,
+        &format!("groups/{big}/members/$ref"),
+        Some(json!({"@odata.id": format!("{}/directoryObjects/{outsider}", c.base_url())})),
+    )
+    .await;
+    let binned = users
+        .iter()
+        .rev()
+        .find(|u| !wiped.contains(u) && **u != outsider)
+        .expect("a user to delete")
+        .clone();
+    send(&c, Method::DELETE, &format!("users/{binned}"), None).await;
+    send(&c, Method::DELETE, &format!("groups/{doomed}"), None).await;
+    conditions["users"]["excludeGroups"] = json!([]);
+    send(
+        &c,
+        Method::PATCH,
+        &format!("identity/conditionalAccess/policies/{}", policy.id),
+        Some(json!({ "conditions": conditions })),
+    )
+    .await;
+    let newcomer = send(
+        &c,
+        Method::POST,
+        "users",
+        Some(json!({"accountEnabled": true, "displayName": "New Hire", "mailNickname": "newhire",
+                    "userPrincipalName": "newhire@contoso.example",
+                    "passwordProfile": {"password": "Xy!12345678abc", "forceChangePasswordNextSignIn": true}})),
+    )
+    .await["id"]
+        .as_str()
+        .expect("created user id")
+        .to_string();
+
+    // Plan only: nothing written.
+    let writes_before = emu.stats().writes;
+    let plan = make_plan(&c, &backup, true, SafetySettings::default()).await;
+    assert_eq!(
+        emu.stats().writes,
+        writes_before,
+        "planning wrote to the tenant"
+    );
+    assert!(plan.refusals.is_empty(), "{:?}", plan.refusals);
+    for u in &wiped {
+        assert_eq!(actions(&plan, u), ["update"]);
+    }
+    assert_eq!(actions(&plan, &binned), ["restore", "update"]);
+    assert_eq!(actions(&plan, &doomed)[0], "create");
+    assert_eq!(actions(&plan, &policy.id), ["update"]);
+    assert_eq!(actions(&plan, &big), ["add members", "remove members"]);
+    assert_eq!(actions(&plan, &newcomer), ["delete"]);
+    assert_eq!(plan.actions.last().unwrap().phase, Phase::Prune);
+
+    let report = apply::execute(&c, &plan, &ApplyOptions::default(), None).await;
+    let failures: Vec<_> = report.outcomes.iter().filter(|o| !o.ok).collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(report.failed, 0);
+    assert_eq!(report.verify_error, None);
+    assert!(
+        report.remaining_drift.is_empty(),
+        "{:#?}",
+        report.remaining_drift
+    );
+    // 22 re-added members: one bind of 20 and one of 2.
+    let binds: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.id == big && o.action == "add members")
+        .collect();
+    assert_eq!(binds.len(), 2, "{binds:#?}");
+    assert!(binds
+        .iter()
+        .all(|o| o.method == "PATCH" && o.status == Some(204)));
+    // Only `$ref` deletes of links.
+    for o in report
+        .outcomes
+        .iter()
+        .filter(|o| o.action.starts_with("remove "))
+    {
+        assert!(o.method == "DELETE" && o.path.ends_with("/$ref"), "{o:?}");
+    }
+    let created = report
+        .outcomes
+        .iter()
+        .find(|o| o.id == doomed && o.action == "create")
+        .expect("create outcome");
+    let new_group = created.new_id.clone().expect("new id reported");
+    assert_ne!(new_group, doomed);
+
+    let after = read_all(&c).await;
+    assert_eq!(member_ids(&after, &big), backup_members);
+    assert_eq!(member_ids(&after, &new_group), doomed_members);
+    assert!(after.get(&key("users", &binned)).is_some());
+    assert!(after.get(&key("users", &newcomer)).is_none());
+    let live_policy = after
+        .get(&key("conditionalAccessPolicies", &policy.id))
+        .expect("policy");
+    assert_eq!(
+        live_policy.props["conditions"]["users"]["excludeGroups"],
+        json!([new_group]),
+        "the policy names the re-created group by its new id"
+    );
+    for u in &wiped {
+        let want = backup.get(&key("users", u)).unwrap();
+        let got = after.get(&key("users", u)).unwrap();
+        assert!(got.same_state(want), "{u}");
+    }
+
+    // A second run has nothing to do (the re-created group is recognised).
+    let writes = emu.stats().writes;
+    let again = make_plan(&c, &backup, true, SafetySettings::default()).await;
+    assert!(again.is_empty(), "{:#?}", again.actions);
+    assert_eq!(again.id_map.get(&doomed), Some(&new_group));
+    let report = apply::execute(&c, &again, &ApplyOptions::default(), None).await;
+    assert_eq!((report.writes, report.failed), (0, 0));
+    assert_eq!(emu.stats().writes, writes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_writes_are_reported_with_request_ids_the_rest_is_done_and_a_re_run_converges() {
+    let emu = emulator("users=30,groups=4,members=4,apps=1,policies=1");
+    let c = client(&emu);
+    let backup = read_all(&c).await;
+    let users: Vec<String> = backup.of_kind("users").map(|u| u.id.clone()).collect();
+    for u in &users[..6] {
+        send(
+            &c,
+            Method::PATCH,
+            &format!("users/{u}"),
+            Some(json!({"department": "Wiped"})),
+        )
+        .await;
+    }
+    // The second and third user PATCHes fail with a 500 (writes are not retried on 500).
+    let mut rule = FaultRule::new(
+        Some("PATCH"),
+        Some("/users/"),
+        FaultAction::Status {
+            status: 500,
+            retry_after: None,
+        },
+    );
+    rule.after = 1;
+    rule.times = Some(2);
+    emu.set_faults(vec![rule]);
+    let plan = make_plan(&c, &backup, false, SafetySettings::default()).await;
+    assert_eq!(plan.actions.len(), 6);
+    let report = apply::execute(&c, &plan, &ApplyOptions { concurrency: 1 }, None).await;
+    assert_eq!(report.writes, 6);
+    assert_eq!(report.failed, 2);
+    let failed: Vec<_> = report.outcomes.iter().filter(|o| !o.ok).collect();
+    for o in &failed {
+        assert_eq!(o.status, Some(500));
+        assert!(
+            o.request_id.as_deref().is_some_and(|r| !r.is_empty()),
+            "{o:?}"
+        );
+        assert!(o.error.as_deref().unwrap().contains("500"), "{o:?}");
+        assert_eq!(o.action, "update");
+    }
+    // The two objects that failed are still wiped, and the read-back says so.
+    let drifted: BTreeSet<&str> = report
+        .remaining_drift
+        .iter()
+        .map(|c| c.key.id.as_str())
+        .collect();
+    let failed_ids: BTreeSet<&str> = failed.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(drifted, failed_ids);
+
+    emu.set_faults(Vec::new());
+    let again = make_plan(&c, &backup, false, SafetySettings::default()).await;
+    assert_eq!(
+        again
+            .actions
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect::<BTreeSet<_>>(),
+        failed_ids
+    );
+    let report = apply::execute(&c, &again, &ApplyOptions::default(), None).await;
+    assert_eq!((report.writes, report.failed), (2, 0));
+    assert!(report.remaining_drift.is_empty());
+    assert!(make_plan(&c, &backup, false, SafetySettings::default())
+        .await
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_of_an_object_whose_restore_failed_are_skipped_and_existing_links_converge() {
+    let emu = emulator("users=20,groups=3,members=4,apps=1,policies=1");
+    let c = client(&emu);
+    let backup = read_all(&c).await;
+    let group = security_groups(&backup)[0].clone();
+    let members = member_ids(&backup, &group);
+    let lost = members.iter().next().unwrap().clone();
+    // A member is deleted (soft); the group also loses another member.
+    send(&c, Method::DELETE, &format!("users/{lost}"), None).await;
+    let other = members.iter().nth(1).unwrap().clone();
+    send(
+        &c,
+        Method::DELETE,
+        &format!("groups/{group}/members/{other}/$ref"),
+        None,
+    )
+    .await;
+    // The restore fails (503 is retried by the client; a 500 is not).
+    emu.set_faults(vec![FaultRule::new(
+        Some("POST"),
+        Some("/directory/deletedItems/"),
+        FaultAction::Status {
+            status: 500,
+            retry_after: None,
+        },
+    )]);
+    let plan = make_plan(&c, &backup, false, SafetySettings::default()).await;
+    assert_eq!(actions(&plan, &lost), ["restore", "update"]);
+    let report = apply::execute(&c, &plan, &ApplyOptions::default(), None).await;
+    let of = |id: &str, action: &str| {
+        report
+            .outcomes
+            .iter()
+            .filter(|o| o.id == id && o.action == action)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(!of(&lost, "restore")[0].ok);
+    let update = &of(&lost, "update")[0];
+    assert!(update.skipped && !update.ok, "{update:?}");
+    // The group gets `other` back; adding `lost` is skipped, not sent.
+    let adds = of(&group, "add members");
+    assert!(adds.iter().any(|o| o.ok && !o.skipped), "{adds:#?}");
+    assert!(
+        adds.iter().any(|o| o.skipped && o.path.ends_with(&lost)),
+        "{adds:#?}"
+    );
+    // The restore, the update, and every membership of `lost` (its groups, its administrative
+    // units): nothing else failed.
+    let failed: Vec<&WriteOutcome> = report.outcomes.iter().filter(|o| !o.ok).collect();
+    assert_eq!(report.failed, failed.len());
+    assert!(failed.len() >= 3, "{failed:#?}");
+    assert!(
+        failed
+            .iter()
+            .all(|o| o.id == lost || o.path.ends_with(&lost)),
+        "{failed:#?}"
+    );
+
+    // Without the fault the restore goes through; the user's memberships come back with it,
+    // so adding it to the group again finds it there: converged, not failed.
+    emu.set_faults(Vec::new());
+    let again = make_plan(&c, &backup, false, SafetySettings::default()).await;
+    let report = apply::execute(&c, &again, &ApplyOptions::default(), None).await;
+    assert_eq!(report.failed, 0, "{:#?}", report.outcomes);
+    assert!(
+        report.outcomes.iter().any(|o| o.converged),
+        "{:#?}",
+        report.outcomes
+    );
+    assert!(
+        report.remaining_drift.is_empty(),
+        "{:#?}",
+        report.remaining_drift
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_plans_are_detected_and_refusals_come_from_the_live_counts() {
+    let emu = emulator("users=20,groups=3,members=3,apps=1,policies=1");
+    let c = client(&emu);
+    let backup = read_all(&c).await;
+    let users: Vec<String> = backup.of_kind("users").map(|u| u.id.clone()).collect();
+    for u in &users[..7] {
+        send(
+            &c,
+            Method::PATCH,
+            &format!("users/{u}"),
+            Some(json!({"jobTitle": "x"})),
+        )
+        .await;
+    }
+    let mut safety = SafetySettings::default();
+    safety.protected.insert(format!("users/{}", users[0]));
+    let plan = make_plan(&c, &backup, false, safety).await;
+    // 7 of 20 users = 35% > 30%, and a protected user.
+    assert_eq!(plan.refusals.len(), 2, "{:?}", plan.refusals);
+
+    assert!(plan::stale_objects(&plan, &read_all(&c).await).is_empty());
+    send(
+        &c,
+        Method::PATCH,
+        &format!("users/{}", users[2]),
+        Some(json!({"jobTitle": "y"})),
+    )
+    .await;
+    assert_eq!(
+        plan::stale_objects(&plan, &read_all(&c).await),
+        [format!("users/{}", users[2])]
+    );
+    // Saved and loaded, the plan is the same plan.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.json");
+    plan::save(&plan, &path).unwrap();
+    assert_eq!(plan::load(&path).unwrap(), plan);
+    assert!(matches!(plan.actions[0].op, Op::Update { .. }));
+}
