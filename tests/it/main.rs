@@ -53,6 +53,9 @@ mod test_cli_reference;
 mod test_diff;
 mod test_emulator_auth;
 mod test_emulator_batch;
+mod test_emulator_delta;
+mod test_emulator_delta_links;
+mod test_emulator_delta_tokens;
 mod test_emulator_faults;
 mod test_emulator_reads;
 mod test_emulator_routes;
@@ -60,6 +63,7 @@ mod test_emulator_validation;
 mod test_emulator_writes;
 #[cfg(unix)]
 mod test_fault_matrix;
+mod test_incremental;
 mod test_normalize_samples;
 mod test_restore;
 mod test_restore_hazards;

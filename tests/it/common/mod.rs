@@ -4,6 +4,7 @@
 //! (`tenant`), and PyYAML as an independent YAML reader (`pyyaml`).
 
 pub mod command_output;
+pub mod delta;
 pub mod graph;
 pub mod pyyaml;
 pub mod tenant;

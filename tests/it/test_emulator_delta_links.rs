@@ -2,13 +2,10 @@
 //! administrative units, `owners@delta` when selected, `manager@delta` of users, removals by
 //! unlinking and by the member's own deletion, and large groups spanning pages.
 
-mod delta_common;
-mod emulator_common;
-
 use std::collections::BTreeSet;
 
-use delta_common::*;
-use emulator_common::*;
+use crate::common::delta::*;
+use crate::common::graph::*;
 use serde_json::json;
 
 const SPEC: &str = "users=40,groups=12,members=6,apps=3,policies=1";

@@ -1,14 +1,13 @@
 //! Helpers for the delta query tests: follow a round page by page (optionally with `Prefer:
 //! return=minimal`), merge what a round says about each object as a client must (an object may
 //! come on several pages), and make the changes the rounds are to report.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 use tenantgit::emulator::{DeltaConfig, EmulatorConfig};
 
-use crate::emulator_common::*;
+use super::graph::*;
 
 /// A round: every page's body, every item in order, the deltaLink that ends it.
 pub struct Round {

@@ -2,16 +2,13 @@
 //! collection, tampering, expiry (by age and forced), `$deltatoken=latest`, the options delta
 //! refuses, and resource units.
 
-mod delta_common;
-mod emulator_common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::common::delta::*;
+use crate::common::graph::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use delta_common::*;
-use emulator_common::*;
 use serde_json::json;
 use tenantgit::emulator::{DeltaConfig, EmulatorConfig};
 

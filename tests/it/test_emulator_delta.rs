@@ -2,13 +2,10 @@
 //! later rounds after creates, updates (full and `Prefer: return=minimal`), renames, soft
 //! deletes, restores and permanent deletes, for every collection delta serves.
 
-mod delta_common;
-mod emulator_common;
-
 use std::collections::BTreeSet;
 
-use delta_common::*;
-use emulator_common::*;
+use crate::common::delta::*;
+use crate::common::graph::*;
 use serde_json::json;
 
 const SPEC: &str = "users=40,groups=12,members=6,apps=5,policies=1";
