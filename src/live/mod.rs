@@ -59,6 +59,22 @@ struct Note {
     kinds: BTreeMap<String, DeltaToken>,
 }
 
+/// What the rounds of a run leave for later passes, once every kind is assembled.
+#[derive(Default)]
+struct Followups {
+    /// Link ends added this round (or every end of an initial round): named afterwards.
+    unnamed: HashSet<String>,
+    /// Objects renamed this round, with their new name: files naming them are written again.
+    renamed: HashMap<String, (&'static KindSpec, Option<String>)>,
+    /// Objects that left the tenant this round. Graph keeps a soft-deleted object's memberships
+    /// (hidden from member lists) and reports nothing about them in delta, and it does not
+    /// report untracked links at all: files that name it are read again.
+    left: Vec<(String, &'static KindSpec)>,
+    /// Objects new to the snapshot (created, or restored with their memberships, which delta
+    /// does not report either): the objects that link to them are read again.
+    arrived: Vec<(String, &'static KindSpec)>,
+}
+
 /// How this run reads the live tenant.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -244,9 +260,7 @@ pub async fn read(
         graph,
         tenant,
     };
-    // Link ends that need their names, and objects renamed this round.
-    let mut unnamed: HashSet<String> = HashSet::new();
-    let mut renamed: HashMap<String, (&'static KindSpec, Option<String>)> = HashMap::new();
+    let mut follow = Followups::default();
     for ((kind, plan), (_, result)) in plans.into_iter().zip(fetched) {
         let lk = match (plan, result) {
             (_, Fetched::Objects(objects)) => LiveKind {
@@ -260,7 +274,9 @@ pub async fn read(
                 let objects = r.objects.expect("checked");
                 for o in &objects {
                     for link in kind.links.iter().filter(|l| l.delta) {
-                        unnamed.extend(o.link_ids(&link.name).map(str::to_string));
+                        follow
+                            .unnamed
+                            .extend(o.link_ids(&link.name).map(str::to_string));
                     }
                 }
                 LiveKind {
@@ -276,17 +292,7 @@ pub async fn read(
                     e.insert(store.tree_index(base)?);
                 }
                 let index = &indexes[&base];
-                since(
-                    store,
-                    client,
-                    kind,
-                    index,
-                    r.round,
-                    &mut unnamed,
-                    &mut renamed,
-                    progress,
-                )
-                .await?
+                since(store, client, kind, index, r.round, &mut follow, progress).await?
             }
             (_, Fetched::Round(_)) | (_, Fetched::Rejected(_)) => {
                 unreachable!(
@@ -296,9 +302,12 @@ pub async fn read(
         };
         live.kinds.push(lk);
     }
-    name_ends(client, &mut live, &unnamed).await?;
-    if !renamed.is_empty() {
-        follow_renames(store, client, &mut live, &renamed).await?;
+    name_ends(client, &mut live, &follow.unnamed).await?;
+    if !follow.renamed.is_empty() {
+        follow_renames(store, client, &mut live, &follow.renamed).await?;
+    }
+    if !follow.left.is_empty() || !follow.arrived.is_empty() {
+        reread_referrers(store, client, &mut live, &follow).await?;
     }
     Ok(live)
 }
@@ -500,8 +509,7 @@ async fn since(
     kind: &'static KindSpec,
     index: &TreeIndex,
     round: Round,
-    unnamed: &mut HashSet<String>,
-    renamed: &mut HashMap<String, (&'static KindSpec, Option<String>)>,
+    follow: &mut Followups,
     progress: &dyn ReadProgress,
 ) -> Result<LiveKind, Error> {
     let touched: HashSet<String> = round
@@ -521,6 +529,7 @@ async fn since(
     let mut new = Vec::new();
     for (id, change) in &round.objects {
         if change.removed.is_some() {
+            follow.left.push((id.clone(), kind));
             continue;
         }
         let base = match index.find(&kind.kind, &layout::safe_component(id)) {
@@ -534,10 +543,10 @@ async fn since(
         let before = end_name(&base);
         let object = incremental::updated(kind, id, Some(base), change)?;
         if end_name(&object) != before {
-            renamed.insert(id.clone(), (kind, end_name(&object)));
+            follow.renamed.insert(id.clone(), (kind, end_name(&object)));
         }
         for ends in change.links.values() {
-            unnamed.extend(ends.added.iter().cloned());
+            follow.unnamed.extend(ends.added.iter().cloned());
         }
         objects.push(object);
     }
@@ -546,7 +555,11 @@ async fn since(
         progress.vanished(&kind.kind, &id);
     }
     // Objects new to the snapshot, read whole: a round may carry only some of their properties.
-    objects.extend(read::read_by_id(client, kind, new.into_iter()).await?);
+    let arrived = read::read_by_id(client, kind, new.into_iter()).await?;
+    follow
+        .arrived
+        .extend(arrived.iter().map(|o| (o.id.clone(), kind)));
+    objects.extend(arrived);
     Ok(LiveKind {
         kind,
         kept,
@@ -606,7 +619,13 @@ async fn name_ends(
             .collect();
         for o in &mut k.objects {
             for name in &tracked {
-                for end in o.links.get_mut(name).into_iter().flatten() {
+                let Some(ends) = o.links.get_mut(name) else {
+                    continue;
+                };
+                // An end Graph does not resolve is not live: an initial round still lists
+                // soft-deleted members, which member lists (and so a full read) leave out.
+                ends.retain(|e| !unnamed.contains(&e.id) || names.contains_key(&e.id));
+                for end in ends.iter_mut() {
                     if let Some(n) = names.get(&end.id) {
                         end.display_name = n.clone();
                     }
@@ -697,6 +716,116 @@ async fn follow_renames(
             k.objects.push(object);
         }
         k.kept = still;
+    }
+    Ok(())
+}
+
+/// Objects whose links name an object that left this round, or that link to one that arrived,
+/// read again whole by id: delta reports neither (see [`Followups`]). Files that name a
+/// departed object are found by its id in their bytes (only kinds whose links can end at its
+/// kind are searched, only when something left); objects an arrived one is linked from are
+/// found through its reverse navigations (`memberOf`, …).
+async fn reread_referrers(
+    store: &Store,
+    client: &GraphClient,
+    live: &mut Live,
+    follow: &Followups,
+) -> Result<(), Error> {
+    let mut referrers: HashMap<String, HashSet<String>> = HashMap::new();
+    for k in live.kinds.iter().filter(|k| k.incremental) {
+        let gone: Vec<&str> = follow
+            .left
+            .iter()
+            .filter(|(_, end)| k.kind.links.iter().any(|l| l.ends.contains(&end.kind)))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        let hits = referrers.entry(k.kind.kind.clone()).or_default();
+        for (path, oid) in &k.kept {
+            let bytes = store.read_blob(*oid)?;
+            let text = String::from_utf8_lossy(&bytes);
+            if gone.iter().any(|id| text.contains(id)) {
+                let id = layout::id_hint_from_path(k.kind, path).unwrap_or_default();
+                hits.insert(id);
+            }
+        }
+        for o in &k.objects {
+            if o.links
+                .values()
+                .flatten()
+                .any(|e| gone.contains(&e.id.as_str()))
+            {
+                hits.insert(layout::safe_component(&o.id));
+            }
+        }
+    }
+    // Reverse navigations of the arrived objects.
+    let mut paths: BTreeSet<String> = BTreeSet::new();
+    for k in live.kinds.iter().filter(|k| k.incremental) {
+        for link in &k.kind.links {
+            let Some(reverse) = &link.reverse else {
+                continue;
+            };
+            for (id, end_kind) in &follow.arrived {
+                if link.ends.contains(&end_kind.kind) {
+                    paths.insert(format!(
+                        "{}/{}/{}?$select=id&$top=999",
+                        end_kind.path, id, reverse
+                    ));
+                }
+            }
+        }
+    }
+    let paths: Vec<String> = paths.into_iter().collect();
+    let answers = client
+        .batch_get_each(&paths, &GraphError::is_resource_not_found)
+        .await?;
+    for item in answers.into_iter().flatten().flatten() {
+        let (Some(id), Some(t)) = (
+            item.get("id").and_then(Value::as_str),
+            item.get("@odata.type").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let t = t.trim_start_matches('#');
+        if let Some(k) = live
+            .kinds
+            .iter()
+            .find(|k| k.incremental && k.kind.graph_type.trim_start_matches('#') == t)
+        {
+            referrers
+                .entry(k.kind.kind.clone())
+                .or_default()
+                .insert(layout::safe_component(id));
+        }
+    }
+    for k in live.kinds.iter_mut() {
+        let Some(hits) = referrers.get(&k.kind.kind).filter(|h| !h.is_empty()) else {
+            continue;
+        };
+        let mut ids: BTreeSet<String> = BTreeSet::new();
+        k.kept.retain(|(path, _)| {
+            let hint = layout::id_hint_from_path(k.kind, path).unwrap_or_default();
+            if hits.contains(&hint) {
+                ids.insert(hint);
+                false
+            } else {
+                true
+            }
+        });
+        k.objects.retain(|o| {
+            let hint = layout::safe_component(&o.id);
+            if hits.contains(&hint) {
+                ids.insert(o.id.clone());
+                false
+            } else {
+                true
+            }
+        });
+        let again = read::read_by_id(client, k.kind, ids.iter().map(String::as_str)).await?;
+        k.objects.extend(again);
     }
     Ok(())
 }
