@@ -32,7 +32,8 @@ async fn assert_bad(g: &Graph, method: &str, path: &str, body: Value, message: &
 #[tokio::test]
 async fn writes_are_checked_against_the_model() {
     let g = tenant().await;
-    let uid = first_id(&g, "users").await;
+    // A cloud-only user: a synced user's profile is mastered in AD.
+    let uid = cloud_members(&g).await[0].clone();
     let path = format!("users/{uid}");
     let before = g
         .get(&format!("{path}?$select=jobTitle,accountEnabled"))
@@ -376,7 +377,19 @@ async fn the_graph_docs_request_samples_are_accepted() {
         )
         .unwrap()
     };
-    let gid = first_id(&g, "groups").await;
+    // The group sample updates a Microsoft 365 group; the tenant's groups are synced from AD.
+    let created = g
+        .call(
+            "POST",
+            "groups",
+            Some(
+                json!({"displayName": "Library", "groupTypes": ["Unified"], "mailEnabled": true,
+                        "mailNickname": "library", "securityEnabled": false}),
+            ),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let gid = created.body["id"].as_str().unwrap().to_string();
     let app = first_id(&g, "applications").await;
     let sp = first_id(&g, "servicePrincipals").await;
     let ca = first_id(&g, "identity/conditionalAccess/policies").await;
