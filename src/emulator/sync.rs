@@ -189,3 +189,60 @@ pub(crate) fn apply(t: &mut Tenant, req: &SyncRequest) -> Result<Vec<String>, St
     }
     Ok(changed)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn props(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_sync_is_logged_like_any_change() {
+        let m = model();
+        let (users, groups) = (
+            m.collection("users").unwrap(),
+            m.collection("groups").unwrap(),
+        );
+        let mut t = Tenant::new();
+        let synced = json!({"onPremisesSyncEnabled": true, "department": "IT"});
+        let a = t.insert(users, "a".into(), props(synced.clone()));
+        let b = t.insert(users, "b".into(), props(synced.clone()));
+        let g = t.insert(groups, "g".into(), props(synced));
+        let start = t.changes.seq();
+        let request: SyncRequest = serde_json::from_value(json!({"changes": [
+            {"id": "a", "set": {"department": "Legal"}, "manager": "b"},
+            {"id": "g", "addMembers": ["a", "b"]}
+        ]}))
+        .unwrap();
+        assert_eq!(apply(&mut t, &request).unwrap(), ["a", "g"]);
+        // Properties take a new sequence number; references are logged link changes.
+        assert!(t.entry(a).unwrap().changed > start);
+        assert!(t.entry(g).unwrap().changed > start);
+        assert_eq!(t.entry(a).unwrap().str_prop("department"), Some("Legal"));
+        assert!(t
+            .entry(a)
+            .unwrap()
+            .props
+            .contains_key("onPremisesLastSyncDateTime"));
+        let logged: Vec<(u32, u32, bool)> = t
+            .changes
+            .links
+            .iter()
+            .filter(|c| c.seq > start)
+            .map(|c| (c.owner, c.target, c.added))
+            .collect();
+        assert_eq!(logged, [(a, b, true), (g, a, true), (g, b, true)]);
+        // A refused sync changes nothing.
+        let seq = t.changes.seq();
+        let bad: SyncRequest = serde_json::from_value(json!({"changes": [
+            {"id": "b", "set": {"jobTitle": "x"}}, {"id": "nobody", "set": {}}
+        ]}))
+        .unwrap();
+        assert!(apply(&mut t, &bad).is_err());
+        assert_eq!(t.changes.seq(), seq);
+    }
+}
