@@ -203,10 +203,15 @@ impl Rule {
                 op,
                 value,
             } => {
+                // Rules name properties in any case; the exact spelling is the quick look-up.
                 let actual = user
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(property))
-                    .map_or(&Value::Null, |(_, v)| v);
+                    .get(property)
+                    .or_else(|| {
+                        user.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(property))
+                            .map(|(_, v)| v)
+                    })
+                    .unwrap_or(&Value::Null);
                 test(actual, *op, value)
             }
         }

@@ -11,7 +11,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::words::{CITIES, DEPARTMENTS, GIVEN, PARTNERS, SURNAMES};
-use super::{cloud_sid, date, obj, Kinds, AD_DOMAIN, AD_SID, DOMAIN, EPOCH, LAST_SYNC};
+use super::{compact, date, obj, Kinds, AD_DOMAIN, AD_SID, DOMAIN, EPOCH, LAST_SYNC};
 use crate::emulator::config::SyntheticSpec;
 use crate::emulator::rng::SplitMix64;
 use crate::emulator::state::Tenant;
@@ -60,15 +60,28 @@ fn department(rng: &mut SplitMix64) -> usize {
         .unwrap_or(0)
 }
 
+/// A map of exactly these entries (no spare capacity: 100,000 users would keep it).
+fn exact(entries: Vec<(&str, Value)>) -> Map<String, Value> {
+    let mut out = Map::with_capacity(entries.len());
+    for (k, v) in entries {
+        out.insert(k.to_string(), v);
+    }
+    out
+}
+
+fn text(s: impl Into<String>) -> Value {
+    Value::String(s.into())
+}
+
 /// The attributes Entra Connect writes for a user synced from AD.
 fn on_premises(
     rng: &mut SplitMix64,
     i: usize,
-    given: &str,
-    surname: &str,
-    dept: &str,
+    names: (&str, &str, &str),
     upn: &str,
-) -> Map<String, Value> {
+    out: &mut Vec<(&str, Value)>,
+) {
+    let (given, surname, dept) = names;
     let guid: [u8; 16] = {
         let (a, b) = (rng.next_u64(), rng.next_u64());
         let mut g = [0u8; 16];
@@ -81,16 +94,30 @@ fn on_premises(
         .chars()
         .take(20)
         .collect();
-    obj(json!({
-        "onPremisesSyncEnabled": true,
-        "onPremisesImmutableId": base64::engine::general_purpose::STANDARD.encode(guid),
-        "onPremisesSamAccountName": sam,
-        "onPremisesDomainName": AD_DOMAIN,
-        "onPremisesUserPrincipalName": upn,
-        "onPremisesSecurityIdentifier": format!("{AD_SID}-{}", 1_100 + i),
-        "onPremisesDistinguishedName": format!("CN={given} {surname},OU={dept},OU=Users,OU=Contoso,DC=corp,DC=contoso,DC=example"),
-        "onPremisesLastSyncDateTime": date(LAST_SYNC - 60 * rng.below(30) as i64),
-    }))
+    out.extend([
+        ("onPremisesSyncEnabled", Value::Bool(true)),
+        (
+            "onPremisesImmutableId",
+            text(base64::engine::general_purpose::STANDARD.encode(guid)),
+        ),
+        ("onPremisesSamAccountName", text(sam)),
+        ("onPremisesDomainName", text(AD_DOMAIN)),
+        ("onPremisesUserPrincipalName", text(upn)),
+        (
+            "onPremisesSecurityIdentifier",
+            text(format!("{AD_SID}-{}", 1_100 + i)),
+        ),
+        (
+            "onPremisesDistinguishedName",
+            text(format!(
+                "CN={given} {surname},OU={dept},OU=Users,OU=Contoso,DC=corp,DC=contoso,DC=example"
+            )),
+        ),
+        (
+            "onPremisesLastSyncDateTime",
+            date(LAST_SYNC - 60 * rng.below(30) as i64),
+        ),
+    ]);
 }
 
 fn member(
@@ -107,67 +134,90 @@ fn member(
     let upn = format!("{nick}@{DOMAIN}");
     let (city, state, country, usage, phone) = *rng.pick(CITIES);
     let cost_center = format!("CC-{}", 1000 + rng.below(90) * 10);
-    let mut props = obj(json!({
-        "displayName": format!("{given} {surname}"),
-        "userPrincipalName": upn,
-        "accountEnabled": !rng.chance(0.03),
-        "userType": "Member",
-        "givenName": given,
-        "surname": surname,
-        "mail": upn,
-        "mailNickname": nick,
-        "jobTitle": rng.pick(titles),
-        "department": dname,
-        "companyName": "Contoso",
-        "employeeId": format!("E{:06}", 100_000 + i),
-        "employeeType": if rng.chance(0.08) { "Contractor" } else { "Employee" },
-        "employeeHireDate": date(EPOCH - 86_400 * rng.below(3650) as i64),
-        "officeLocation": format!("{city} {}", 1 + rng.below(6)),
-        "city": city,
-        "state": state,
-        "country": country,
-        "usageLocation": usage,
-        "businessPhones": [format!("{phone} {:04}", rng.below(10_000))],
-        "preferredLanguage": "en-US",
-        "showInAddressList": true,
-        "proxyAddresses": [format!("SMTP:{upn}"), format!("smtp:{nick}@contoso.mail.onmicrosoft.com")],
-        "identities": [{"signInType": "userPrincipalName", "issuer": DOMAIN, "issuerAssignedId": upn}],
-        "securityIdentifier": cloud_sid(rng),
-        "createdDateTime": date(EPOCH + 600 * i as i64),
-    }));
+    let mut props: Vec<(&str, Value)> = Vec::with_capacity(40);
+    props.extend([
+        ("displayName", text(format!("{given} {surname}"))),
+        ("userPrincipalName", text(upn.as_str())),
+        ("accountEnabled", Value::Bool(!rng.chance(0.03))),
+        ("userType", text("Member")),
+        ("givenName", text(given)),
+        ("surname", text(surname)),
+        ("mail", text(upn.as_str())),
+        ("mailNickname", text(nick)),
+        ("jobTitle", text(*rng.pick(titles))),
+        ("department", text(dname)),
+        ("companyName", text("Contoso")),
+        ("employeeId", text(format!("E{:06}", 100_000 + i))),
+        (
+            "employeeType",
+            text(if rng.chance(0.08) {
+                "Contractor"
+            } else {
+                "Employee"
+            }),
+        ),
+        (
+            "employeeHireDate",
+            date(EPOCH - 86_400 * rng.below(3650) as i64),
+        ),
+        (
+            "officeLocation",
+            text(format!("{city} {}", 1 + rng.below(6))),
+        ),
+        ("city", text(city)),
+        ("state", text(state)),
+        ("country", text(country)),
+        ("usageLocation", text(usage)),
+        (
+            "businessPhones",
+            json!([format!("{phone} {:04}", rng.below(10_000))]),
+        ),
+        ("preferredLanguage", text("en-US")),
+        ("proxyAddresses", json!([format!("SMTP:{upn}")])),
+        (
+            "identities",
+            json!([{"signInType": "userPrincipalName", "issuer": DOMAIN, "issuerAssignedId": upn}]),
+        ),
+        ("createdDateTime", date(EPOCH + 600 * i as i64)),
+    ]);
     if rng.chance(0.5) {
-        props.insert(
-            "mobilePhone".into(),
-            json!(format!("{phone} {:04}", rng.below(10_000))),
-        );
+        props.push((
+            "mobilePhone",
+            text(format!("{phone} {:04}", rng.below(10_000))),
+        ));
     }
     if synced {
-        let mut ext = Map::new();
-        ext.insert("extensionAttribute1".into(), json!(cost_center));
-        ext.insert("extensionAttribute2".into(), json!(dcode));
+        let mut ext = vec![
+            ("extensionAttribute1", text(cost_center.as_str())),
+            ("extensionAttribute2", text(dcode)),
+        ];
         if rng.chance(0.4) {
-            ext.insert(
-                "extensionAttribute5".into(),
-                json!(format!("L{}", 1 + rng.below(7))),
-            );
+            ext.push((
+                "extensionAttribute5",
+                text(format!("L{}", 1 + rng.below(7))),
+            ));
         }
         if rng.chance(0.1) {
-            ext.insert("extensionAttribute10".into(), json!("contractor-badge"));
+            ext.push(("extensionAttribute10", text("contractor-badge")));
         }
-        props.insert("onPremisesExtensionAttributes".into(), Value::Object(ext));
-        props.extend(on_premises(rng, i, given, surname, dname, &upn));
+        props.push(("onPremisesExtensionAttributes", Value::Object(exact(ext))));
+        on_premises(rng, i, (given, surname, dname), &upn, &mut props);
     }
+    let mut out = exact(props);
     // A cloud directory extension (registered on the first app) carries the cost centre of a
     // quarter of the members.
     if let Some(app_id) = extension {
         if rng.chance(0.25) {
-            props.insert(
+            let mut with = Map::with_capacity(out.len() + 1);
+            with.extend(out);
+            with.insert(
                 format!("extension_{}_costCenter", app_id.replace('-', "")),
-                json!(cost_center),
+                text(cost_center),
             );
+            out = with;
         }
     }
-    props
+    out
 }
 
 fn guest(rng: &mut SplitMix64, i: usize) -> Map<String, Value> {
@@ -202,10 +252,8 @@ fn guest(rng: &mut SplitMix64, i: usize) -> Map<String, Value> {
         "mailNickname": nick,
         "otherMails": [mail],
         "companyName": company,
-        "showInAddressList": false,
         "proxyAddresses": [format!("SMTP:{mail}")],
         "identities": [identity],
-        "securityIdentifier": cloud_sid(rng),
         "createdDateTime": date(invited),
     }))
 }
@@ -225,7 +273,10 @@ pub(super) fn generate(
     };
     for i in 0..spec.users {
         let r = rng.next_f64();
-        let class = if r < GUEST_SHARE {
+        // The first user is the emergency-access account, which is cloud-only by design.
+        let class = if i == 0 {
+            Class::Cloud
+        } else if r < GUEST_SHARE {
             Class::Guest
         } else if r < GUEST_SHARE + SYNCED_SHARE {
             Class::Synced
@@ -234,7 +285,7 @@ pub(super) fn generate(
         };
         let dept = department(rng);
         let props = match class {
-            Class::Guest => guest(rng, i),
+            Class::Guest => compact(guest(rng, i)),
             _ => member(rng, i, dept, class == Class::Synced, extension),
         };
         let slot = tenant.insert(k.users, rng.guid(), props);
