@@ -1,8 +1,12 @@
 //! The Entra ID token endpoint (client credentials, GRAPH.md B.7) and bearer-token checks.
-//! Tokens are random opaque strings remembered with their expiry; Graph calls need one that is
-//! known and unexpired. Client assertions (certificate or federated credentials) are checked
-//! for shape and claims only: the signature is not verified, because the emulator has no key
-//! registry and tests sign with throwaway keys.
+//! Access tokens are shaped as Entra's app-only v1.0 tokens are: a JWT (base64url header,
+//! claims and signature) whose claims carry the tenant id (`tid`), the client (`appid`), the
+//! audience and the expiry (`exp`), so that a client can learn its tenant from its token as it
+//! can from a real one. The signature is random bytes: the emulator remembers each token it
+//! issued with its expiry, and Graph calls need one that is known and unexpired. Client
+//! assertions (certificate or federated credentials) are checked for shape and claims only: the
+//! signature is not verified, because the emulator has no key registry and tests sign with
+//! throwaway keys.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -42,9 +46,13 @@ fn token_error(status: u16, error: &str, code: u32, text: &str) -> TokenError {
 /// Issued tokens and the credentials that get one.
 #[derive(Debug)]
 pub(crate) struct Auth {
+    /// The emulator's tenant, named in every token's `tid`.
+    pub tenant_id: String,
     pub client_id: String,
     pub client_secret: String,
     pub lifetime: Duration,
+    /// The client's service principal in the tenant (`oid`, `sub`), one per emulator.
+    principal_id: String,
     tokens: HashMap<String, Instant>,
 }
 
@@ -69,11 +77,18 @@ impl TokenProblem {
 }
 
 impl Auth {
-    pub fn new(client_id: String, client_secret: String, lifetime: Duration) -> Auth {
+    pub fn new(
+        tenant_id: String,
+        client_id: String,
+        client_secret: String,
+        lifetime: Duration,
+    ) -> Auth {
         Auth {
+            tenant_id,
             client_id,
             client_secret,
             lifetime,
+            principal_id: uuid::Uuid::new_v4().to_string(),
             tokens: HashMap::new(),
         }
     }
@@ -149,11 +164,7 @@ impl Auth {
                 "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
             ));
         }
-        let token = format!(
-            "emu.{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let token = self.access_token(scope);
         let now = Instant::now();
         self.tokens.retain(|_, exp| *exp > now);
         self.tokens.insert(token.clone(), now + self.lifetime);
@@ -164,6 +175,50 @@ impl Auth {
             "ext_expires_in": secs,
             "access_token": token,
         }))
+    }
+
+    /// A new access token: a JWT with the claims of an Entra app-only v1.0 token (ver, aud, iss,
+    /// iat, nbf, exp, appid, appidacr, idp, idtyp, oid, sub, tid, uti, roles) and a random
+    /// signature that makes it unique.
+    fn access_token(&self, scope: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let lifetime = i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX / 2);
+        // The resource of the first `.default` scope: `https://graph.microsoft.com`.
+        let aud = scope
+            .split(' ')
+            .next()
+            .and_then(|s| s.strip_suffix("/.default"))
+            .unwrap_or("https://graph.microsoft.com");
+        let issuer = format!("https://sts.windows.net/{}/", self.tenant_id);
+        let header = json!({"typ": "JWT", "alg": "RS256", "kid": "tenantgit-emulator"});
+        let claims = json!({
+            "aud": aud,
+            "iss": issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now.saturating_add(lifetime),
+            "appid": self.client_id,
+            "appidacr": "1",
+            "idp": issuer,
+            "idtyp": "app",
+            "oid": self.principal_id,
+            "roles": [],
+            "sub": self.principal_id,
+            "tid": self.tenant_id,
+            "uti": URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
+            "ver": "1.0",
+        });
+        let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let mut signature = Vec::with_capacity(64);
+        for _ in 0..4 {
+            signature.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        }
+        format!(
+            "{}.{}.{}",
+            part(&header),
+            part(&claims),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
     }
 
     /// Checks an `Authorization` header value.

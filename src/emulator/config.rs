@@ -61,6 +61,10 @@ impl Default for DeltaConfig {
     }
 }
 
+/// The emulated tenant's verified domain: its users' principal names, group mail addresses and
+/// invited guests' `#EXT#` names use it.
+pub(crate) const TENANT_DOMAIN: &str = "contoso.example";
+
 /// Graph's resource-unit quota for one application in a large tenant (more than 500 users), per
 /// 10 s (GRAPH.md B.5). On by default, so that tests and the benchmark meet the throttling a
 /// real tenant of that size answers with.

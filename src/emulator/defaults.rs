@@ -1,6 +1,8 @@
 //! What every Graph tenant has, whatever it was seeded or generated with: the authorization and
-//! authentication methods policy singletons (with the method configurations a fresh tenant
-//! shows) and the three built-in authentication strength policies.
+//! authentication methods policy singletons (with the eight method configurations v1.0 has and
+//! a real tenant returns: Fido2, MicrosoftAuthenticator, Sms, TemporaryAccessPass,
+//! SoftwareOath, Voice, Email, X509Certificate [obs: mondoohq/mql PR #5698]) and the three
+//! built-in authentication strength policies.
 
 use serde_json::{json, Map, Value};
 
@@ -65,7 +67,15 @@ fn insert_default_singletons(tenant: &mut Tenant) {
                     {"@odata.type": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethodConfiguration", "id": "MicrosoftAuthenticator", "state": "enabled", "excludeTargets": [], "includeTargets": [{"id": "all_users", "targetType": "group", "isRegistrationRequired": false, "authenticationMode": "any"}]},
                     {"@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration", "id": "Sms", "state": "disabled", "excludeTargets": [], "includeTargets": []},
                     {"@odata.type": "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration", "id": "TemporaryAccessPass", "state": "enabled", "defaultLifetimeInMinutes": 60, "defaultLength": 8, "minimumLifetimeInMinutes": 60, "maximumLifetimeInMinutes": 480, "isUsableOnce": false, "excludeTargets": [], "includeTargets": [{"id": "all_users", "targetType": "group", "isRegistrationRequired": false}]},
-                    {"@odata.type": "#microsoft.graph.emailAuthenticationMethodConfiguration", "id": "Email", "state": "enabled", "allowExternalIdToUseEmailOtp": "default", "excludeTargets": [], "includeTargets": []}
+                    {"@odata.type": "#microsoft.graph.softwareOathAuthenticationMethodConfiguration", "id": "SoftwareOath", "state": "disabled", "excludeTargets": [], "includeTargets": []},
+                    {"@odata.type": "#microsoft.graph.voiceAuthenticationMethodConfiguration", "id": "Voice", "state": "disabled", "isOfficePhoneAllowed": false, "excludeTargets": [], "includeTargets": []},
+                    {"@odata.type": "#microsoft.graph.emailAuthenticationMethodConfiguration", "id": "Email", "state": "enabled", "allowExternalIdToUseEmailOtp": "default", "excludeTargets": [], "includeTargets": []},
+                    {"@odata.type": "#microsoft.graph.x509CertificateAuthenticationMethodConfiguration", "id": "X509Certificate", "state": "disabled", "certificateUserBindings": [
+                        {"x509CertificateField": "PrincipalName", "userProperty": "onPremisesUserPrincipalName", "priority": 1, "trustAffinityLevel": "low"},
+                        {"x509CertificateField": "RFC822Name", "userProperty": "userPrincipalName", "priority": 2, "trustAffinityLevel": "low"}],
+                     "authenticationModeConfiguration": {"x509CertificateAuthenticationDefaultMode": "x509CertificateSingleFactor", "x509CertificateDefaultRequiredAffinityLevel": "low", "rules": []},
+                     "crlValidationConfiguration": {"state": "disabled", "exemptedCertificateAuthoritiesSubjectKeyIdentifiers": []},
+                     "issuerHintsConfiguration": {"state": "disabled"}, "certificateAuthorityScopes": [], "excludeTargets": [], "includeTargets": []}
                 ],
             }),
         ),

@@ -3,21 +3,27 @@
 //! `model` is built from Microsoft's metadata and the Graph docs, never from tenantgit's
 //! `schema/` — and where it differs from Graph (GRAPH.md), the emulator is wrong. It serves
 //! list/get with `$select`, `$top`, `$expand` of references and opaque nextLinks;
-//! PATCH/POST/DELETE checked against the model; `$ref` links and `@odata.bind`; contained
-//! children; soft delete and restore through `directory/deletedItems`; invitations; delta
-//! queries with opaque, expiring tokens; the client credentials token endpoint, `$batch`, Graph's
-//! resource-unit and write throttles, and fault injection.
+//! PATCH/POST/DELETE checked against the model and its per-object write rules (synced, dynamic
+//! and mail-enabled objects, enabled app roles, mirrored service principals, external users);
+//! `$ref` links and `@odata.bind`; reverse lookups (`memberOf`, `ownedObjects`,
+//! `directReports`); contained children; soft delete and restore through
+//! `directory/deletedItems`; invitations; `directoryObjects/getByIds`; delta queries with opaque,
+//! expiring tokens; the client credentials token endpoint with JWT-shaped tokens, `$batch`,
+//! Graph's resource-unit and write throttles, fault injection, and a simulated Entra Connect
+//! (`POST /_emulator/sync`).
 //!
 //! Layers, each importing only those before it: `model` (Graph's types, facts and write rules),
 //! `rng`, `faults`, `config`, `odata`, `throttle`, `auth`; `state` (the tenant in memory);
-//! `seed`, `synthetic`, `defaults` (building a tenant); `shared` (what every request shares);
-//! `routes` (Graph semantics); `pipeline` (count → faults → throttle → route); `batch`; `server`
-//! (HTTP, the running [`Emulator`]).
+//! `dynamic` (dynamic group membership); `seed`, `synthetic`, `defaults` (building a tenant);
+//! `sync` (on-premises changes); `shared` (what every request shares); `routes` (Graph
+//! semantics); `pipeline` (count → faults → throttle → route); `batch`; `server` (HTTP, the
+//! running [`Emulator`]).
 
 mod auth;
 mod batch;
 mod config;
 mod defaults;
+mod dynamic;
 mod faults;
 mod model;
 mod odata;
@@ -28,6 +34,7 @@ mod seed;
 mod server;
 mod shared;
 mod state;
+mod sync;
 mod synthetic;
 #[cfg(test)]
 mod tests;

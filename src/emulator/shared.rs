@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Auth;
-use super::config::{DeltaConfig, EmulatorConfig};
+use super::config::{DeltaConfig, EmulatorConfig, TENANT_DOMAIN};
 use super::faults::{FaultRule, Faults};
+use super::model::{model, TenantFacts};
 use super::state::Tenant;
 use super::throttle::Throttle;
 
@@ -102,6 +103,8 @@ pub(crate) struct Shared {
     /// `http://127.0.0.1:PORT`, for absolute nextLinks and contexts.
     pub base: String,
     pub tenant_id: String,
+    /// The tenant as the write rules see it (its id and verified domains).
+    pub facts: TenantFacts,
     pub latency: Duration,
     tenant: RwLock<Tenant>,
     pub auth: Mutex<Auth>,
@@ -111,6 +114,30 @@ pub(crate) struct Shared {
     pub stats: Counters,
 }
 
+/// The domains a tenant has verified, which the emulator does not model as objects: its own
+/// domain and every domain its members' principal names already use (a tenant seeded from a
+/// real snapshot keeps its domains). Guests' `#EXT#` names do not count.
+fn verified_domains(t: &Tenant) -> Vec<String> {
+    let mut domains = vec![TENANT_DOMAIN.to_string()];
+    if let Some(users) = model().collection("users") {
+        for slot in t.live(users).values().chain(t.recycle(users).values()) {
+            let Some(e) = t.entry(*slot) else { continue };
+            let Some(upn) = e.str_prop("userPrincipalName") else {
+                continue;
+            };
+            if upn.contains('#') || e.str_prop("userType") == Some("Guest") {
+                continue;
+            }
+            if let Some((_, d)) = upn.rsplit_once('@') {
+                domains.push(d.to_ascii_lowercase());
+            }
+        }
+    }
+    domains.sort();
+    domains.dedup();
+    domains
+}
+
 /// A panic while a lock is held leaves data that is still consistent enough for a test server.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -118,12 +145,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     pub fn new(config: &EmulatorConfig, base: String, tenant: Tenant) -> Shared {
+        let facts = TenantFacts {
+            id: config.tenant_id.clone(),
+            domains: verified_domains(&tenant),
+        };
         Shared {
             base,
             tenant_id: config.tenant_id.clone(),
+            facts,
             latency: config.latency,
             tenant: RwLock::new(tenant),
             auth: Mutex::new(Auth::new(
+                config.tenant_id.clone(),
                 config.client_id.clone(),
                 config.client_secret.clone(),
                 config.token_lifetime,

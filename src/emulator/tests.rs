@@ -107,12 +107,12 @@ fn synthetic_departments_are_skewed_and_groups_reference_real_objects() {
     let users = kind_index("users").unwrap();
     let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
     for slot in t.live(users).values() {
-        let d = t
-            .entry(*slot)
-            .unwrap()
-            .str_prop("department")
-            .unwrap()
-            .to_string();
+        let e = t.entry(*slot).unwrap();
+        // Invited guests belong to no department.
+        if e.str_prop("userType") == Some("Guest") {
+            continue;
+        }
+        let d = e.str_prop("department").unwrap().to_string();
         *sizes.entry(d).or_default() += 1;
     }
     let largest = *sizes.values().max().unwrap();
@@ -120,7 +120,17 @@ fn synthetic_departments_are_skewed_and_groups_reference_real_objects() {
     assert!((10..=15).contains(&sizes.len()), "{sizes:?}");
     assert!(largest >= 300 && largest > 5 * smallest, "{sizes:?}");
     assert_eq!(t.count_live(kind_index("groups").unwrap()), 40);
-    assert_eq!(t.count_live(kind_index("servicePrincipals").unwrap()), 5);
+    // One per application, and Microsoft's first-party ones every tenant has.
+    let sps = kind_index("servicePrincipals").unwrap();
+    let microsoft = t
+        .live(sps)
+        .values()
+        .filter(|s| {
+            t.entry(**s).unwrap().str_prop("appOwnerOrganizationId")
+                == Some("f8cdef31-a31e-4b4a-93e4-5f571e91255a")
+        })
+        .count();
+    assert_eq!((t.count_live(sps), microsoft), (5 + 4, 4));
     assert_eq!(
         t.count_live(kind_index("conditionalAccessPolicies").unwrap()),
         12
@@ -256,12 +266,27 @@ fn the_generated_tenant_holds_only_what_the_model_knows() {
     generate(&spec, "00000000-0000-0000-0000-0000000000e1", &mut t);
     super::defaults::insert(&mut t);
     let m = model();
+    let apps = kind_index("applications").unwrap();
+    let ext_child = m.collections[apps].child("extensionProperties").unwrap();
+    let extensions: Vec<String> = t
+        .live(apps)
+        .values()
+        .flat_map(|a| t.entry(*a).unwrap().children(ext_child).to_vec())
+        .filter_map(|d| d["name"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(extensions.len(), 1);
     let mut checked = 0;
     for k in 0..m.collections.len() {
         for slot in t.live(k).values() {
             let e = t.entry(*slot).unwrap();
             let ty = e.ty();
             for (name, value) in &e.props {
+                // Directory extension values, of an extension an application defines.
+                if name.starts_with("extension_") {
+                    assert!(extensions.contains(name), "{name} is not defined");
+                    checked += 1;
+                    continue;
+                }
                 let p = ty
                     .prop(name)
                     .unwrap_or_else(|| panic!("{} has no property {name}", ty.name));

@@ -57,8 +57,10 @@ mod test_emulator_delta;
 mod test_emulator_delta_links;
 mod test_emulator_delta_tokens;
 mod test_emulator_faults;
+mod test_emulator_hybrid;
 mod test_emulator_reads;
 mod test_emulator_routes;
+mod test_emulator_rules;
 mod test_emulator_validation;
 mod test_emulator_writes;
 #[cfg(unix)]

@@ -198,3 +198,55 @@ async fn graph_calls_need_a_valid_unexpired_token() {
     assert_eq!(r.status, 401);
     assert_eq!(r.message(), "Access token has expired or is not yet valid.");
 }
+
+#[tokio::test]
+async fn access_tokens_are_jwts_naming_the_tenant_and_the_client() {
+    let tenant = "5b1e3c2a-0d4f-4e6a-9b8c-7d6e5f4a3b2c";
+    let g = Graph::start(EmulatorConfig {
+        tenant_id: tenant.into(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let (status, body) = token_request(
+        &g,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "tenantgit-emulator"),
+            ("client_secret", "emulator-secret"),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let token = body["access_token"].as_str().unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "header.payload.signature");
+    let decode = |p: &str| -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).expect("base64url")).expect("JSON")
+    };
+    let header = decode(parts[0]);
+    assert_eq!(header["typ"], "JWT");
+    let claims = decode(parts[1]);
+    assert_eq!(
+        claims["tid"], tenant,
+        "a client learns its tenant from its token"
+    );
+    assert_eq!(claims["appid"], "tenantgit-emulator");
+    assert_eq!(claims["aud"], "https://graph.microsoft.com");
+    assert_eq!(claims["iss"], format!("https://sts.windows.net/{tenant}/"));
+    assert_eq!(claims["idtyp"], "app");
+    let now = chrono::Utc::now().timestamp();
+    let exp = claims["exp"].as_i64().unwrap();
+    assert!((now + 3500..=now + 3600).contains(&exp), "{exp} vs {now}");
+    assert!(!URL_SAFE_NO_PAD.decode(parts[2]).unwrap().is_empty());
+    // The token is what Graph calls take; a second one differs.
+    let r = g
+        .http
+        .get(format!("{}/v1.0/users", g.emu.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_ne!(token_for(&g.http, &g.emu.url()).await, token);
+}

@@ -22,7 +22,8 @@ async fn first_id(g: &Graph, path: &str) -> String {
 #[tokio::test]
 async fn patch_follows_graph_rules() {
     let g = tenant().await;
-    let uid = first_id(&g, "users").await;
+    // A cloud-only user: most users are synced from AD, and their profile is mastered there.
+    let uid = cloud_members(&g).await[0].clone();
     let r = g
         .call(
             "PATCH",
@@ -180,16 +181,14 @@ async fn patch_follows_graph_rules() {
 #[tokio::test]
 async fn ref_links_add_duplicate_remove() {
     let g = tenant().await;
-    let (groups, _) = g.get_all("groups?$top=999&$select=id,displayName").await;
-    let gid = groups
-        .iter()
-        .find(|x| x["displayName"] == "Dept - Legal")
-        .or(groups.last())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // A cloud security group with two owners: department groups are synced from AD, and their
+    // membership is mastered there.
     let (users, _) = g.get_all("users?$top=999&$select=id").await;
+    let owners: Vec<String> = users[..2]
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    let gid = cloud_group(&g, "Project Falcon", &owners, &[]).await;
     let before = g.ids(&format!("groups/{gid}/members")).await;
     let outsider = users
         .iter()

@@ -87,12 +87,7 @@ fn a_changed_tenant_commits_only_what_changed() {
     assert_status(&h.run(&["snapshot"]), 0);
     let user = h.file("users/", "");
     let id = h.id_of(&user);
-    let (status, _) = h.graph(
-        "PATCH",
-        &format!("users/{id}"),
-        Some(json!({"department": "Changed Dept"})),
-    );
-    assert_eq!(status, 204);
+    h.change_user(&id, json!({"department": "Changed Dept"}));
     let out = h.run(&["snapshot"]);
     assert_status(&out, 0);
     let changed = h.git(&["diff", "--name-only", "HEAD~1", "HEAD"]);
@@ -117,15 +112,7 @@ fn a_fault_mid_read_commits_nothing_and_exits_2() {
     std::fs::write(&toml, text).unwrap();
     let head = h.head().unwrap();
     let id = h.id_of(&h.file("users/", ""));
-    assert_eq!(
-        h.graph(
-            "PATCH",
-            &format!("users/{id}"),
-            Some(json!({"city": "Elsewhere"}))
-        )
-        .0,
-        204
-    );
+    h.change_user(&id, json!({"city": "Elsewhere"}));
     let rule: FaultRule = serde_json::from_value(json!({
         "method": "GET", "path": "/groups", "action": {"type": "status", "status": 500}
     }))

@@ -114,12 +114,7 @@ fn change_tenant(h: &TestEnvironment, n: usize) {
     assert!(users.len() > n, "enough users");
     for (i, path) in users.iter().take(n).enumerate() {
         let id = h.id_of(path);
-        let (status, body) = h.graph(
-            "PATCH",
-            &format!("users/{id}"),
-            Some(json!({"department": format!("Reorganised {i}")})),
-        );
-        assert_eq!(status, 204, "{body}");
+        h.change_user(&id, json!({"department": format!("Reorganised {i}")}));
     }
     let gone = h.id_of(&users[n]);
     let (status, body) = h.graph("DELETE", &format!("users/{gone}"), None);
@@ -421,22 +416,12 @@ fn a_merged_change_not_yet_applied_is_never_reverted_by_a_snapshot() {
         .unwrap()
         .to_string();
     let other = h.id_of(&other_path);
-    let (status, _) = h.graph(
-        "PATCH",
-        &format!("users/{other}"),
-        Some(json!({"city": "Drifted"})),
-    );
-    assert_eq!(status, 204);
+    h.change_user(&other, json!({"city": "Drifted"}));
     assert_status(&h.run(&["snapshot"]), 2);
 
     // Applied (here by hand, as `apply` would): the snapshot records the drift and keeps the
     // desired change.
-    let (status, _) = h.graph(
-        "PATCH",
-        &format!("users/{id}"),
-        Some(json!({"department": "Desired Dept"})),
-    );
-    assert_eq!(status, 204);
+    h.change_user(&id, json!({"department": "Desired Dept"}));
     assert_snapshot!("applied", h.run(&["snapshot"]));
     assert_eq!(h.git(&["rev-parse", "HEAD~1"]).trim(), desired);
     assert!(h
@@ -449,12 +434,7 @@ fn a_merged_change_not_yet_applied_is_never_reverted_by_a_snapshot() {
         "only the drifted user: {changed}"
     );
     // From now on that object is observed: a later change in the tenant is drift, recorded.
-    let (status, _) = h.graph(
-        "PATCH",
-        &format!("users/{id}"),
-        Some(json!({"department": "Changed In The Portal"})),
-    );
-    assert_eq!(status, 204);
+    h.change_user(&id, json!({"department": "Changed In The Portal"}));
     assert_status(&h.run(&["snapshot"]), 0);
     assert!(h
         .git(&["show", &format!("HEAD:{path}")])
@@ -468,12 +448,7 @@ fn a_confirmed_change_with_an_unchanged_tenant_still_marks_it_observed() {
     let path = h.file("users/", "");
     let id = h.id_of(&path);
     let desired = commit_department(&h, &path, "Desired Dept", "Move a user");
-    let (status, _) = h.graph(
-        "PATCH",
-        &format!("users/{id}"),
-        Some(json!({"department": "Desired Dept"})),
-    );
-    assert_eq!(status, 204);
+    h.change_user(&id, json!({"department": "Desired Dept"}));
     // The tenant is exactly HEAD: a commit with the same tree marks the change observed.
     let out = h.run(&["snapshot"]);
     assert_status(&out, 0);

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::edm::TypeRef;
 use super::rules::{Condition, WriteRule};
 use super::{
-    Access, Child, Collection, ComplexType, EntityType, Link, Model, Navigation, Property, Seed,
-    SoftDelete, Unique,
+    Access, Child, Collection, ComplexType, EntityType, Limits, Link, Model, Navigation, Property,
+    Reverse, Seed, SoftDelete, Unique,
 };
 
 #[derive(Deserialize)]
@@ -43,6 +43,7 @@ struct RawFacts {
     collections: BTreeMap<String, RawCollection>,
     types: BTreeMap<String, RawTypeFacts>,
     complex_types: BTreeMap<String, RawComplex>,
+    limits: Limits,
     write_rules: Vec<WriteRule>,
 }
 
@@ -134,6 +135,9 @@ struct RawCollection {
     links: BTreeMap<String, RawLink>,
     #[serde(default)]
     children: BTreeMap<String, Option<RawChild>>,
+    /// Reverse lookup name → `collection.link` sources.
+    #[serde(default)]
+    reverse: BTreeMap<String, Vec<String>>,
     #[allow(dead_code)]
     source: String,
 }
@@ -394,19 +398,95 @@ pub(super) fn load(metadata: &str, facts: &str) -> Result<Model, String> {
         enums: meta.enums.into_iter().collect(),
         collections: Vec::new(),
         rules: facts.write_rules,
+        limits: facts.limits,
     };
     for r in &model.rules {
-        for t in &r.types {
-            model
-                .entity(t)
-                .ok_or_else(|| format!("facts.yaml: rule {} names unknown type {t}", r.name))?;
-        }
+        check_rule(&model, r)?;
     }
-    for (name, c) in facts.collections {
+    let mut reverse = Vec::new();
+    for (name, mut c) in facts.collections {
+        reverse.push(std::mem::take(&mut c.reverse));
         let collection = build_collection(&model, name, c)?;
         model.collections.push(collection);
     }
+    // Reverse lookups name other collections, so they are resolved once all exist.
+    for (k, raw) in reverse.into_iter().enumerate() {
+        let built = build_reverse(&model, k, raw)?;
+        model.collections[k].reverse = built;
+    }
     Ok(model)
+}
+
+/// Each reverse lookup is a navigation of the collection's type in the metadata, and each of its
+/// sources a reference link of another collection.
+fn build_reverse(
+    m: &Model,
+    k: usize,
+    raw: BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Reverse>, String> {
+    let coll = &m.collections[k];
+    let err = |what: String| format!("facts.yaml: collection {}: reverse {what}", coll.name);
+    let ty = m.ty(coll.ty);
+    let mut out = Vec::new();
+    for (name, sources) in raw {
+        let nav = ty
+            .nav(&name)
+            .filter(|n| n.collection && !n.contained)
+            .ok_or_else(|| err(format!("{name}: {} has no such relationship", ty.name)))?;
+        let mut resolved = Vec::new();
+        for src in sources {
+            let (cn, ln) = src
+                .split_once('.')
+                .ok_or_else(|| err(format!("{name}: {src} is not collection.link")))?;
+            let ck = m
+                .collection(cn)
+                .ok_or_else(|| err(format!("{name}: unknown collection {cn}")))?;
+            let li = m.collections[ck]
+                .link(ln)
+                .ok_or_else(|| err(format!("{name}: {cn} has no link {ln}")))?;
+            resolved.push((ck, li));
+        }
+        out.push(Reverse {
+            name: nav.name.clone(),
+            sources: resolved,
+        });
+    }
+    Ok(out)
+}
+
+/// A rule names only types, properties and relationships the metadata has (patterns ending in
+/// `*` aside), so that a typo cannot make a rule silently cover nothing.
+fn check_rule(m: &Model, r: &WriteRule) -> Result<(), String> {
+    let err = |what: String| format!("facts.yaml: rule {}: {what}", r.name);
+    let mut types = Vec::new();
+    for t in &r.types {
+        types.push(
+            m.entity(t)
+                .ok_or_else(|| err(format!("unknown type {t}")))?,
+        );
+    }
+    let names = r.properties.iter().chain(&r.except);
+    for p in names.filter(|p| !p.ends_with('*')) {
+        let known = types.iter().any(|t| {
+            let ty = m.ty(*t);
+            ty.prop(p).is_some_and(|q| q.name == *p) || ty.nav(p).is_some_and(|n| n.name == *p)
+        });
+        if !known {
+            return Err(err(format!("no property {p} on {}", r.types.join(", "))));
+        }
+    }
+    for l in &r.links {
+        if !types
+            .iter()
+            .any(|t| m.ty(*t).nav(l).is_some_and(|n| n.name == *l))
+        {
+            return Err(err(format!(
+                "no relationship {l} on {}",
+                r.types.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn build_collection(m: &Model, name: String, c: RawCollection) -> Result<Collection, String> {
@@ -512,5 +592,6 @@ fn build_collection(m: &Model, name: String, c: RawCollection) -> Result<Collect
         unique,
         links,
         children,
+        reverse: Vec::new(),
     })
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub(crate) use edm::{check_value, Invalid, InvalidKind, TypeBase, TypeRef};
-pub(crate) use rules::{refusal, Condition, Write, WriteOp, WriteRule};
+pub(crate) use rules::{refusal, Condition, TenantFacts, Write, WriteOp, WriteRule};
 
 const METADATA: &str = include_str!("metadata.yaml");
 const FACTS: &str = include_str!("facts.yaml");
@@ -37,6 +37,28 @@ pub(crate) struct Model {
     /// The collections and singletons the emulator serves, in facts order.
     pub collections: Vec<Collection>,
     pub rules: Vec<WriteRule>,
+    pub limits: Limits,
+}
+
+/// Protocol limits the docs state (facts.yaml `limits`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct Limits {
+    /// Items of an expanded relationship.
+    pub expanded_items: usize,
+    /// Objects in one page of a list with `$expand`.
+    pub expanded_page: usize,
+    /// Ids one `directoryObjects/getByIds` takes.
+    pub get_by_ids: usize,
+}
+
+/// A read-only reverse lookup (`users/{id}/memberOf`): the objects whose references name this
+/// one.
+#[derive(Debug, Clone)]
+pub(crate) struct Reverse {
+    pub name: String,
+    /// (collection, link) pairs to look in.
+    pub sources: Vec<(usize, usize)>,
 }
 
 impl Model {
@@ -289,6 +311,7 @@ pub(crate) struct Collection {
     pub unique: Vec<Unique>,
     pub links: Vec<Link>,
     pub children: Vec<Child>,
+    pub reverse: Vec<Reverse>,
 }
 
 impl Collection {
@@ -296,6 +319,12 @@ impl Collection {
         self.links
             .iter()
             .position(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn reverse(&self, name: &str) -> Option<&Reverse> {
+        self.reverse
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
     }
 
     pub fn child(&self, name: &str) -> Option<usize> {

@@ -51,8 +51,9 @@ pub(crate) enum Check {
     EnabledEntitlementChanged,
     /// The service principal's application belongs to another tenant.
     OwnedByAnotherTenant,
-    /// A create makes a guest (`userType: Guest`).
-    GuestCreate,
+    /// The user principal name is outside the tenant's verified domains or carries the `#EXT#`
+    /// marker of invited guests.
+    ExternalUserPrincipalName,
 }
 
 /// One per-object write rule (facts.yaml `writeRules`).
@@ -67,7 +68,7 @@ pub(crate) struct WriteRule {
     /// The rule covers writes touching one of these properties (all when empty).
     #[serde(default)]
     pub properties: Vec<String>,
-    /// Writes touching only these properties are allowed.
+    /// Writes touching only these properties are allowed (`prefix*` matches by prefix).
     #[serde(default)]
     pub except: Vec<String>,
     /// Link operations on these links (all when empty).
@@ -95,7 +96,26 @@ pub(crate) struct Write<'a> {
     /// Properties the write sets (empty for link writes).
     pub body: &'a [(String, Value)],
     pub link: Option<&'a str>,
-    pub tenant_id: &'a str,
+    pub tenant: &'a TenantFacts,
+}
+
+/// What the rules need to know about the tenant itself.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TenantFacts {
+    pub id: String,
+    /// Domains user principal names may use, lower case.
+    pub domains: Vec<String>,
+}
+
+/// `name` is `pattern`, or starts with it when the pattern ends with `*` (case-insensitively,
+/// as Graph matches property names).
+fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix)),
+        None => pattern.eq_ignore_ascii_case(name),
+    }
 }
 
 impl WriteRule {
@@ -120,7 +140,7 @@ impl WriteRule {
             if !self.except.is_empty()
                 && w.body
                     .iter()
-                    .all(|(k, _)| self.except.iter().any(|e| e == k))
+                    .all(|(k, _)| self.except.iter().any(|e| name_matches(e, k)))
             {
                 return false;
             }
@@ -131,11 +151,13 @@ impl WriteRule {
                 .state
                 .get("appOwnerOrganizationId")
                 .and_then(Value::as_str)
-                .is_some_and(|o| !o.eq_ignore_ascii_case(w.tenant_id)),
-            Some(Check::GuestCreate) => w
+                .is_some_and(|o| !o.eq_ignore_ascii_case(&w.tenant.id)),
+            Some(Check::ExternalUserPrincipalName) => w
                 .body
                 .iter()
-                .any(|(k, v)| k == "userType" && v.as_str() == Some("Guest")),
+                .find(|(k, _)| k == "userPrincipalName")
+                .and_then(|(_, v)| v.as_str())
+                .is_some_and(|upn| external_upn(upn, &w.tenant.domains)),
             Some(Check::EnabledEntitlementChanged) => w.body.iter().any(|(k, new)| {
                 let old = match k.as_str() {
                     "appRoles" | "oauth2PermissionScopes" => w.state.get(k),
@@ -156,8 +178,21 @@ impl WriteRule {
     }
 }
 
+/// A user principal name a member of this directory cannot have: the B2B `#EXT#` marker, or a
+/// domain that is not one of the tenant's.
+fn external_upn(upn: &str, domains: &[String]) -> bool {
+    if upn.to_ascii_lowercase().contains("#ext#") {
+        return true;
+    }
+    match upn.rsplit_once('@') {
+        Some((_, domain)) => !domains.iter().any(|d| d.eq_ignore_ascii_case(domain)),
+        None => true,
+    }
+}
+
 /// An enabled entry of `old` (by `id`) is missing from `new`, or changed there other than by
-/// being disabled (disabling first is how Graph wants it done).
+/// being disabled (disabling first, alone, is how Graph wants it done). Nulls and absent fields
+/// are one fact, and the read-only `origin` is not compared.
 fn enabled_changed(old: &Value, new: &Value) -> bool {
     let new_items = new.as_array().map(Vec::as_slice).unwrap_or_default();
     old.as_array().into_iter().flatten().any(|o| {
@@ -166,9 +201,25 @@ fn enabled_changed(old: &Value, new: &Value) -> bool {
         }
         match new_items.iter().find(|n| n.get("id") == o.get("id")) {
             None => true,
-            Some(n) => n.get("isEnabled") != Some(&Value::Bool(false)) && n != o,
+            Some(n) => !same_entry(o, n),
         }
     })
+}
+
+/// Two entries equal in everything but `isEnabled` and `origin`, nulls ignored.
+fn same_entry(a: &Value, b: &Value) -> bool {
+    let fields = |v: &Value| -> Vec<(String, Value)> {
+        let mut f: Vec<(String, Value)> = v
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| !v.is_null() && *k != "isEnabled" && *k != "origin")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        f.sort_by(|x, y| x.0.cmp(&y.0));
+        f
+    };
+    fields(a) == fields(b)
 }
 
 /// The first enforced rule that refuses `w`.

@@ -151,8 +151,12 @@ fn values_are_checked_against_their_edm_types() {
 }
 
 #[test]
-fn write_rules_refuse_only_when_enforced() {
+fn write_rules_cover_their_object_state_and_writes() {
     let m = model();
+    let facts = TenantFacts {
+        id: "t".into(),
+        domains: vec!["contoso.example".into()],
+    };
     let group = m.entity("group").unwrap();
     let dynamic = props(json!({"groupTypes": ["DynamicMembership"], "displayName": "D"}));
     let w = Write {
@@ -161,7 +165,7 @@ fn write_rules_refuse_only_when_enforced() {
         state: &dynamic,
         body: &[],
         link: Some("members"),
-        tenant_id: "t",
+        tenant: &facts,
     };
     let rule = m
         .rules
@@ -169,14 +173,13 @@ fn write_rules_refuse_only_when_enforced() {
         .find(|r| r.name == "dynamicMembership")
         .unwrap();
     assert!(rule.applies(m, &w));
-    // Shipped lenient: tenantgit still sends these writes.
-    assert!(!rule.enforce);
-    assert!(refusal(m, &w).is_none());
-    // The same rule, enforced, refuses; on another link or a static group it does not apply.
-    let mut enforced = rule.clone();
-    enforced.enforce = true;
-    assert!(enforced.applies(m, &w));
-    assert!(!enforced.applies(
+    assert!(rule.enforce);
+    assert_eq!(
+        refusal(m, &w).map(|r| r.name.as_str()),
+        Some("dynamicMembership")
+    );
+    // On another link or a static group it does not apply.
+    assert!(!rule.applies(
         m,
         &Write {
             link: Some("owners"),
@@ -184,7 +187,7 @@ fn write_rules_refuse_only_when_enforced() {
         }
     ));
     let fixed = props(json!({"groupTypes": [], "displayName": "S"}));
-    assert!(!enforced.applies(m, &Write { state: &fixed, ..w }));
+    assert!(!rule.applies(m, &Write { state: &fixed, ..w }));
 
     // A named check: an enabled app role may be disabled, but not dropped while enabled.
     let app = m.entity("application").unwrap();
@@ -206,7 +209,7 @@ fn write_rules_refuse_only_when_enforced() {
         state: &state,
         body: &drop,
         link: None,
-        tenant_id: "t",
+        tenant: &facts,
     };
     assert!(entitlement.applies(m, &base));
     assert!(!entitlement.applies(
@@ -216,13 +219,48 @@ fn write_rules_refuse_only_when_enforced() {
             ..base
         }
     ));
+    // Disabling and changing in one PATCH is refused; so is a changed enabled role; nulls and
+    // the read-only origin do not count as changes.
+    let mut renamed = disabled.clone();
+    renamed["value"] = json!("Writer");
+    let both = [("appRoles".to_string(), json!([renamed]))];
+    assert!(entitlement.applies(
+        m,
+        &Write {
+            body: &both,
+            ..base
+        }
+    ));
+    let mut same = role.clone();
+    same["origin"] = json!("Application");
+    same["description"] = Value::Null;
+    let unchanged = [("appRoles".to_string(), json!([same]))];
+    assert!(!entitlement.applies(
+        m,
+        &Write {
+            body: &unchanged,
+            ..base
+        }
+    ));
+    // Scopes of an application live in api.oauth2PermissionScopes.
+    let scope = json!({"id": "s1", "isEnabled": true, "value": "read", "type": "User"});
+    let with_api = props(json!({"api": {"oauth2PermissionScopes": [scope]}}));
+    let no_scopes = [("api".to_string(), json!({"oauth2PermissionScopes": []}))];
+    assert!(entitlement.applies(
+        m,
+        &Write {
+            state: &with_api,
+            body: &no_scopes,
+            ..base
+        }
+    ));
     // Synced users: only the listed cloud properties may change.
     let user = m.entity("user").unwrap();
     let synced = props(json!({"onPremisesSyncEnabled": true}));
     let rule = m
         .rules
         .iter()
-        .find(|r| r.name == "onPremisesMastered")
+        .find(|r| r.name == "onPremisesMasteredUser")
         .unwrap();
     let usage = [("usageLocation".to_string(), json!("DE"))];
     let title = [("jobTitle".to_string(), json!("Boss"))];
@@ -232,10 +270,71 @@ fn write_rules_refuse_only_when_enforced() {
         state: &synced,
         body: &usage,
         link: None,
-        tenant_id: "t",
+        tenant: &facts,
     };
     assert!(!rule.applies(m, &w));
     assert!(rule.applies(m, &Write { body: &title, ..w }));
+    // A directory extension registered in the cloud stays writable (an `except` pattern).
+    let ext = [("extension_0123abcd_costCenter".to_string(), json!("CC-1"))];
+    assert!(!rule.applies(m, &Write { body: &ext, ..w }));
+    // The manager is mastered on-premises; a cloud-only user's is not.
+    let manager = Write {
+        op: WriteOp::AddLink,
+        body: &[],
+        link: Some("manager"),
+        ..w
+    };
+    assert!(rule.applies(m, &manager));
+    let cloud = props(json!({"displayName": "C"}));
+    assert!(!rule.applies(
+        m,
+        &Write {
+            state: &cloud,
+            ..manager
+        }
+    ));
+
+    // POST /users refuses an external or #EXT# principal name, not an internal guest.
+    let external = m
+        .rules
+        .iter()
+        .find(|r| r.name == "externalUserThroughUsers")
+        .unwrap();
+    let create = |upn: &str, user_type: &str| {
+        vec![
+            ("userPrincipalName".to_string(), json!(upn)),
+            ("userType".to_string(), json!(user_type)),
+        ]
+    };
+    let empty = Map::new();
+    for (upn, ty, refused) in [
+        ("ann@contoso.example", "Guest", false),
+        ("ann@CONTOSO.example", "Member", false),
+        ("ann@fabrikam.example", "Guest", true),
+        ("ann_fabrikam.example#EXT#@contoso.example", "Guest", true),
+        ("no-domain", "Member", true),
+    ] {
+        let body = create(upn, ty);
+        let w = Write {
+            op: WriteOp::Create,
+            ty: user,
+            state: &empty,
+            body: &body,
+            link: None,
+            tenant: &facts,
+        };
+        assert_eq!(external.applies(m, &w), refused, "{upn}");
+    }
+}
+
+#[test]
+fn a_rule_naming_something_the_metadata_lacks_is_a_load_error() {
+    let facts = super::FACTS.replace("except: [classification,", "except: [clasification,");
+    let err = load::load(super::METADATA, &facts).unwrap_err();
+    assert!(err.contains("clasification"), "{err}");
+    let facts = super::FACTS.replace("    links: [manager]\n", "    links: [boss]\n");
+    let err = load::load(super::METADATA, &facts).unwrap_err();
+    assert!(err.contains("boss"), "{err}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use super::read::{page_by_id, single, Listing};
 use super::reply::{bad_request, no_segment, not_allowed, not_found, Reply};
 use super::request::Req;
 use super::writes::unique_check;
+use crate::emulator::dynamic;
 use crate::emulator::model::{model, SoftDelete};
 use crate::emulator::state::Render;
 
@@ -88,6 +89,7 @@ fn restore(req: &Req, slot: u32, id: &str) -> Reply {
         return r;
     }
     t.restore(slot);
+    dynamic::after_write(&mut t, slot);
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),

@@ -1,12 +1,13 @@
 //! Where a request goes: one synchronous `dispatch` for a method, a path below `/v1.0` and a
 //! query, shared by plain requests and `$batch` items. Paths are matched against the model's
-//! collections (longest path first), then an object id (or alternate key), then a reference or a
-//! contained child below it. Also the resource-unit cost of a request.
+//! collections (longest path first), then an object id (or alternate key), then a reference, a
+//! reverse lookup or a contained child below it; `directoryObjects/…` and `invitations` have their
+//! own modules. Also the resource-unit cost of a request.
 
-use super::read::{list, single, unsupported_expand};
-use super::reply::{error, no_segment, not_allowed, not_found, Ctx, Reply};
+use super::read::{list, single};
+use super::reply::{error, no_segment, not_allowed, not_found, unsupported_expand, Ctx, Reply};
 use super::request::Req;
-use super::{children, deleted, delta, invitations, links, writes};
+use super::{children, deleted, delta, directory, invitations, links, reverse, writes};
 use crate::emulator::model::model;
 use crate::emulator::odata::{pct_decode, PageToken, Query};
 use crate::emulator::shared::Shared;
@@ -47,22 +48,7 @@ pub(crate) fn dispatch(
     }
     match segs.as_slice() {
         ["directory", "deletedItems", rest @ ..] => deleted::route(&req, rest),
-        ["directoryObjects", id] if method == "GET" => {
-            let t = shared.read();
-            match t.live_slot(id) {
-                Some(slot) => single(
-                    &req,
-                    &t,
-                    slot,
-                    "directoryObjects/$entity",
-                    Render {
-                        odata_type: true,
-                        keep_key: false,
-                    },
-                ),
-                None => not_found(ctx, id),
-            }
-        }
+        ["directoryObjects", rest @ ..] if !rest.is_empty() => directory::route(&req, rest),
         ["invitations"] => invitations::route(&req),
         [first, rest @ ..] => {
             if let Some(reply) = by_key_function(&req, first, rest) {
@@ -213,6 +199,15 @@ fn collection_route(req: &Req, k: usize, rest: &[&str]) -> Reply {
                     return not_found(ctx, id);
                 };
                 return children::route(req, slot, ci, &with_key(key, tail));
+            }
+            if let Some(rev) = coll.reverse(seg) {
+                let Some(slot) = lookup(req, k, id) else {
+                    return not_found(ctx, id);
+                };
+                if let Some(cast) = tail.first() {
+                    return no_segment(ctx, cast);
+                }
+                return reverse::route(req, slot, rev, tail);
             }
             let Some(li) = coll.link(seg) else {
                 return no_segment(ctx, seg);

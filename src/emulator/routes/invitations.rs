@@ -9,6 +9,7 @@ use super::reply::{not_allowed, now, Reply};
 use super::request::Req;
 use super::validate::{parse_writes, Target};
 use super::writes::DOMAIN;
+use crate::emulator::dynamic;
 use crate::emulator::model::model;
 
 pub(crate) fn route(req: &Req) -> Reply {
@@ -60,7 +61,9 @@ pub(crate) fn route(req: &Req) -> Reply {
                 "identities": [{"signInType": "userPrincipalName", "issuer": DOMAIN, "issuerAssignedId": upn}],
             });
             let props = props.as_object().cloned().unwrap_or_default();
-            t.insert(users, uuid::Uuid::new_v4().to_string(), props)
+            let slot = t.insert(users, uuid::Uuid::new_v4().to_string(), props);
+            dynamic::after_write(&mut t, slot);
+            slot
         }
     };
     let user_id = t.entry(slot).map(|e| e.id.clone()).unwrap_or_default();

@@ -8,12 +8,11 @@ use std::ops::Bound;
 
 use serde_json::Value;
 
-use super::read::{
-    collection_body, context_fragment, directory_types, next_link, paging, resolve_select,
-};
+use super::read::{collection_body, context_fragment, next_link, paging};
 use super::reply::{bad_request, error, not_found, Ctx, Reply};
 use super::request::Req;
-use crate::emulator::model::{model, refusal, Link, Write, WriteOp};
+use super::select::{directory_types, resolve_select};
+use crate::emulator::model::{model, refusal, Link, TenantFacts, Write, WriteOp};
 use crate::emulator::odata::pct_decode;
 use crate::emulator::state::{Render, Tenant};
 
@@ -33,7 +32,7 @@ pub(crate) fn ref_target(url: &str) -> Option<String> {
 fn rule_check(
     ctx: &Ctx,
     t: &Tenant,
-    tenant_id: &str,
+    tenant: &TenantFacts,
     owner: u32,
     link: &Link,
     op: WriteOp,
@@ -47,12 +46,42 @@ fn rule_check(
         state: &e.props,
         body: &[],
         link: Some(&link.name),
-        tenant_id,
+        tenant,
     };
     match refusal(model(), &w) {
         Some(rule) => Err(error(ctx, rule.status, &rule.code, &rule.message)),
         None => Ok(()),
     }
+}
+
+/// The rules' verdict on the `@odata.bind` links of a create or PATCH body: each bound link is
+/// an add to the object in the state `state` (the new object's properties on create).
+pub(crate) fn binds_allowed(
+    ctx: &Ctx,
+    tenant: &TenantFacts,
+    kind: usize,
+    ty: usize,
+    state: &serde_json::Map<String, Value>,
+    binds: &[(usize, Vec<String>)],
+) -> Result<(), Reply> {
+    let coll = &model().collections[kind];
+    for (li, urls) in binds {
+        if urls.is_empty() {
+            continue;
+        }
+        let w = Write {
+            op: WriteOp::AddLink,
+            ty,
+            state,
+            body: &[],
+            link: Some(&coll.links[*li].name),
+            tenant,
+        };
+        if let Some(rule) = refusal(model(), &w) {
+            return Err(error(ctx, rule.status, &rule.code, &rule.message));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `target_id` may be added to link `li` of collection `kind` (of `owner` when it
@@ -158,14 +187,7 @@ pub(crate) fn add_ref(req: &Req, slot: u32, li: usize) -> Reply {
         return not_found(req.ctx, "");
     };
     let link = &model().collections[kind].links[li];
-    if let Err(r) = rule_check(
-        req.ctx,
-        &t,
-        &req.shared.tenant_id,
-        slot,
-        link,
-        WriteOp::AddLink,
-    ) {
+    if let Err(r) = rule_check(req.ctx, &t, &req.shared.facts, slot, link, WriteOp::AddLink) {
         return r;
     }
     match check_link_add(
@@ -201,7 +223,7 @@ pub(crate) fn remove_ref(req: &Req, slot: u32, li: usize, oid: &str) -> Reply {
     if let Err(r) = rule_check(
         req.ctx,
         &t,
-        &req.shared.tenant_id,
+        &req.shared.facts,
         slot,
         link,
         WriteOp::RemoveLink,
@@ -221,6 +243,15 @@ pub(crate) fn remove_ref(req: &Req, slot: u32, li: usize, oid: &str) -> Reply {
 /// `GET {owner}/{link}`: the references as directory objects, paged.
 pub(crate) fn list_links(req: &Req, slot: u32, li: usize) -> Reply {
     let t = req.shared.read();
+    let Some(entry) = t.entry(slot) else {
+        return not_found(req.ctx, "");
+    };
+    list_slots(req, &t, &entry.links[li])
+}
+
+/// A paged list of directory objects (live ones of `set`, in slot order) with `$select` and
+/// `@odata.type` on each: references and reverse lookups alike.
+pub(crate) fn list_slots(req: &Req, t: &Tenant, set: &BTreeSet<u32>) -> Reply {
     let page = match paging(req) {
         Ok(p) => p,
         Err(r) => return r,
@@ -228,7 +259,7 @@ pub(crate) fn list_links(req: &Req, slot: u32, li: usize) -> Reply {
     let resolved = match &page.select {
         Some(s) => match resolve_select(
             req.ctx,
-            &t,
+            t,
             s,
             &directory_types(),
             "microsoft.graph.directoryObject",
@@ -238,11 +269,7 @@ pub(crate) fn list_links(req: &Req, slot: u32, li: usize) -> Reply {
         },
         None => None,
     };
-    let Some(entry) = t.entry(slot) else {
-        return not_found(req.ctx, "");
-    };
     let after: Option<u32> = page.after.as_deref().and_then(|a| a.parse().ok());
-    let set: &BTreeSet<u32> = &entry.links[li];
     let range = match after {
         Some(a) => set.range((Bound::Excluded(a), Bound::Unbounded)),
         None => set.range(..),
@@ -328,14 +355,7 @@ pub(crate) fn put_ref(req: &Req, slot: u32, li: usize) -> Reply {
         return not_found(req.ctx, "");
     };
     let link = &model().collections[kind].links[li];
-    if let Err(r) = rule_check(
-        req.ctx,
-        &t,
-        &req.shared.tenant_id,
-        slot,
-        link,
-        WriteOp::AddLink,
-    ) {
+    if let Err(r) = rule_check(req.ctx, &t, &req.shared.facts, slot, link, WriteOp::AddLink) {
         return r;
     }
     let current: Vec<u32> = t
@@ -380,7 +400,7 @@ pub(crate) fn delete_single_ref(req: &Req, slot: u32, li: usize) -> Reply {
     if let Err(r) = rule_check(
         req.ctx,
         &t,
-        &req.shared.tenant_id,
+        &req.shared.facts,
         slot,
         link,
         WriteOp::RemoveLink,

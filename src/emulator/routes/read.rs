@@ -1,155 +1,19 @@
 //! Reading objects: `$select` resolved against the model, `$top`, opaque `$skiptoken` paging
-//! ordered by id (so it stays right while objects come and go), single objects, and `$expand` of
-//! a single-valued reference (`users?$expand=manager($select=id,displayName)`).
+//! ordered by id (so it stays right while objects come and go), single objects, and `$expand`
+//! (module `expand`), which also caps a page at `limits.expandedPage` objects as Graph does.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use serde_json::{Map, Value};
 
-use super::extensions;
-use super::reply::{bad_request, error, not_found, Ctx, Reply};
+use super::expand::{add_expanded, parse_expand};
+use super::reply::{bad_request, not_found, unsupported_expand, Reply};
 use super::request::Req;
+use super::select::resolve_select;
 use crate::emulator::model::model;
 use crate::emulator::odata::{PageToken, DEFAULT_TOP, MAX_TOP};
 use crate::emulator::state::{Render, Tenant};
-
-/// Resolves `$select` names against the properties Graph knows on `types` (and the directory
-/// extensions defined for them), in Graph's spelling.
-pub(crate) fn resolve_select(
-    ctx: &Ctx,
-    t: &Tenant,
-    select: &[String],
-    types: &[usize],
-    type_name: &str,
-) -> Result<Vec<String>, Reply> {
-    let m = model();
-    let mut out: Vec<String> = Vec::with_capacity(select.len());
-    for p in select {
-        let known = types
-            .iter()
-            .find_map(|ty| m.ty(*ty).prop(p).map(|q| q.name.clone()))
-            .or_else(|| {
-                types
-                    .iter()
-                    .find_map(|ty| extensions::definition(t, p, m.ty(*ty)).map(|e| e.name))
-            });
-        let Some(canon) = known else {
-            return Err(bad_request(
-                ctx,
-                &format!("Could not find a property named '{p}' on type '{type_name}'."),
-            ));
-        };
-        if !out.contains(&canon) {
-            out.push(canon);
-        }
-    }
-    Ok(out)
-}
-
-/// A single-valued reference to return inside each object.
-#[derive(Debug, Clone)]
-pub(crate) struct Expand {
-    pub link: usize,
-    pub name: String,
-    pub select: Option<Vec<String>>,
-}
-
-/// Parses `$expand` for a collection: `manager` or `manager($select=id,displayName)`.
-pub(crate) fn parse_expand(
-    ctx: &Ctx,
-    kind: usize,
-    raw: Option<&str>,
-) -> Result<Option<Expand>, Reply> {
-    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
-        return Ok(None);
-    };
-    let coll = &model().collections[kind];
-    let (name, options) = match raw.split_once('(') {
-        Some((n, rest)) => (n.trim(), rest.strip_suffix(')')),
-        None => (raw, Some("")),
-    };
-    let unsupported = || unsupported_expand(ctx, raw);
-    let Some(link) = coll.link(name).filter(|l| coll.links[*l].single) else {
-        return Err(unsupported());
-    };
-    let Some(options) = options else {
-        return Err(unsupported());
-    };
-    let mut select = None;
-    for opt in options.split(';').map(str::trim).filter(|o| !o.is_empty()) {
-        match opt.split_once('=') {
-            Some((k, v))
-                if k.trim()
-                    .trim_start_matches('$')
-                    .eq_ignore_ascii_case("select") =>
-            {
-                select = Some(v.split(',').map(|s| s.trim().to_string()).collect());
-            }
-            _ => return Err(unsupported()),
-        }
-    }
-    Ok(Some(Expand {
-        link,
-        name: coll.links[link].name.clone(),
-        select,
-    }))
-}
-
-pub(crate) fn unsupported_expand(ctx: &Ctx, raw: &str) -> Reply {
-    error(
-        ctx,
-        400,
-        "Request_UnsupportedQuery",
-        &format!(
-            "The query option '$expand={raw}' is not supported by the tenantgit Graph emulator."
-        ),
-    )
-}
-
-/// Entity types that can be reference ends, for `$select` on directory-object results.
-pub(crate) fn directory_types() -> Vec<usize> {
-    let m = model();
-    (0..m.types.len())
-        .filter(|t| m.is_a(*t, "directoryObject") && !m.ty(*t).is_abstract)
-        .collect()
-}
-
-/// Adds the expanded reference to a rendered object.
-fn add_expanded(
-    ctx: &Ctx,
-    t: &Tenant,
-    slot: u32,
-    x: &Expand,
-    out: &mut Map<String, Value>,
-) -> Result<(), Reply> {
-    let Some(target) = t
-        .entry(slot)
-        .and_then(|e| e.links[x.link].iter().copied().find(|s| t.is_live(*s)))
-    else {
-        return Ok(());
-    };
-    let select = match &x.select {
-        Some(s) => Some(resolve_select(
-            ctx,
-            t,
-            s,
-            &directory_types(),
-            "microsoft.graph.directoryObject",
-        )?),
-        None => None,
-    };
-    let r = t.render(
-        target,
-        select.as_deref(),
-        Render {
-            odata_type: true,
-            keep_key: false,
-        },
-    );
-    out.insert(x.name.clone(), Value::Object(r));
-    Ok(())
-}
 
 /// `$top`, defaulting to 100 and refusing anything outside 1..=999.
 fn page_size(req: &Req) -> Result<usize, Reply> {
@@ -261,7 +125,12 @@ pub(crate) fn page_by_id(req: &Req, t: &Tenant, l: &Listing) -> Reply {
             Err(r) => return r,
         },
         (None, Some(x)) => return unsupported_expand(req.ctx, x),
-        (None, None) => None,
+        (None, None) => Vec::new(),
+    };
+    let top = if expand.is_empty() {
+        page.top
+    } else {
+        page.top.min(model().limits.expanded_page)
     };
     let range = match &page.after {
         Some(a) => l
@@ -269,19 +138,17 @@ pub(crate) fn page_by_id(req: &Req, t: &Tenant, l: &Listing) -> Reply {
             .range::<str, _>((Bound::Excluded(a.as_str()), Bound::Unbounded)),
         None => l.index.range::<str, _>(..),
     };
-    let mut items = Vec::with_capacity(page.top.min(l.index.len()));
+    let mut items = Vec::with_capacity(top.min(l.index.len()));
     let mut last = None;
     let mut more = false;
     for (id, slot) in range {
-        if items.len() == page.top {
+        if items.len() == top {
             more = true;
             break;
         }
         let mut obj = t.render(*slot, resolved.as_deref(), l.render);
-        if let Some(x) = &expand {
-            if let Err(r) = add_expanded(req.ctx, t, *slot, x, &mut obj) {
-                return r;
-            }
+        if let Err(r) = add_expanded(req.ctx, t, *slot, &expand, &mut obj) {
+            return r;
         }
         items.push(Value::Object(obj));
         last = Some(id.clone());
@@ -328,10 +195,8 @@ pub(crate) fn single(req: &Req, t: &Tenant, slot: u32, context: &str, render: Re
         Value::String(req.context(&ctx_text)),
     );
     body.extend(t.render(slot, select.as_deref(), render));
-    if let Some(x) = &expand {
-        if let Err(r) = add_expanded(req.ctx, t, slot, x, &mut body) {
-            return r;
-        }
+    if let Err(r) = add_expanded(req.ctx, t, slot, &expand, &mut body) {
+        return r;
     }
     Reply::json(200, Value::Object(body))
 }

@@ -94,6 +94,18 @@ pub(crate) fn unknown_property(ctx: &Ctx, name: &str) -> Reply {
     )
 }
 
+/// An `$expand` the emulator does not serve.
+pub(crate) fn unsupported_expand(ctx: &Ctx, raw: &str) -> Reply {
+    error(
+        ctx,
+        400,
+        "Request_UnsupportedQuery",
+        &format!(
+            "The query option '$expand={raw}' is not supported by the tenantgit Graph emulator."
+        ),
+    )
+}
+
 pub(crate) fn read_only(ctx: &Ctx, name: &str) -> Reply {
     let message = if name == "passwordCredentials" {
         "Property 'passwordCredentials' is read-only and cannot be set. Use the addPassword and removePassword actions.".to_string()

@@ -4,15 +4,16 @@
 
 use serde_json::{json, Map, Value};
 
-use super::links::resolve_binds;
+use super::links::{binds_allowed, resolve_binds};
 use super::reply::{bad_request, error, not_allowed, not_found, now, Ctx, Reply};
 use super::request::Req;
 use super::validate::{parse_writes, Target, Writes};
+use crate::emulator::dynamic;
 use crate::emulator::model::{model, refusal, Access, SoftDelete, Write, WriteOp};
 use crate::emulator::state::{Render, Tenant};
 
 /// The verified domain of the emulated tenant (mail addresses, guest UPNs).
-pub(crate) const DOMAIN: &str = "contoso.example";
+pub(crate) const DOMAIN: &str = crate::emulator::config::TENANT_DOMAIN;
 
 /// The write rules' verdict (facts.yaml `writeRules`) as Graph's answer.
 pub(crate) fn rules_allow(ctx: &Ctx, w: &Write) -> Result<(), Reply> {
@@ -87,10 +88,13 @@ pub(crate) fn create(req: &Req, k: usize) -> Reply {
             state: &props,
             body: &written,
             link: None,
-            tenant_id: &req.shared.tenant_id,
+            tenant: &req.shared.facts,
         },
     );
     if let Err(r) = verdict {
+        return r;
+    }
+    if let Err(r) = binds_allowed(req.ctx, &req.shared.facts, k, w.ty, &props, &w.binds) {
         return r;
     }
     if let Err(r) = unique_check(req.ctx, &t, k, None, &w.props) {
@@ -116,6 +120,7 @@ pub(crate) fn create(req: &Req, k: usize) -> Reply {
             t.add_link(slot, li, target);
         }
     }
+    dynamic::after_write(&mut t, slot);
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),
@@ -157,11 +162,17 @@ pub(crate) fn patch(req: &Req, k: usize, slot: u32) -> Reply {
                 state: &e.props,
                 body: &written,
                 link: None,
-                tenant_id: &req.shared.tenant_id,
+                tenant: &req.shared.facts,
             },
         )
     });
     if let Some(Err(r)) = verdict {
+        return r;
+    }
+    let binds = t
+        .entry(slot)
+        .map(|e| binds_allowed(req.ctx, &req.shared.facts, k, existing, &e.props, &w.binds));
+    if let Some(Err(r)) = binds {
         return r;
     }
     if let Err(r) = unique_check(req.ctx, &t, k, Some(slot), &w.props) {
@@ -201,6 +212,7 @@ pub(crate) fn patch(req: &Req, k: usize, slot: u32) -> Reply {
             t.add_link(slot, li, target);
         }
     }
+    dynamic::after_write(&mut t, slot);
     if coll.patch_returns_body {
         let mut body = Map::new();
         body.insert(
@@ -230,7 +242,7 @@ pub(crate) fn delete(req: &Req, slot: u32) -> Reply {
         state: &entry.props,
         body: &[],
         link: None,
-        tenant_id: &req.shared.tenant_id,
+        tenant: &req.shared.facts,
     };
     if let Err(r) = rules_allow(req.ctx, &w) {
         return r;

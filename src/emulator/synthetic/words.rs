@@ -191,3 +191,11 @@ pub(super) const TOPICS: &[&str] = &[
     "Program",
     "Squad",
 ];
+/// Partner organizations guests are invited from: (company, email domain).
+pub(super) const PARTNERS: &[(&str, &str)] = &[
+    ("Fabrikam", "fabrikam.example"),
+    ("Northwind Traders", "northwind.example"),
+    ("Adatum", "adatum.example"),
+    ("Tailspin Toys", "tailspin.example"),
+    ("Woodgrove Bank", "woodgrove.example"),
+];

@@ -192,3 +192,38 @@ pub fn client_settings(url: &str) -> GraphSettings {
         max_retries: 3,
     }
 }
+
+/// Ids of cloud-only members (neither synced from AD nor guests): the users an administrator
+/// can change through Graph. The generated tenant syncs most users from AD.
+pub async fn cloud_members(g: &Graph) -> Vec<String> {
+    let (users, _) = g
+        .get_all("users?$select=id,userType,onPremisesSyncEnabled&$top=999")
+        .await;
+    users
+        .iter()
+        .filter(|u| u["onPremisesSyncEnabled"] != true && u["userType"] != "Guest")
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Creates a cloud security group with these owners and members; returns its id.
+pub async fn cloud_group(g: &Graph, name: &str, owners: &[String], members: &[String]) -> String {
+    let bind = |ids: &[String]| -> Vec<Value> {
+        ids.iter()
+            .map(|id| {
+                Value::String(format!(
+                    "https://graph.microsoft.com/v1.0/directoryObjects/{id}"
+                ))
+            })
+            .collect()
+    };
+    let nick: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let mut body = serde_json::json!({"displayName": name, "mailEnabled": false, "mailNickname": nick,
+        "securityEnabled": true, "owners@odata.bind": bind(owners)});
+    if !members.is_empty() {
+        body["members@odata.bind"] = Value::Array(bind(members));
+    }
+    let r = g.call("POST", "groups", Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_string()
+}

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Map, Value};
 
-use super::read::resolve_select;
+use super::select::resolve_select;
 use super::reply::{bad_request, error, not_allowed, Reply};
 use super::request::Req;
 use crate::emulator::model::model;

@@ -1,0 +1,248 @@
+//! On-premises synchronization, simulated: `POST /_emulator/sync` changes synced objects the
+//! way Entra Connect does when Active Directory changes — properties, a user's manager, a
+//! group's members — bypassing the write rules that refuse such changes through Graph, and
+//! recorded in the change log like any other change (so delta queries see them). Connect writes
+//! only the objects it synchronizes, so every object named (and every manager or member it
+//! points to) must have `onPremisesSyncEnabled: true`. Each changed object gets a new
+//! `onPremisesLastSyncDateTime`; users move in and out of dynamic groups as their properties
+//! change. All changes are checked before any is applied.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::dynamic;
+use super::model::{check_value, model};
+use super::state::Tenant;
+
+/// The body of `POST /_emulator/sync`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SyncRequest {
+    pub changes: Vec<SyncChange>,
+}
+
+/// What AD changed about one synced object.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SyncChange {
+    /// Object id, or a user's principal name.
+    pub id: String,
+    /// Properties to set (null clears one).
+    #[serde(default)]
+    pub set: Map<String, Value>,
+    /// A user's new manager (id or principal name); null removes it. Absent = unchanged.
+    #[serde(default, deserialize_with = "some_value")]
+    pub manager: Option<Value>,
+    /// Members a group gains.
+    #[serde(default)]
+    pub add_members: Vec<String>,
+    /// Members a group loses.
+    #[serde(default)]
+    pub remove_members: Vec<String>,
+}
+
+/// Keeps an explicit `null` apart from an absent field.
+fn some_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// One change, checked and resolved to slots.
+struct Planned {
+    slot: u32,
+    props: Vec<(String, Value)>,
+    /// `Some(None)` removes the manager.
+    manager: Option<Option<u32>>,
+    add: Vec<u32>,
+    remove: Vec<u32>,
+}
+
+fn synced(t: &Tenant, slot: u32) -> bool {
+    t.entry(slot)
+        .is_some_and(|e| e.props.get("onPremisesSyncEnabled") == Some(&Value::Bool(true)))
+}
+
+/// A live synced object by id or user principal name.
+fn find(t: &Tenant, id: &str) -> Result<u32, String> {
+    let m = model();
+    let slot = t.live_slot(id).or_else(|| {
+        let users = m.collection("users")?;
+        t.find_by(users, "userPrincipalName", id)
+    });
+    let slot = slot.ok_or_else(|| format!("no live directory object {id:?}"))?;
+    if !synced(t, slot) {
+        return Err(format!(
+            "{id:?} is not synchronized from on-premises (onPremisesSyncEnabled is not true); \
+             Entra Connect changes only the objects it synchronizes"
+        ));
+    }
+    Ok(slot)
+}
+
+fn kind_of(t: &Tenant, slot: u32) -> Option<&'static str> {
+    t.entry(slot).map(|e| e.collection().name.as_str())
+}
+
+fn plan(t: &Tenant, c: &SyncChange) -> Result<Planned, String> {
+    let m = model();
+    let slot = find(t, &c.id)?;
+    let entry = t
+        .entry(slot)
+        .ok_or_else(|| format!("no object {:?}", c.id))?;
+    let ty = entry.ty();
+    let mut props = Vec::new();
+    for (name, value) in &c.set {
+        let p = ty
+            .prop(name)
+            .ok_or_else(|| format!("{}: {} has no property {name:?}", c.id, ty.name))?;
+        check_value(m, &p.ty, value, &p.name)
+            .map_err(|bad| format!("{}: invalid value for {}: {bad:?}", c.id, p.name))?;
+        props.push((p.name.clone(), value.clone()));
+    }
+    let kind = kind_of(t, slot);
+    let manager = match &c.manager {
+        None => None,
+        Some(_) if kind != Some("users") => {
+            return Err(format!("{}: only users have a manager", c.id));
+        }
+        Some(Value::Null) => Some(None),
+        Some(Value::String(id)) => {
+            let target = find(t, id)?;
+            if target == slot || kind_of(t, target) != Some("users") {
+                return Err(format!("{}: the manager must be another synced user", c.id));
+            }
+            Some(Some(target))
+        }
+        Some(other) => {
+            return Err(format!(
+                "{}: manager must be an id or null, not {other}",
+                c.id
+            ))
+        }
+    };
+    let members = |ids: &[String]| -> Result<Vec<u32>, String> {
+        if !ids.is_empty() && kind != Some("groups") {
+            return Err(format!("{}: only groups have members", c.id));
+        }
+        ids.iter()
+            .map(|id| {
+                let s = find(t, id)?;
+                match kind_of(t, s) {
+                    Some("users" | "groups") if s != slot => Ok(s),
+                    _ => Err(format!("{}: {id:?} cannot be a member", c.id)),
+                }
+            })
+            .collect()
+    };
+    Ok(Planned {
+        slot,
+        props,
+        manager,
+        add: members(&c.add_members)?,
+        remove: members(&c.remove_members)?,
+    })
+}
+
+/// Applies a sync; returns the ids of the objects it changed, or why nothing was applied.
+pub(crate) fn apply(t: &mut Tenant, req: &SyncRequest) -> Result<Vec<String>, String> {
+    let m = model();
+    let planned = req
+        .changes
+        .iter()
+        .map(|c| plan(t, c))
+        .collect::<Result<Vec<_>, String>>()?;
+    let users = m.collection("users").ok_or("the model has users")?;
+    let groups = m.collection("groups").ok_or("the model has groups")?;
+    let manager = m.collections[users]
+        .link("manager")
+        .ok_or("users have a manager")?;
+    let members = m.collections[groups]
+        .link("members")
+        .ok_or("groups have members")?;
+    let stamp = Value::String(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    let mut changed = Vec::new();
+    for p in planned {
+        let mut props = p.props;
+        props.push(("onPremisesLastSyncDateTime".into(), stamp.clone()));
+        t.set_props(p.slot, props);
+        if let Some(new) = p.manager {
+            let old: Vec<u32> = t
+                .entry(p.slot)
+                .map(|e| e.links[manager].iter().copied().collect())
+                .unwrap_or_default();
+            for o in old.into_iter().filter(|o| Some(*o) != new) {
+                t.remove_link(p.slot, manager, o);
+            }
+            if let Some(n) = new {
+                t.add_link(p.slot, manager, n);
+            }
+        }
+        for s in p.add {
+            t.add_link(p.slot, members, s);
+        }
+        for s in p.remove {
+            t.remove_link(p.slot, members, s);
+        }
+        dynamic::after_write(t, p.slot);
+        if let Some(e) = t.entry(p.slot) {
+            changed.push(e.id.clone());
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn props(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_sync_is_logged_like_any_change() {
+        let m = model();
+        let (users, groups) = (
+            m.collection("users").unwrap(),
+            m.collection("groups").unwrap(),
+        );
+        let mut t = Tenant::new();
+        let synced = json!({"onPremisesSyncEnabled": true, "department": "IT"});
+        let a = t.insert(users, "a".into(), props(synced.clone()));
+        let b = t.insert(users, "b".into(), props(synced.clone()));
+        let g = t.insert(groups, "g".into(), props(synced));
+        let start = t.changes.seq();
+        let request: SyncRequest = serde_json::from_value(json!({"changes": [
+            {"id": "a", "set": {"department": "Legal"}, "manager": "b"},
+            {"id": "g", "addMembers": ["a", "b"]}
+        ]}))
+        .unwrap();
+        assert_eq!(apply(&mut t, &request).unwrap(), ["a", "g"]);
+        // Properties take a new sequence number; references are logged link changes.
+        assert!(t.entry(a).unwrap().changed > start);
+        assert!(t.entry(g).unwrap().changed > start);
+        assert_eq!(t.entry(a).unwrap().str_prop("department"), Some("Legal"));
+        assert!(t
+            .entry(a)
+            .unwrap()
+            .props
+            .contains_key("onPremisesLastSyncDateTime"));
+        let logged: Vec<(u32, u32, bool)> = t
+            .changes
+            .links
+            .iter()
+            .filter(|c| c.seq > start)
+            .map(|c| (c.owner, c.target, c.added))
+            .collect();
+        assert_eq!(logged, [(a, b, true), (g, a, true), (g, b, true)]);
+        // A refused sync changes nothing.
+        let seq = t.changes.seq();
+        let bad: SyncRequest = serde_json::from_value(json!({"changes": [
+            {"id": "b", "set": {"jobTitle": "x"}}, {"id": "nobody", "set": {}}
+        ]}))
+        .unwrap();
+        assert!(apply(&mut t, &bad).is_err());
+        assert_eq!(t.changes.seq(), seq);
+    }
+}
