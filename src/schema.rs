@@ -202,6 +202,12 @@ pub struct KindSpec {
     pub set_like: Vec<String>,
     #[serde(default)]
     pub links: Vec<LinkSpec>,
+    /// The object type directory extensions name in `targetObjects` (`User`, `Group`) when the
+    /// kind's objects carry directory extension attributes (`extension_{appId}_{name}`): the
+    /// tenant's definitions for it are discovered once per run, selected on every read, and the
+    /// attributes stored after the managed properties, sorted by name.
+    #[serde(default)]
+    pub extension_target: Option<String>,
 }
 
 fn yes() -> bool {
@@ -263,9 +269,21 @@ impl KindSpec {
 
     /// The `$select` list for reads: id plus every managed property.
     pub fn select_list(&self) -> String {
+        self.select_list_with(&[])
+    }
+
+    /// The `$select` list for reads with the directory extension attributes the tenant has
+    /// registered for the kind (see [`KindSpec::extension_target`]).
+    pub fn select_list_with(&self, extensions: &[String]) -> String {
         let mut props = vec!["id"];
         props.extend(self.all_managed());
+        props.extend(extensions.iter().map(String::as_str));
         props.join(",")
+    }
+
+    /// Whether `prop` is a directory extension attribute the kind's files hold.
+    pub fn stores_extension(&self, prop: &str) -> bool {
+        self.extension_target.is_some() && is_extension_name(prop)
     }
 
     /// Whether a dotted property path (array elements traversed) is set-like.
@@ -277,6 +295,13 @@ impl KindSpec {
     pub fn is_secret(&self, path: &str) -> bool {
         self.secret.iter().any(|pat| path_matches(pat, path))
     }
+}
+
+/// Whether a property name is a directory extension attribute's (`extension_{appId}_{name}`,
+/// how Graph spells every one).
+pub fn is_extension_name(name: &str) -> bool {
+    name.strip_prefix("extension_")
+        .is_some_and(|rest| rest.contains('_') && !rest.contains('.'))
 }
 
 /// Matches a dotted path against a pattern whose `*` stands for one segment.

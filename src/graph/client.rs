@@ -35,6 +35,8 @@ pub(super) struct Inner {
     /// `$batch` items one read round may send (`usize::MAX`: no limit), learnt from Graph's
     /// throttling and shared by every batch read of this client (see `batch::next_window`).
     pub(super) batch_window: AtomicUsize,
+    /// The tenant's directory extension definitions, once asked (see `extensions`).
+    pub(super) extensions: tokio::sync::OnceCell<Arc<super::extensions::ExtensionProperties>>,
     started: std::time::Instant,
 }
 
@@ -157,6 +159,7 @@ impl GraphClient {
                 write_gate: tokio::sync::Mutex::new(()),
                 write_throttled_at: AtomicU64::new(u64::MAX),
                 batch_window: AtomicUsize::new(usize::MAX),
+                extensions: tokio::sync::OnceCell::new(),
                 started: std::time::Instant::now(),
             }),
         })

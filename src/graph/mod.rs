@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod client;
 mod delta;
+mod extensions;
 mod retry;
 mod settings;
 
@@ -17,6 +18,7 @@ pub(crate) mod test_server;
 mod tests;
 
 pub use client::{GraphClient, GraphResponse, Metrics};
+pub use extensions::{ExtensionProperties, ExtensionProperty};
 pub use retry::RetryTiming;
 pub use settings::{
     resolve_settings, Credential, GraphFileSettings, GraphSettings, Secret, DEFAULT_AUTHORITY_HOST,
@@ -293,9 +295,14 @@ fn permission_in_message(message: &str) -> Option<String> {
 /// whose Graph path the request's path starts with (a link's own write permission for link
 /// writes), from `schema/`.
 fn least_privilege_permission(method: &str, path: &str) -> String {
-    let read = method.eq_ignore_ascii_case("GET");
     let p = path.trim_start_matches('/');
     let p = p.split('?').next().unwrap_or(p);
+    // The POST actions that only read (`GraphClient::post_read`) need a read permission.
+    let read = method.eq_ignore_ascii_case("GET")
+        || (method.eq_ignore_ascii_case("POST")
+            && ["/getByIds", "/getAvailableExtensionProperties"]
+                .iter()
+                .any(|a| p.ends_with(a)));
     let segments: Vec<&str> = p.split('/').collect();
     let kinds = crate::schema::kinds();
     // The recycle bin is addressed by type: `directory/deletedItems/microsoft.graph.group`.

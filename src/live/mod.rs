@@ -201,12 +201,16 @@ pub async fn read(
     } else {
         load_note(store, &mut notices)?
     };
+    // A token is only good for the query it was taken with, whose `$select` names the
+    // directory extension attributes registered now.
+    let extensions = read::extensions::Selected::discover(client, kinds).await?;
     let mut plans = decide(
         kinds,
         note.as_ref(),
         &graph,
         tenant.as_deref(),
         options,
+        &extensions,
         now,
         &mut notices,
     );
@@ -342,12 +346,14 @@ fn short(commit: Oid) -> String {
 }
 
 /// How each kind is read, with a notice for every token not trusted.
+#[allow(clippy::too_many_arguments)]
 fn decide(
     kinds: &[&'static KindSpec],
     note: Option<&(Oid, Note)>,
     graph: &str,
     tenant: Option<&str>,
     options: &Options,
+    extensions: &read::extensions::Selected,
     now: chrono::DateTime<chrono::Utc>,
     notices: &mut Vec<String>,
 ) -> Vec<(&'static KindSpec, Plan)> {
@@ -390,7 +396,7 @@ fn decide(
             continue;
         };
         let name = &kind.kind;
-        let expected = delta::query_hash(&delta::query(kind));
+        let expected = delta::query_hash(&delta::query(kind, extensions.of(kind)));
         // Graph answers `directory/administrativeUnits/delta` with `administrativeUnits/delta`
         // links: the link must be a delta link on this Graph, whatever its collection path.
         let prefix = format!("{graph}/");

@@ -11,7 +11,7 @@ fn token(kind: &str, since: &str) -> DeltaToken {
     let spec = schema::kind(kind).unwrap();
     DeltaToken {
         link: format!("{GRAPH}/{}/delta?$deltatoken=abc", spec.path),
-        query: delta::query_hash(&delta::query(spec)),
+        query: delta::query_hash(&delta::query(spec, &[])),
         since: since.into(),
     }
 }
@@ -42,6 +42,23 @@ fn plans(
     tenant: Option<&str>,
     options: &Options,
 ) -> (Vec<String>, Vec<String>) {
+    plans_selecting(
+        scope,
+        note,
+        tenant,
+        options,
+        &read::extensions::Selected::default(),
+    )
+}
+
+/// `plans` when the tenant has directory extensions registered.
+fn plans_selecting(
+    scope: &[&str],
+    note: Option<&(Oid, Note)>,
+    tenant: Option<&str>,
+    options: &Options,
+    extensions: &read::extensions::Selected,
+) -> (Vec<String>, Vec<String>) {
     let mut notices = Vec::new();
     let plans = decide(
         &kinds(scope),
@@ -49,6 +66,7 @@ fn plans(
         GRAPH,
         tenant,
         options,
+        extensions,
         now(),
         &mut notices,
     );
@@ -143,6 +161,18 @@ fn a_token_for_other_properties_or_elsewhere_reads_its_kind_and_those_linking_to
     assert_eq!(words[2], "applications:initial");
     assert_eq!(words[0], "users:since", "nothing links to applications");
     assert!(notices[0].contains("not a deltaLink of this Graph"));
+}
+
+#[test]
+fn a_directory_extension_registered_since_the_token_makes_its_kind_read_in_full() {
+    let n = note(&ALL[..5]);
+    let users = schema::kind("users").unwrap();
+    let registered = read::extensions::Selected::default().with(users, &["extension_ab_badge"]);
+    let (words, notices) =
+        plans_selecting(ALL, Some(&n), Some("t1"), &Options::default(), &registered);
+    assert_eq!(words[0], "users:initial");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].starts_with("users: the stored delta token was taken for other properties"));
 }
 
 #[test]

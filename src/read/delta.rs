@@ -79,10 +79,12 @@ pub struct Round {
     pub token: DeltaToken,
 }
 
-/// The query of a kind's initial round: its managed properties and the links delta tracks.
-pub fn query(kind: &KindSpec) -> String {
+/// The query of a kind's initial round: its managed properties, the directory extension
+/// attributes it selects (`extensions`, see `read::extensions`) and the links delta tracks.
+pub fn query(kind: &KindSpec, extensions: &[String]) -> String {
     let mut select: Vec<&str> = vec!["id"];
     select.extend(kind.all_managed());
+    select.extend(extensions.iter().map(String::as_str));
     select.extend(
         kind.links
             .iter()
@@ -110,7 +112,7 @@ pub async fn round(
     token: Option<&DeltaToken>,
     now: &str,
 ) -> Result<Round, ReadError> {
-    let q = query(kind);
+    let q = query(kind, &super::extensions::names(client, kind).await?);
     let (start, minimal, since) = match token {
         Some(t) => (t.link.clone(), true, t.since.clone()),
         None => (q.clone(), false, now.to_string()),
@@ -311,10 +313,19 @@ mod tests {
 
     #[test]
     fn the_query_selects_managed_properties_and_tracked_links() {
-        let q = query(groups());
+        let q = query(groups(), &[]);
         assert!(q.starts_with("groups/delta?$select=id,displayName,"), "{q}");
         assert!(q.ends_with(",members,owners"), "{q}");
         assert_eq!(query_hash(&q), query_hash(&q));
         assert_ne!(query_hash(&q), query_hash("users/delta"));
+    }
+
+    #[test]
+    fn registered_extensions_join_the_query_and_change_its_hash() {
+        let users = schema::kind("users").unwrap();
+        let plain = query(users, &[]);
+        let with = query(users, &["extension_ab12_costCenter".to_string()]);
+        assert!(with.contains(",extension_ab12_costCenter"), "{with}");
+        assert_ne!(query_hash(&plain), query_hash(&with));
     }
 }

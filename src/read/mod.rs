@@ -8,6 +8,7 @@
 //! bin (`directory/deletedItems`) and re-reads chosen objects after a restore.
 
 pub mod delta;
+pub mod extensions;
 pub mod incremental;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -259,12 +260,13 @@ fn read_error(kind: &KindSpec, error: GraphError) -> ReadError {
     })
 }
 
-/// The collection read of a kind: `$select` of the managed properties, pages of 999, and the
-/// link read with `$expand` when there is one.
-pub fn collection_path(kind: &KindSpec) -> String {
+/// The collection read of a kind: `$select` of the managed properties (and the directory
+/// extension attributes `extensions` names), pages of 999, and the link read with `$expand` when
+/// there is one.
+pub fn collection_path(kind: &KindSpec, extensions: &[String]) -> String {
     let mut query = Vec::new();
     if kind.select {
-        query.push(format!("$select={}", kind.select_list()));
+        query.push(format!("$select={}", kind.select_list_with(extensions)));
     }
     query.extend(expand_query(kind));
     query.push("$top=999".into());
@@ -372,12 +374,13 @@ async fn read_kind(
         let _ = tx.send(Event::Finished(name, 1));
         return Ok(vec![object]);
     }
+    let path = collection_path(kind, &extensions::names(client, kind).await?);
     let mut objects = Vec::new();
     let mut failed: Option<ReadError> = None;
     let mut cut = Vec::new();
     // Each page is normalized as it arrives, so raw pages never outlive their callback.
     let paged = client
-        .get_pages(&collection_path(kind), |items| {
+        .get_pages(&path, |items| {
             for raw in items {
                 match normalize_expanded(kind, raw, &mut cut) {
                     Ok(o) => objects.push(o),
@@ -605,6 +608,7 @@ pub async fn read_by_id(
     kind: &'static KindSpec,
     ids: impl Iterator<Item = &str>,
 ) -> Result<Vec<Object>, ReadError> {
+    let select = kind.select_list_with(&extensions::names(client, kind).await?);
     let paths: Vec<String> = ids
         .map(|id| {
             if kind.singleton {
@@ -612,7 +616,7 @@ pub async fn read_by_id(
             } else {
                 let mut query = Vec::new();
                 if kind.select {
-                    query.push(format!("$select={}", kind.select_list()));
+                    query.push(format!("$select={select}"));
                 }
                 query.extend(expand_query(kind));
                 if query.is_empty() {

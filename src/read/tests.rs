@@ -77,9 +77,14 @@ fn sample_tenant(c: &Call) -> Reply {
         p if p.starts_with("groups/") && p.ends_with("/owners") => {
             Reply::json(json!({"value": []}))
         }
+        "directoryObjects/getAvailableExtensionProperties" => Reply::json(json!({"value": [
+            {"name": COST_CENTER, "targetObjects": ["User"], "isSyncedFromOnPremises": false}]})),
         _ => Reply::graph_error(404, "Request_ResourceNotFound", "no such resource"),
     }
 }
+
+/// The directory extension the sample tenant defines for users.
+const COST_CENTER: &str = "extension_b7e5a1c0_costCenter";
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<String>>);
@@ -156,7 +161,24 @@ async fn reads_the_sample_tenant_into_a_snapshot() {
 
     let user_reads = server.calls_to("users");
     assert_eq!(user_reads.len(), 1);
-    assert_eq!(user_reads[0].query["$select"], users_kind.select_list());
+    assert_eq!(
+        user_reads[0].query["$select"],
+        users_kind.select_list_with(&[COST_CENTER.to_string()]),
+        "the extension attributes defined for users are selected"
+    );
+    let groups_kind = schema::kind("groups").unwrap();
+    assert_eq!(
+        server.calls_to("groups")[0].query["$select"],
+        groups_kind.select_list(),
+        "none is defined for groups"
+    );
+    assert_eq!(
+        server
+            .calls_to("directoryObjects/getAvailableExtensionProperties")
+            .len(),
+        1,
+        "the definitions are asked for once"
+    );
     assert_eq!(user_reads[0].query["$top"], "999");
     let member_reads = server.calls_to(&format!("groups/{}/members", group_ids[0]));
     assert!(member_reads[0].in_batch);
@@ -427,4 +449,35 @@ async fn other_link_errors_still_fail_the_read() {
         assert_eq!(kind, "groups");
         assert_eq!(source.status(), Some(status), "{source:?}");
     }
+}
+
+#[tokio::test]
+async fn unreadable_extension_definitions_fail_the_read_naming_the_permission() {
+    let server = start(
+        |c: &Call| match c.path.as_str() {
+            "directoryObjects/getAvailableExtensionProperties" => Reply::graph_error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ),
+            _ => sample_tenant(c),
+        },
+        token_counter(),
+    )
+    .await;
+    let err = read_tenant(&client(&server), &kinds(&["users"]), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("reading users"), "{err}");
+    let hint = err.hint().unwrap();
+    assert!(hint.contains("Directory.Read.All"), "{hint}");
+    assert!(server.calls_to("users").is_empty(), "no read without them");
+    // Kinds without extension attributes never ask.
+    read_tenant(
+        &client(&server),
+        &kinds(&["conditionalAccessPolicies"]),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
 }

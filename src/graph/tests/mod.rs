@@ -831,4 +831,9 @@ fn permission_hints_come_from_the_kinds_data() {
         "User.Read.All"
     );
     assert_eq!(p("GET", "organization"), "Directory.Read.All");
+    assert_eq!(
+        p("POST", "directoryObjects/getAvailableExtensionProperties"),
+        "Directory.Read.All",
+        "a POST that only reads needs a read permission"
+    );
 }
