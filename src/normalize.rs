@@ -1,7 +1,8 @@
 //! Raw Graph JSON → canonical [`Object`]. Pure and idempotent: normalizing a normalized object
-//! gives it back unchanged. Managed properties are kept (absent ones as null), everything else —
-//! volatile timestamps, OData bookkeeping, secret values — is dropped; nested mappings get sorted
-//! keys and set-like arrays are sorted, so the same tenant always gives the same bytes.
+//! gives it back unchanged. Managed properties are kept (absent ones as null), then the set
+//! directory extension attributes of the kinds that carry them; everything else — volatile
+//! timestamps, OData bookkeeping, secret values — is dropped; nested mappings get sorted keys and
+//! set-like arrays are sorted, so the same tenant always gives the same bytes.
 
 use std::collections::BTreeMap;
 
@@ -90,6 +91,7 @@ pub fn normalize(
         let value = raw.get(p).map_or(Value::Null, |v| clean(&kind, p, v));
         props.insert(p.to_string(), value);
     }
+    keep_extensions(&kind, raw, &mut props);
     let links = canonical_links(&kind, links);
     Ok(Object {
         kind,
@@ -97,6 +99,24 @@ pub fn normalize(
         props,
         links,
     })
+}
+
+/// Directory extension attributes, for kinds that carry them: after the managed properties,
+/// sorted by name. Graph returns one only when it is selected, and a null one is unset (a delta
+/// round sends null for a removed value), so null ones are left out.
+fn keep_extensions(kind: &KindSpec, raw: &Map<String, Value>, props: &mut Map<String, Value>) {
+    if kind.extension_target.is_none() {
+        return;
+    }
+    let mut names: Vec<&String> = raw
+        .iter()
+        .filter(|(k, v)| kind.stores_extension(k) && !v.is_null())
+        .map(|(k, _)| k)
+        .collect();
+    names.sort();
+    for name in names {
+        props.insert(name.clone(), clean(kind, name, &raw[name]));
+    }
 }
 
 /// Every link of the kind (absent ones empty), each sorted by id without duplicates.
@@ -214,6 +234,32 @@ mod tests {
         assert_eq!(o.props.keys().next().unwrap(), "id");
         let again = renormalize(&o).unwrap();
         assert_eq!(again.props, o.props);
+    }
+
+    #[test]
+    fn extension_attributes_follow_the_managed_properties_sorted_and_nulls_go() {
+        let users = schema::kind("users").unwrap();
+        let raw = json!({
+            "id": "u1", "displayName": "Ann",
+            "extension_b2_zone": "north", "extension_a1_costCenter": "CC-1",
+            "extension_c3_badge": null, "notAnExtension": 1,
+        });
+        let o = normalize(users, &raw, BTreeMap::new()).unwrap();
+        let keys: Vec<&String> = o.props.keys().collect();
+        let managed = 1 + users.managed.len();
+        assert_eq!(
+            keys[managed..],
+            ["extension_a1_costCenter", "extension_b2_zone"]
+        );
+        assert_eq!(renormalize(&o).unwrap().props, o.props);
+        // Only kinds with an extension target store them.
+        let apps = schema::kind("applications").unwrap();
+        let app = normalize(
+            apps,
+            &json!({"id": "a", "extension_a1_x": "v"}),
+            BTreeMap::new(),
+        );
+        assert!(!app.unwrap().props.contains_key("extension_a1_x"));
     }
 
     #[test]

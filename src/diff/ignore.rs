@@ -111,7 +111,12 @@ impl IgnoreRules {
                 // ignore nothing.
                 let top = &segs[0];
                 let known = known_names(kind);
-                if top != "*" && !known.contains(&top.as_str()) {
+                // Directory extension attributes are the tenant's own, not the schema's.
+                let extension = schema::kinds()
+                    .iter()
+                    .filter(|k| kind.is_none_or(|n| n == k.kind))
+                    .any(|k| k.stores_extension(top));
+                if top != "*" && !known.contains(&top.as_str()) && !extension {
                     let guess = crate::suggest::closest(top, known.iter().copied())
                         .map(|k| format!("did you mean `{k}`? "))
                         .unwrap_or_default();
@@ -254,5 +259,16 @@ mod tests {
         assert!(err.hint().unwrap().contains("did you mean \"users\"?"));
         // `*` rules know every kind's names, links included.
         IgnoreRules::new(vec![rule("*", &["members", "conditions.users"], &[])]).unwrap();
+    }
+
+    #[test]
+    fn directory_extension_attributes_can_be_ignored_where_kinds_store_them() {
+        let rules = IgnoreRules::new(vec![rule("users", &["extension_ab12_costCenter"], &[])]);
+        assert!(rules
+            .unwrap()
+            .ignores("users", "u1", "extension_ab12_costCenter"));
+        IgnoreRules::new(vec![rule("*", &["extension_ab12_costCenter"], &[])]).unwrap();
+        let err = IgnoreRules::new(vec![rule("applications", &["extension_ab12_x"], &[])]);
+        assert!(err.is_err(), "applications store no extension attributes");
     }
 }

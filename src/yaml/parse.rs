@@ -106,8 +106,9 @@ pub fn parse_object(kind: impl Into<Kind>, path: &Path, text: &str) -> Result<Ob
     })
 }
 
-/// Puts `id` (and `@odata.type`) first and managed properties in schema order; anything else
-/// keeps its place after them, so that validation can report it.
+/// Puts `id` (and `@odata.type`) first, managed properties in schema order and directory
+/// extension attributes by name after them, as `normalize` does; anything else keeps its place
+/// after those, so that validation can report it.
 fn reorder(kind: &KindSpec, mut props: Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::with_capacity(props.len());
     for key in ["id", "@odata.type"] {
@@ -122,6 +123,17 @@ fn reorder(kind: &KindSpec, mut props: Map<String, Value>) -> Map<String, Value>
     for p in kind.managed_for(odata_type.as_deref()) {
         if let Some(v) = props.remove(p) {
             out.insert(p.to_string(), v);
+        }
+    }
+    let mut extensions: Vec<String> = props
+        .keys()
+        .filter(|k| kind.stores_extension(k))
+        .cloned()
+        .collect();
+    extensions.sort();
+    for name in extensions {
+        if let Some(v) = props.remove(&name) {
+            out.insert(name, v);
         }
     }
     out.extend(props);
@@ -298,6 +310,25 @@ mod tests {
             Path::new("groups/ab/x.yaml"),
             text,
         )
+    }
+
+    #[test]
+    fn extension_attributes_come_after_the_managed_properties_by_name() {
+        // A hand-edited file: attributes out of order, an unknown property among them.
+        let text =
+            "id: g1\nextension_b2_zone: north\nstray: 1\ndisplayName: A\nextension_a1_cost: CC\n";
+        let o = parse(text).unwrap();
+        let keys: Vec<&str> = o.props.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "displayName",
+                "extension_a1_cost",
+                "extension_b2_zone",
+                "stray"
+            ]
+        );
     }
 
     #[test]
