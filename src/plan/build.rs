@@ -29,6 +29,9 @@ pub struct PlanInput<'a> {
     /// snapshots alone.
     pub id_map: Option<BTreeMap<String, String>>,
     pub safety: SafetySettings,
+    /// Directory extension attributes synced from Active Directory (`isSyncedFromOnPremises`):
+    /// mastered on-premises on a synced object, so never written there.
+    pub on_premises_extensions: BTreeSet<String>,
 }
 
 impl<'a> PlanInput<'a> {
@@ -51,7 +54,13 @@ impl<'a> PlanInput<'a> {
             desired_label: "working tree".into(),
             id_map: None,
             safety: SafetySettings::default(),
+            on_premises_extensions: BTreeSet::new(),
         }
+    }
+
+    pub fn on_premises_extensions(mut self, names: BTreeSet<String>) -> Self {
+        self.on_premises_extensions = names;
+        self
     }
 
     pub fn prune(mut self, prune: bool) -> Self {
@@ -88,7 +97,10 @@ impl<'a> PlanInput<'a> {
 
 /// Computes the plan that makes the live objects match the desired ones.
 pub fn plan(input: &PlanInput) -> Plan {
-    let mut b = Builder::default();
+    let mut b = Builder {
+        on_premises_extensions: input.on_premises_extensions.clone(),
+        ..Builder::default()
+    };
     let ids = match &input.id_map {
         Some(ids) => ids.clone(),
         None => recreated(&RecreateInput {
@@ -219,6 +231,7 @@ struct Builder {
     actions: Vec<Action>,
     kept: Vec<ObjectRef>,
     notes: Vec<Note>,
+    on_premises_extensions: BTreeSet<String>,
 }
 
 impl Builder {
@@ -315,7 +328,9 @@ impl Builder {
         let mut skipped: BTreeMap<&str, String> = BTreeMap::new();
         for a in attributes {
             let top = top_level(&a.path, live, desired);
-            if let Some(reason) = not_writable(kind, top) {
+            let refused = not_writable(kind, top)
+                .or_else(|| self.mastered_on_premises(kind, live, desired, top));
+            if let Some(reason) = refused {
                 skipped.entry(top).or_insert(reason);
                 continue;
             }
@@ -343,6 +358,28 @@ impl Builder {
             }
         }
         self.push(desired, Phase::Update, Op::Update { body }, shown);
+    }
+
+    /// Why `prop` is not written when it is a directory extension attribute synced from Active
+    /// Directory on an object synced from there (the live state, else the desired one, says).
+    fn mastered_on_premises(
+        &self,
+        kind: &KindSpec,
+        live: &Object,
+        desired: &Object,
+        prop: &str,
+    ) -> Option<String> {
+        if !kind.stores_extension(prop) || !self.on_premises_extensions.contains(prop) {
+            return None;
+        }
+        let synced = [live, desired].iter().find_map(|o| {
+            o.props
+                .get("onPremisesSyncEnabled")
+                .filter(|v| !v.is_null())
+        }) == Some(&Value::Bool(true));
+        synced.then(|| {
+            "a directory extension synced from Active Directory on a synced object; change it on-premises (synced from Active Directory)".into()
+        })
     }
 
     fn link_changes(&mut self, o: &Object, name: &str, added: &[LinkRef], removed: &[LinkRef]) {

@@ -12,6 +12,8 @@
 //! that differ become notes.
 
 mod build;
+#[cfg(test)]
+mod extension_tests;
 mod file;
 mod fingerprint;
 mod model;

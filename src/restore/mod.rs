@@ -362,7 +362,9 @@ pub async fn plan(
             live.insert(o);
         }
     }
-    validate::desired(&desired_snapshot, &live, &paths, &|path| {
+    // Asked once per run: the live read has the answer already.
+    let extensions = read::extensions::Selected::discover(client, &selection.kinds).await?;
+    validate::desired(&desired_snapshot, &live, &extensions, &paths, &|path| {
         store.desired_text(&files, path)
     })?;
     let selected = resolved.len();
@@ -378,7 +380,8 @@ pub async fn plan(
             label,
         )
         .id_map(id_map)
-        .safety(safety.clone());
+        .safety(safety.clone())
+        .on_premises_extensions(extensions.on_premises().clone());
     Ok(Planned {
         plan: plan::plan(&input),
         selected,

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::error::{Error, YamlError};
 use crate::model::{ObjectKey, Snapshot};
+use crate::read::extensions::Selected;
 use crate::schema;
 
 /// YAML files in a folder that no kind owns would be silently skipped: refuse instead.
@@ -49,13 +50,15 @@ pub(super) fn check_worktree_folders(root: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Desired objects may only carry the kind's managed properties, and a property set on both
-/// sides must have the live value's JSON type (a hand edit that writes `accountEnabled: "yes"`
-/// is caught here, not by Graph halfway through a restore). `paths` gives the file each object
-/// was read from, `text` that file's text.
+/// Desired objects may only carry the kind's managed properties (and the directory extension
+/// attributes the tenant defines for it, `extensions`), and a property set on both sides must
+/// have the live value's JSON type (a hand edit that writes `accountEnabled: "yes"` is caught
+/// here, not by Graph halfway through a restore). `paths` gives the file each object was read
+/// from, `text` that file's text.
 pub(super) fn desired(
     desired: &Snapshot,
     live: &Snapshot,
+    extensions: &Selected,
     paths: &HashMap<ObjectKey, String>,
     text: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), Error> {
@@ -78,7 +81,17 @@ pub(super) fn desired(
             if prop == "id" || prop == "@odata.type" {
                 continue;
             }
-            if !managed.contains(&prop.as_str()) {
+            if kind.stores_extension(prop) {
+                if !extensions.of(&kind).contains(prop) {
+                    return Err(bad(
+                        prop,
+                        format!(
+                            "`{prop}` is not a directory extension attribute the tenant defines for {} (was the application that registered it deleted?)",
+                            kind.extension_target.as_deref().unwrap_or_default()
+                        ),
+                    ));
+                }
+            } else if !managed.contains(&prop.as_str()) {
                 return Err(bad(
                     prop,
                     format!("unknown property `{prop}` for {}", kind.kind),
