@@ -63,6 +63,7 @@ mod test_emulator_routes;
 mod test_emulator_rules;
 mod test_emulator_validation;
 mod test_emulator_writes;
+mod test_extension_attributes;
 #[cfg(unix)]
 mod test_fault_matrix;
 mod test_incremental;
