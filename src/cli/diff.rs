@@ -60,8 +60,9 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         .map(|k| config::check_kind(k, "--kind"))
         .collect::<Result<Vec<_>, _>>()?;
     let selection = Selection::new(&repo.config.kinds_in_scope(), kinds, args.ids, &patterns)?;
-    let options = DiffOptions {
+    let mut options = DiffOptions {
         ignore: IgnoreRules::new(repo.config.diff.ignore.clone())?,
+        ..DiffOptions::default()
     };
 
     let report = match revs.as_slice() {
@@ -73,6 +74,11 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             let rev = revs.first().cloned().unwrap_or_else(|| "HEAD".to_string());
             let commit = repo.store.resolve(&rev)?;
             let client = context::graph_client(&repo.config)?;
+            // The write rules judge ownership by the tenant written to (the token's).
+            options.rules.tenant = super::runtime()?
+                .block_on(client.token_tenant())
+                .ok()
+                .flatten();
             let bars = Bars::new(global.quiet);
             let started = std::time::Instant::now();
             let report = super::runtime()?.block_on(compare::commit_vs_live(

@@ -12,8 +12,10 @@
 //! that differ become notes.
 
 mod build;
+mod cannot_restore;
 mod file;
 mod fingerprint;
+mod hooks;
 mod model;
 mod recreate;
 mod safety;
@@ -21,6 +23,7 @@ mod safety;
 mod tests;
 
 pub use build::{plan, PlanInput};
+pub use cannot_restore::{CannotRestore, CannotRestoreLink};
 pub use file::{load, save, to_json, PlanError};
 pub use fingerprint::{ensure_fresh, fingerprint, stale_objects, ABSENT};
 pub use model::*;

@@ -336,7 +336,10 @@ pub async fn plan(
             label,
         )
         .id_map(id_map)
-        .safety(safety.clone());
+        .safety(safety.clone())
+        .rules(crate::write_rules::RuleContext {
+            tenant: client.token_tenant().await?,
+        });
     Ok(Planned {
         plan: plan::plan(&input),
         selected,
@@ -444,6 +447,12 @@ pub fn narrow(saved: &Plan, fresh: &Planned, safety: &SafetySettings) -> Result<
             .cloned()
             .collect(),
         refusals: plan::refusals(&saved.actions, &fresh.live_counts, safety),
+        cannot_restore: fresh_plan
+            .cannot_restore
+            .iter()
+            .filter(|c| touched.contains(&(c.kind, c.id.clone())))
+            .cloned()
+            .collect(),
         fingerprints,
         desired_objects: fresh_plan
             .desired_objects
@@ -465,6 +474,7 @@ fn contains(whole: &Action, part: &Action) -> bool {
     }
     match (&whole.op, &part.op) {
         (Op::Restore, Op::Restore) => true,
+        (Op::Invite { body: a }, Op::Invite { body: b }) => a == b,
         (Op::Delete { soft: a }, Op::Delete { soft: b }) => a == b,
         (
             Op::Create {

@@ -71,6 +71,7 @@ impl Block<'_> {
                 name: link.clone(),
                 added: Vec::new(),
                 removed: Vec::new(),
+                cannot_restore: None,
             });
             e.added.extend(added);
             e.removed.extend(removed);
