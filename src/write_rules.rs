@@ -62,9 +62,9 @@ impl Condition {
 fn contains(v: &Value, x: &Value) -> bool {
     match (v, x) {
         (Value::Array(a), _) => a.contains(x),
-        (Value::String(s), Value::String(part)) => s
-            .to_ascii_lowercase()
-            .contains(&part.to_ascii_lowercase()),
+        (Value::String(s), Value::String(part)) => {
+            s.to_ascii_lowercase().contains(&part.to_ascii_lowercase())
+        }
         _ => false,
     }
 }
@@ -263,7 +263,10 @@ pub fn disable_first(
                 path: d.path.clone(),
                 key: key.map(text).unwrap_or_default(),
                 flag: d.flag.clone(),
-                value: item.get("value").and_then(Value::as_str).map(str::to_string),
+                value: item
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             });
             if let Value::Object(m) = item {
                 m.insert(d.flag.clone(), Value::Bool(false));

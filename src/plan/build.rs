@@ -249,7 +249,13 @@ impl Builder {
         });
     }
 
-    pub(super) fn push(&mut self, o: &Object, phase: Phase, op: Op, attributes: Vec<PlanAttribute>) {
+    pub(super) fn push(
+        &mut self,
+        o: &Object,
+        phase: Phase,
+        op: Op,
+        attributes: Vec<PlanAttribute>,
+    ) {
         self.actions.push(Action {
             phase,
             kind: o.kind,
@@ -286,8 +292,11 @@ impl Builder {
             return;
         }
         self.update(kind, live, desired, attributes);
-        let after =
-            cannot_restore::state_after(cannot_restore::state(live, desired), desired, &self.actions);
+        let after = cannot_restore::state_after(
+            cannot_restore::state(live, desired),
+            desired,
+            &self.actions,
+        );
         for l in links {
             if let Some(rule) = write_rules::link_rule(kind, &after, &l.name, &self.cx) {
                 self.unwritable
@@ -376,7 +385,12 @@ impl Builder {
             if let Some(t) = body.get("@odata.type") {
                 first.insert("@odata.type".into(), t.clone());
             }
-            self.push(desired, Phase::Disable, Op::Update { body: first }, disabled);
+            self.push(
+                desired,
+                Phase::Disable,
+                Op::Update { body: first },
+                disabled,
+            );
             self.note(
                 desired,
                 "enabled app roles or permission scopes that change or go are disabled first, in a PATCH of their own (Graph refuses to change or remove an enabled one)",

@@ -122,7 +122,11 @@ impl Builder {
         let mut shown = Vec::new();
         let mut patch = Map::new();
         for (k, v) in &desired.props {
-            if k == "id" || k == "@odata.type" || v.is_null() || super::build::not_writable(kind, k).is_some() {
+            if k == "id"
+                || k == "@odata.type"
+                || v.is_null()
+                || super::build::not_writable(kind, k).is_some()
+            {
                 continue;
             }
             if let Some(rule) = write_rules::property_rule(kind, &desired.props, k, &self.cx) {
@@ -156,7 +160,12 @@ impl Builder {
             shown,
         );
         if !patch.is_empty() {
-            self.push(desired, Phase::Update, Op::Update { body: patch }, Vec::new());
+            self.push(
+                desired,
+                Phase::Update,
+                Op::Update { body: patch },
+                Vec::new(),
+            );
         }
         self.note(
             desired,

@@ -21,7 +21,10 @@ fn a_synced_user_keeps_its_on_premises_attributes_and_manager_but_not_the_cloud_
     let synced = props(json!({"onPremisesSyncEnabled": true}));
     let cloud = props(json!({"onPremisesSyncEnabled": false}));
     let rule = property_rule(users, &synced, "department", &cx()).expect("mastered on-premises");
-    assert_eq!(rule.fix, "change on-premises (synced from Active Directory)");
+    assert_eq!(
+        rule.fix,
+        "change on-premises (synced from Active Directory)"
+    );
     assert!(property_rule(users, &synced, "usageLocation", &cx()).is_none());
     assert!(property_rule(users, &synced, "extension_abc_costCenter", &cx()).is_none());
     assert!(link_rule(users, &synced, "manager", &cx()).is_some());
@@ -40,7 +43,9 @@ fn groups_dynamic_and_mail_enabled_and_synced_in_that_order() {
 
     let mail = props(json!({"groupTypes": [], "mailEnabled": true}));
     assert_eq!(
-        property_rule(groups, &mail, "description", &cx()).unwrap().fix,
+        property_rule(groups, &mail, "description", &cx())
+            .unwrap()
+            .fix,
         "managed in Exchange Online"
     );
     assert!(create_rule(groups, &mail, &cx()).is_some());
@@ -111,13 +116,21 @@ fn enabled_entitlements_that_change_or_go_are_disabled_first_and_nothing_else() 
 
     // Scopes live inside `api`: the PATCH carries the live `api` with the scope disabled.
     let scope = json!({"id": "s", "value": "Read", "isEnabled": true, "type": "User"});
-    let live = props(json!({"api": {"requestedAccessTokenVersion": 2, "oauth2PermissionScopes": [scope]}}));
-    let body = props(json!({"api": {"requestedAccessTokenVersion": 2, "oauth2PermissionScopes": []}}));
+    let live = props(
+        json!({"api": {"requestedAccessTokenVersion": 2, "oauth2PermissionScopes": [scope]}}),
+    );
+    let body =
+        props(json!({"api": {"requestedAccessTokenVersion": 2, "oauth2PermissionScopes": []}}));
     let (patch, _) = disable_first(apps, &live, &body).unwrap();
     assert_eq!(patch["api"]["requestedAccessTokenVersion"], 2);
-    assert_eq!(patch["api"]["oauth2PermissionScopes"][0]["isEnabled"], false);
+    assert_eq!(
+        patch["api"]["oauth2PermissionScopes"][0]["isEnabled"],
+        false
+    );
 
     // Nothing enabled changes: no extra PATCH.
-    let body = props(json!({"api": {"requestedAccessTokenVersion": 1, "oauth2PermissionScopes": [scope]}}));
+    let body = props(
+        json!({"api": {"requestedAccessTokenVersion": 1, "oauth2PermissionScopes": [scope]}}),
+    );
     assert!(disable_first(apps, &live, &body).is_none());
 }
