@@ -64,6 +64,16 @@ pub(in crate::render) fn object(
     for l in &change.links {
         link(l, p, out)?;
     }
+    for (rule, what) in super::cannot_restore(change) {
+        writeln!(
+            out,
+            "    {} {}: {} ({})",
+            p.paint(DIM, "cannot be restored through Graph:"),
+            what.join(", "),
+            sanitize(&rule.fix),
+            sanitize(&rule.reason)
+        )?;
+    }
     Ok(())
 }
 

@@ -71,6 +71,20 @@ pub(in crate::render) fn object(
     for l in &c.links {
         link_table(out, l, ("added", "removed"))?;
     }
+    let held = super::cannot_restore(c);
+    if !held.is_empty() {
+        writeln!(out)?;
+        for (rule, what) in held {
+            let what: Vec<String> = what.iter().map(|w| code(w)).collect();
+            writeln!(
+                out,
+                "- _Cannot be restored through Graph:_ {}: {} ({})",
+                what.join(", "),
+                text(&rule.fix),
+                text(&rule.reason)
+            )?;
+        }
+    }
     writeln!(out)?;
     writeln!(out, "</details>")
 }

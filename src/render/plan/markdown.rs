@@ -81,6 +81,7 @@ pub(in crate::render) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<
         writeln!(out)?;
         writeln!(out, "</details>")?;
     }
+    super::cannot_restore::markdown(plan, out)?;
     if !plan.kept.is_empty() {
         writeln!(out)?;
         writeln!(

@@ -1,0 +1,225 @@
+//! Graph's per-object write rules end to end (issue 9 item 2): the real binary against the
+//! emulator's hybrid tenant, which refuses what Graph refuses. A plan never sends such a write;
+//! it lists it under "cannot be restored through Graph" with where to fix it, in every format,
+//! and that is no failure; `diff` labels the same changes. Enabled app roles are disabled first;
+//! a guest deleted for good is invited again.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::assert_snapshot;
+use crate::common::tenant::*;
+use crate::common::*;
+
+const SPEC: &str = "users=120,groups=40,members=6,apps=3,policies=2";
+
+/// The hybrid tenant, snapshotted once (HEAD is the healthy state).
+fn hybrid() -> TestEnvironment {
+    let h = TestEnvironment::synthetic(SPEC);
+    assert_status(&h.run(&["-q", "snapshot"]), 0);
+    h
+}
+
+/// Every object of a collection (the generated tenant fits one page).
+fn list(h: &TestEnvironment, path: &str) -> Vec<Value> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let body = get(h, &format!("{path}{sep}$top=999"));
+    assert!(body.get("@odata.nextLink").is_none(), "{path}: one page");
+    body["value"].as_array().cloned().unwrap_or_default()
+}
+
+fn is_guest(u: &Value) -> bool {
+    u["userPrincipalName"]
+        .as_str()
+        .is_some_and(|n| n.contains("#EXT#"))
+}
+
+fn text<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or_default()
+}
+
+/// A JSON document checked against one of the schemas in `schema/`.
+#[track_caller]
+fn assert_valid(doc: &Value, schema_file: &str) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_file)).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+fn entries<'a>(plan: &'a Value, id: &str) -> Vec<&'a Value> {
+    plan["cannotRestore"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["id"] == id)
+        .collect()
+}
+
+fn actions_of<'a>(plan: &'a Value, id: &str) -> Vec<&'a Value> {
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["id"] == id)
+        .collect()
+}
+
+#[test]
+fn on_premises_attributes_and_dynamic_members_are_listed_never_written_and_labelled_by_diff() {
+    let h = hybrid();
+    let users = list(
+        &h,
+        "users?$select=id,displayName,department,onPremisesSyncEnabled,userPrincipalName",
+    );
+    let with_department = |synced: bool| {
+        users
+            .iter()
+            .find(|u| {
+                (u["onPremisesSyncEnabled"] == true) == synced
+                    && !is_guest(u)
+                    && text(u, "department") == "Sales"
+            })
+            .unwrap_or_else(|| panic!("a user in Sales (synced: {synced})"))
+            .clone()
+    };
+    let (synced, cloud) = (with_department(true), with_department(false));
+    let groups = list(
+        &h,
+        "groups?$select=id,displayName,groupTypes,membershipRule,onPremisesSyncEnabled",
+    );
+    let dynamic = groups
+        .iter()
+        .find(|g| text(g, "membershipRule").contains("Sales"))
+        .expect("the dynamic group of Sales staff")
+        .clone();
+    let dept_group = groups
+        .iter()
+        .find(|g| g["displayName"] == "Dept - Sales")
+        .expect("the synced department group")
+        .clone();
+    // The bad day: a script wipes the department of a synced user (in AD, where it is
+    // mastered) and of a cloud user (through Graph), and rewrites the dynamic group's rule.
+    // AD also drops the synced user from its department group.
+    h.change_user(text(&synced, "id"), json!({"department": null}));
+    h.change_user(text(&cloud, "id"), json!({"department": null}));
+    graph_ok(
+        &h,
+        "PATCH",
+        &format!("groups/{}", text(&dynamic, "id")),
+        Some(json!({"membershipRule": "(user.department -eq \"Nobody\")"})),
+        204,
+    );
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{}/_emulator/sync", h.emulator.url()))
+        .json(&json!({"changes": [{"id": text(&dept_group, "id"),
+                                   "removeMembers": [text(&synced, "id")]}]}))
+        .send()
+        .expect("sync request");
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // The plan, in the three formats.
+    let out = run_without_writes(&h, &["restore", "HEAD"]);
+    assert_status(&out, 0);
+    assert_snapshot!("on_premises_plan_human", out);
+    let out = run_without_writes(&h, &["restore", "HEAD", "--format", "markdown"]);
+    assert_status(&out, 0);
+    assert_snapshot!("on_premises_plan_markdown", out);
+    let out = run_without_writes(&h, &["restore", "HEAD", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan: Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert_valid(&plan, "schema/plan.schema.json");
+    let synced_id = text(&synced, "id");
+    assert!(actions_of(&plan, synced_id).is_empty(), "{plan:#}");
+    let e = entries(&plan, synced_id);
+    assert_eq!(e.len(), 1, "{plan:#}");
+    assert_eq!(e[0]["rule"], "syncedFromActiveDirectory");
+    assert_eq!(
+        e[0]["fix"],
+        "change on-premises (synced from Active Directory)"
+    );
+    assert_eq!(e[0]["attributes"][0]["path"], "department");
+    assert_eq!(e[0]["attributes"][0]["new"], "Sales");
+    let e = entries(&plan, text(&dept_group, "id"));
+    assert_eq!(e[0]["links"][0]["link"], "members", "{plan:#}");
+    assert_eq!(e[0]["links"][0]["add"][0]["id"], synced_id);
+    assert!(actions_of(&plan, text(&dept_group, "id")).is_empty());
+    // The dynamic group: its rule is restored, its members are never written.
+    let dynamic_id = text(&dynamic, "id");
+    let ops: Vec<&str> = actions_of(&plan, dynamic_id)
+        .iter()
+        .map(|a| a["op"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["update"], "{plan:#}");
+    assert_eq!(
+        actions_of(&plan, dynamic_id)[0]["body"]["membershipRule"],
+        dynamic["membershipRule"]
+    );
+    let e = entries(&plan, dynamic_id);
+    assert_eq!(e[0]["fix"], "computed from the membership rule", "{plan:#}");
+    assert!(!e[0]["links"][0]["add"].as_array().unwrap().is_empty());
+
+    // Carried out: no write Graph refuses, so nothing fails.
+    let out = h.run(&["restore", "HEAD", "--yes", "--format", "json"]);
+    assert_status(&out, 0);
+    let report = json_docs(&out).pop().unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["remainingDrift"], json!([]), "{report:#}");
+    assert_eq!(user(&h, text(&cloud, "id"))["department"], "Sales");
+    assert_eq!(user(&h, synced_id)["department"], Value::Null);
+    let rule = get(&h, &format!("groups/{dynamic_id}?$select=membershipRule"));
+    assert_eq!(rule["membershipRule"], dynamic["membershipRule"]);
+    // Entra computed the members again: the cloud user is back, the synced one (no
+    // department on-premises yet) is not.
+    let members = link_ids(&h, dynamic_id, "members");
+    assert!(members.contains(text(&cloud, "id")));
+    assert!(!members.contains(synced_id));
+
+    // What is left is exactly what has to be fixed on-premises, labelled in every format.
+    let out = h.run(&["diff", "HEAD"]);
+    assert_status(&out, 0);
+    assert_snapshot!("on_premises_diff_human", out);
+    let out = h.run(&["diff", "HEAD", "--format", "markdown"]);
+    assert_status(&out, 0);
+    assert_snapshot!("on_premises_diff_markdown", out);
+    let out = h.run(&["diff", "HEAD", "--format", "json"]);
+    assert_status(&out, 0);
+    let diff: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_valid(&diff, "schema/diff-report.schema.json");
+    let changes = diff["changes"].as_array().unwrap();
+    let ids: Vec<&str> = changes.iter().map(|c| text(c, "id")).collect();
+    assert!(ids.contains(&synced_id), "{diff:#}");
+    for c in changes {
+        for a in c["attributes"].as_array().unwrap() {
+            assert!(a.get("cannotRestore").is_some(), "unlabelled: {c:#}");
+        }
+        for l in c["links"].as_array().unwrap() {
+            assert!(l.get("cannotRestore").is_some(), "unlabelled: {c:#}");
+        }
+    }
+    let synced_change = changes.iter().find(|c| c["id"] == synced_id).unwrap();
+    assert_eq!(
+        synced_change["attributes"][0]["cannotRestore"],
+        json!({"rule": "syncedFromActiveDirectory",
+               "reason": "the user is synced from Active Directory, where this attribute is mastered; Graph refuses to write it",
+               "fix": "change on-premises (synced from Active Directory)"})
+    );
+
+    // A second run writes nothing and still names what is left.
+    let before = writes(&h);
+    let out = h.run(&["restore", "HEAD", "--yes"]);
+    assert_status(&out, 0);
+    assert_eq!(writes(&h), before);
+    assert!(
+        out.stdout.contains("Cannot be restored through Graph"),
+        "{}",
+        out.stdout
+    );
+}
