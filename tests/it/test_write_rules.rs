@@ -12,7 +12,7 @@ use crate::assert_snapshot;
 use crate::common::tenant::*;
 use crate::common::*;
 
-const SPEC: &str = "users=120,groups=40,members=6,apps=3,policies=2";
+const SPEC: &str = "users=120,groups=40,members=6,apps=8,policies=2";
 
 /// The hybrid tenant, snapshotted once (HEAD is the healthy state).
 fn hybrid() -> TestEnvironment {
@@ -221,5 +221,103 @@ fn on_premises_attributes_and_dynamic_members_are_listed_never_written_and_label
         out.stdout.contains("Cannot be restored through Graph"),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn enabled_app_roles_and_scopes_that_go_are_disabled_first_in_their_own_patch() {
+    let h = hybrid();
+    let apps = list(&h, "applications?$select=id,displayName,appRoles,api");
+    let app = apps
+        .iter()
+        .find(|a| {
+            a["appRoles"].as_array().is_some_and(|r| !r.is_empty())
+                && a["api"]["oauth2PermissionScopes"]
+                    .as_array()
+                    .is_some_and(|s| !s.is_empty())
+        })
+        .expect("an application with app roles and scopes")
+        .clone();
+    let id = text(&app, "id");
+    // A script adds an app role and a permission scope, both enabled (Graph lets anyone add).
+    let mut roles = app["appRoles"].as_array().unwrap().clone();
+    roles.push(
+        json!({"id": "6c2b2c7e-0d1c-4a59-9a57-1d1b6c0f0a01", "value": "Script.Admin",
+        "displayName": "Added by a script", "description": "Added by a script",
+        "allowedMemberTypes": ["Application"], "isEnabled": true}),
+    );
+    let mut api = app["api"].clone();
+    api["oauth2PermissionScopes"].as_array_mut().unwrap().push(
+        json!({"id": "6c2b2c7e-0d1c-4a59-9a57-1d1b6c0f0a02", "value": "Script.Read",
+            "type": "Admin", "adminConsentDisplayName": "Added by a script",
+            "adminConsentDescription": "Added by a script", "isEnabled": true}),
+    );
+    graph_ok(
+        &h,
+        "PATCH",
+        &format!("applications/{id}"),
+        Some(json!({"appRoles": roles, "api": api})),
+        204,
+    );
+
+    let out = run_without_writes(&h, &["restore", "HEAD", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_valid(&plan, "schema/plan.schema.json");
+    let acts = actions_of(&plan, id);
+    let phases: Vec<&str> = acts.iter().map(|a| text(a, "phase")).collect();
+    assert_eq!(phases, ["disable", "update"], "{plan:#}");
+    // The first PATCH is the live roles and scopes with the two new ones disabled.
+    let first = &acts[0]["body"];
+    let disabled = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["isEnabled"] == false && text(e, "value").starts_with("Script."))
+            .map(|e| text(e, "value").to_string())
+            .collect()
+    };
+    assert_eq!(disabled(&first["appRoles"]), ["Script.Admin"]);
+    assert_eq!(
+        disabled(&first["api"]["oauth2PermissionScopes"]),
+        ["Script.Read"]
+    );
+    let out = run_without_writes(&h, &["restore", "HEAD"]);
+    assert_snapshot!("disable_first_plan_human", out);
+
+    let out = h.run(&["restore", "HEAD", "--yes", "--format", "json"]);
+    assert_status(&out, 0);
+    let report = json_docs(&out).pop().unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    let patches: Vec<&Value> = report["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["id"] == id)
+        .collect();
+    assert_eq!(patches.len(), 2, "{report:#}");
+    assert!(patches
+        .iter()
+        .all(|o| o["method"] == "PATCH" && o["status"] == 204));
+    assert_eq!(report["remainingDrift"], json!([]), "{report:#}");
+    // The backup's roles and scopes, as they were (Graph keeps its own order).
+    let entries = |list: &Value| -> std::collections::BTreeSet<(String, String, bool)> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    text(e, "id").to_string(),
+                    text(e, "value").to_string(),
+                    e["isEnabled"] == true,
+                )
+            })
+            .collect()
+    };
+    let now = get(&h, &format!("applications/{id}?$select=appRoles,api"));
+    assert_eq!(entries(&now["appRoles"]), entries(&app["appRoles"]));
+    assert_eq!(
+        entries(&now["api"]["oauth2PermissionScopes"]),
+        entries(&app["api"]["oauth2PermissionScopes"])
     );
 }
