@@ -321,3 +321,107 @@ fn enabled_app_roles_and_scopes_that_go_are_disabled_first_in_their_own_patch() 
         entries(&app["api"]["oauth2PermissionScopes"])
     );
 }
+
+#[test]
+fn a_guest_deleted_for_good_is_invited_again_never_created_and_a_re_run_writes_nothing() {
+    let h = hybrid();
+    let users = list(
+        &h,
+        "users?$select=id,displayName,userPrincipalName,mail,companyName,givenName",
+    );
+    let guest = users
+        .iter()
+        .find(|u| is_guest(u) && !text(u, "companyName").is_empty())
+        .expect("a guest")
+        .clone();
+    let id = text(&guest, "id");
+    let groups = list(&h, "groups?$select=id,groupTypes");
+    let member_of: Vec<String> = groups
+        .iter()
+        .map(|g| text(g, "id").to_string())
+        .filter(|g| link_ids(&h, g, "members").contains(id))
+        .collect();
+    // Deleted, then purged from the recycle bin: gone for good.
+    graph_ok(&h, "DELETE", &format!("users/{id}"), None, 204);
+    graph_ok(
+        &h,
+        "DELETE",
+        &format!("directory/deletedItems/{id}"),
+        None,
+        204,
+    );
+
+    let out = run_without_writes(&h, &["restore", "HEAD", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_valid(&plan, "schema/plan.schema.json");
+    let acts = actions_of(&plan, id);
+    let ops: Vec<&str> = acts.iter().map(|a| text(a, "op")).collect();
+    assert_eq!(&ops[..2], ["invite", "update"], "{plan:#}");
+    assert_eq!(
+        acts[0]["body"],
+        json!({"invitedUserEmailAddress": guest["mail"],
+               "invitedUserDisplayName": guest["displayName"],
+               "invitedUserType": "Guest",
+               "inviteRedirectUrl": "https://myapplications.microsoft.com",
+               "sendInvitationMessage": false})
+    );
+    assert_eq!(acts[1]["body"]["companyName"], guest["companyName"]);
+    let out = run_without_writes(&h, &["restore", "HEAD"]);
+    assert_snapshot!("guest_plan_human", out);
+
+    let out = h.run(&["restore", "HEAD", "--yes", "--format", "json"]);
+    assert_status(&out, 0);
+    let report = json_docs(&out).pop().unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    let outcomes = report["outcomes"].as_array().unwrap();
+    assert!(
+        !outcomes
+            .iter()
+            .any(|o| o["method"] == "POST" && o["path"] == "users"),
+        "never POST users: {report:#}"
+    );
+    let invited = outcomes
+        .iter()
+        .find(|o| o["method"] == "POST" && o["path"] == "invitations")
+        .expect("POST invitations");
+    let new_id = text(invited, "newId").to_string();
+    assert!(!new_id.is_empty() && new_id != id, "{invited:#}");
+    assert_eq!(report["remainingDrift"], json!([]), "{report:#}");
+    let back = get(
+        &h,
+        &format!(
+            "users/{new_id}?$select=userPrincipalName,userType,creationType,companyName,givenName"
+        ),
+    );
+    assert_eq!(back["userPrincipalName"], guest["userPrincipalName"]);
+    assert_eq!(back["userType"], "Guest");
+    assert_eq!(back["creationType"], "Invitation");
+    assert_eq!(back["companyName"], guest["companyName"]);
+    assert_eq!(back["givenName"], guest["givenName"]);
+    // Its memberships follow the new id (groups Graph lets tenantgit write).
+    for g in &member_of {
+        if link_ids(&h, g, "members").contains(&new_id) {
+            continue;
+        }
+        let state = get(
+            &h,
+            &format!("groups/{g}?$select=groupTypes,mailEnabled,onPremisesSyncEnabled"),
+        );
+        assert!(
+            state["onPremisesSyncEnabled"] == true
+                || state["mailEnabled"] == true
+                    && !state["groupTypes"].to_string().contains("Unified")
+                || state["groupTypes"]
+                    .to_string()
+                    .contains("DynamicMembership"),
+            "{g} does not have the re-invited guest: {state}"
+        );
+    }
+
+    // The re-invited guest is recognised by its user principal name: nothing more to write.
+    let before = writes(&h);
+    let out = h.run(&["restore", "HEAD", "--yes"]);
+    assert_status(&out, 0);
+    assert_eq!(writes(&h), before, "{}", out.stdout);
+}
