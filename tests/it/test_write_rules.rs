@@ -425,3 +425,92 @@ fn a_guest_deleted_for_good_is_invited_again_never_created_and_a_re_run_writes_n
     assert_status(&out, 0);
     assert_eq!(writes(&h), before, "{}", out.stdout);
 }
+
+/// Replaces the first line of a working-tree file that starts with `prefix` (after
+/// indentation) by `line`, indented as it was.
+fn edit_line(h: &TestEnvironment, path: &str, prefix: &str, line: &str) {
+    let full = h.repo.join(path);
+    let text = std::fs::read_to_string(&full).unwrap();
+    let mut done = false;
+    let edited: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let body = l.trim_start();
+            if !done && body.starts_with(prefix) {
+                done = true;
+                format!("{}{line}", &l[..l.len() - body.len()])
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(done, "{path} has no line {prefix}…:\n{text}");
+    std::fs::write(&full, edited.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn exchange_groups_and_another_tenants_app_roles_are_listed_never_written() {
+    let h = hybrid();
+    let groups = list(
+        &h,
+        "groups?$select=id,displayName,groupTypes,mailEnabled,securityEnabled,onPremisesSyncEnabled",
+    );
+    let exchange = groups
+        .iter()
+        .find(|g| {
+            g["mailEnabled"] == true
+                && g["groupTypes"] == json!([])
+                && g["onPremisesSyncEnabled"] != true
+        })
+        .expect("a mail-enabled group made in Exchange Online");
+    let edited = text(exchange, "id");
+    // A pull request edits its description, and the permission scope of Microsoft's Azure
+    // Service Management service principal.
+    let group_file = h.file("groups/", edited);
+    edit_line(
+        &h,
+        &group_file,
+        "description:",
+        "description: Edited in git",
+    );
+    let sp_file = h.file("servicePrincipals/", "e0aa09f8-9a3e-4d0a-8f0c-2b0d3f0c7a04");
+    edit_line(
+        &h,
+        &sp_file,
+        "adminConsentDisplayName:",
+        "adminConsentDisplayName: Edited in git",
+    );
+
+    let before = writes(&h);
+    let out = h.run(&["apply", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_valid(&plan, "schema/plan.schema.json");
+    assert!(actions_of(&plan, edited).is_empty(), "{plan:#}");
+    assert_eq!(
+        entries(&plan, edited)[0]["fix"],
+        "managed in Exchange Online"
+    );
+    assert_eq!(
+        entries(&plan, edited)[0]["attributes"][0]["path"],
+        "description"
+    );
+    let sp = "e0aa09f8-9a3e-4d0a-8f0c-2b0d3f0c7a04";
+    assert!(actions_of(&plan, sp).is_empty(), "{plan:#}");
+    assert_eq!(entries(&plan, sp)[0]["rule"], "mirroredFromAnotherTenant");
+    let out = h.run(&["apply", "--yes"]);
+    assert_status(&out, 0);
+    assert_snapshot!("exchange_and_mirrored_apply", out);
+    assert_eq!(writes(&h), before, "nothing is written");
+
+    // Deleted in Exchange Online, it cannot be created through Graph either.
+    let deleted = edited;
+    graph_ok(&h, "DELETE", &format!("groups/{deleted}"), None, 204);
+    let out = run_without_writes(&h, &["restore", "HEAD", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(actions_of(&plan, deleted).is_empty(), "{plan:#}");
+    let e = entries(&plan, deleted);
+    assert_eq!(e[0]["missing"], true, "{plan:#}");
+    assert_eq!(e[0]["fix"], "managed in Exchange Online");
+}

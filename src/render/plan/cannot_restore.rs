@@ -14,6 +14,15 @@ use crate::plan::{CannotRestore, CannotRestoreLink, Plan};
 /// The section's title.
 pub(super) const TITLE: &str = "Cannot be restored through Graph";
 
+/// What an empty plan says: the objects match, or nothing that differs can be written.
+pub(super) fn nothing_to_write(plan: &Plan) -> &'static str {
+    if plan.cannot_restore.is_empty() {
+        "No changes: the selected objects match."
+    } else {
+        "Nothing to write: what differs cannot be restored through Graph (below)."
+    }
+}
+
 fn link_change(l: &CannotRestoreLink) -> LinkChange {
     let refs = |ends: &[crate::plan::PlanLink]| {
         ends.iter()

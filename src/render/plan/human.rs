@@ -24,7 +24,7 @@ pub(in crate::render) fn render(plan: &Plan, style: &Style, out: &mut dyn Write)
     )?;
     if plan.is_empty() {
         writeln!(out)?;
-        writeln!(out, "No changes: the selected objects match.")?;
+        writeln!(out, "{}", super::cannot_restore::nothing_to_write(plan))?;
     }
     for b in blocks(plan) {
         writeln!(out)?;
