@@ -341,3 +341,5 @@ impl Collection {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_rule_tests;
