@@ -513,4 +513,27 @@ fn exchange_groups_and_another_tenants_app_roles_are_listed_never_written() {
     let e = entries(&plan, deleted);
     assert_eq!(e[0]["missing"], true, "{plan:#}");
     assert_eq!(e[0]["fix"], "managed in Exchange Online");
+    // And `diff` says so of the removed group.
+    let out = h.run(&["diff", "HEAD", "--", "groups/**"]);
+    assert_status(&out, 0);
+    assert!(
+        out.stdout
+            .contains("cannot be restored through Graph: the object: managed in Exchange Online"),
+        "{}",
+        out.stdout
+    );
+    let out = h.run(&["diff", "HEAD", "--format", "json", "--", "groups/**"]);
+    let diff: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_valid(&diff, "schema/diff-report.schema.json");
+    let gone = diff["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == deleted)
+        .expect("the removed group");
+    assert_eq!(gone["change"], "removed");
+    assert_eq!(
+        gone["attributes"][0]["cannotRestore"]["fix"],
+        "managed in Exchange Online"
+    );
 }

@@ -74,12 +74,17 @@ pub(in crate::render) fn object(
     let held = super::cannot_restore(c);
     if !held.is_empty() {
         writeln!(out)?;
+        let removed = matches!(c.change, ChangeKind::Removed { .. });
         for (rule, what) in held {
-            let what: Vec<String> = what.iter().map(|w| code(w)).collect();
+            // A removed object: its creation is what Graph refuses, not each attribute.
+            let what = if removed {
+                "the object".to_string()
+            } else {
+                what.iter().map(|w| code(w)).collect::<Vec<_>>().join(", ")
+            };
             writeln!(
                 out,
-                "- _Cannot be restored through Graph:_ {}: {} ({})",
-                what.join(", "),
+                "- _Cannot be restored through Graph:_ {what}: {} ({})",
                 text(&rule.fix),
                 text(&rule.reason)
             )?;
