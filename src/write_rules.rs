@@ -338,4 +338,6 @@ fn same_entry(a: &Value, b: &Value, d: &DisableFirst) -> bool {
 }
 
 #[cfg(test)]
+mod emulator_tests;
+#[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub(crate) use edm::{check_value, Invalid, InvalidKind, TypeBase, TypeRef};
-pub(crate) use rules::{refusal, Condition, TenantFacts, Write, WriteOp, WriteRule};
+pub(crate) use rules::{refusal, Check, Condition, TenantFacts, Write, WriteOp, WriteRule};
 
 const METADATA: &str = include_str!("metadata.yaml");
 const FACTS: &str = include_str!("facts.yaml");
@@ -341,5 +341,3 @@ impl Collection {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod write_rule_tests;
