@@ -3,7 +3,6 @@
 //! credentials with Graph's limits, `directoryObjects/getByIds` and
 //! `getAvailableExtensionProperties`.
 
-
 use std::collections::HashSet;
 
 use crate::common::graph::*;

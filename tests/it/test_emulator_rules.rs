@@ -2,7 +2,6 @@
 //! write is refused with Graph's status, code and message and changes nothing; the writes Graph
 //! allows on the same objects go through.
 
-
 use crate::common::graph::*;
 use serde_json::{json, Value};
 

@@ -13,9 +13,9 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Map, Value};
 
-use super::select::resolve_select;
 use super::reply::{bad_request, error, not_allowed, Reply};
 use super::request::Req;
+use super::select::resolve_select;
 use crate::emulator::model::model;
 use token::State;
 
