@@ -18,8 +18,13 @@ pub(crate) enum Mangle {
     Drop,
 }
 
-fn is_write(method: &str) -> bool {
+/// Whether a request changes the tenant. The POST actions that only read
+/// (`directoryObjects/getByIds`, `getAvailableExtensionProperties`; directoryobject-getbyids.md
+/// lists it under reads with `Directory.Read.All`) are reads.
+fn is_write(method: &str, path: &str) -> bool {
+    const READ_ACTIONS: [&str; 2] = ["/getByIds", "/getAvailableExtensionProperties"];
     matches!(method, "POST" | "PATCH" | "PUT" | "DELETE")
+        && !(method == "POST" && READ_ACTIONS.iter().any(|a| path.ends_with(a)))
 }
 
 pub(crate) fn too_many(ctx: &Ctx, shared: &Shared, retry_after: f64, information: &str) -> Reply {
@@ -62,7 +67,7 @@ pub(crate) async fn process(
     batch_item: bool,
 ) -> (Reply, Option<Mangle>) {
     bump(&shared.stats.requests);
-    let write = is_write(method);
+    let write = is_write(method, path);
     if write {
         bump(&shared.stats.writes);
     }

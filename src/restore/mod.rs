@@ -214,8 +214,8 @@ pub async fn plan(
     let desired = store.load_desired(&files, &|kind, _path, hint| {
         differ.contains(&(kind.kind.as_str(), hint.to_string()))
     })?;
-    let paths = desired.paths;
-    let desired_snapshot = desired.snapshot;
+    let mut paths = desired.paths;
+    let mut desired_snapshot = desired.snapshot;
 
     // The live state of what differs, read again by id: the plan and its fingerprints rest on
     // what Graph says now.
@@ -241,6 +241,48 @@ pub async fn plan(
             .cloned(),
     );
     let mut live = read::read_objects(client, &keys).await?;
+
+    // A desired object that is gone live gets a new id when it is re-created, and objects that
+    // name it by id (a Conditional Access policy's conditions) must be written to name the new
+    // one, even when their files match the tenant's: they join the plan.
+    let gone: Vec<String> = desired_snapshot
+        .objects
+        .keys()
+        .filter(|k| !live.objects.contains_key(*k))
+        .map(|k| k.id.clone())
+        .collect();
+    if !gone.is_empty() {
+        let mut naming: HashSet<(&'static str, String)> = HashSet::new();
+        for (kind, hint) in resolved.iter() {
+            if differ.contains(&(kind, hint.to_string())) {
+                continue;
+            }
+            let Some([path]) = desired_at.get(&(kind, hint)).map(Vec::as_slice) else {
+                continue;
+            };
+            let text = store.desired_text(&files, path).unwrap_or_default();
+            if gone.iter().any(|id| text.contains(id.as_str())) {
+                naming.insert((kind, hint.to_string()));
+            }
+        }
+        if !naming.is_empty() {
+            let more = store.load_desired(&files, &|kind, _path, hint| {
+                naming.contains(&(kind.kind.as_str(), hint.to_string()))
+            })?;
+            let keys: Vec<ObjectKey> = more.snapshot.objects.keys().cloned().collect();
+            for o in read::read_objects(client, &keys)
+                .await?
+                .objects
+                .into_values()
+            {
+                live.insert(o);
+            }
+            paths.extend(more.paths);
+            for o in more.snapshot.objects.into_values() {
+                desired_snapshot.insert(o);
+            }
+        }
+    }
 
     let claimed: std::collections::HashSet<(String, String)> = files
         .refs()

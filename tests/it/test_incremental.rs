@@ -55,14 +55,72 @@ fn reference(id: &str) -> Value {
 /// One random change; returns what it did (for the failure message), or `None` when Graph
 /// refused it (a synced user, the last owner …) — refusals change nothing.
 fn change(h: &TestEnvironment, rng: &mut Rng, n: usize) -> Option<String> {
-    let users = ids(h, "users");
-    let groups = ids(h, "groups");
+    // Graph refuses writes to what Active Directory masters: cloud-only users are changed
+    // through Graph, synced ones through the simulated Entra Connect.
+    let (status, body) = h.graph(
+        "GET",
+        "users?$select=id,onPremisesSyncEnabled&$top=999",
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (synced, users): (Vec<&Value>, Vec<&Value>) = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .partition(|u| u["onPremisesSyncEnabled"] == true);
+    let id_of = |u: &&Value| u["id"].as_str().unwrap().to_string();
+    let synced: Vec<String> = synced.iter().map(id_of).collect();
+    let users: Vec<String> = users.iter().map(id_of).collect();
+    // Groups Graph lets an administrator change: cloud-only, not dynamic, not mail-enabled.
+    let (status, body) = h.graph(
+        "GET",
+        "groups?$select=id,onPremisesSyncEnabled,groupTypes,mailEnabled&$top=999",
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let groups: Vec<String> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| {
+            g["onPremisesSyncEnabled"] != true
+                && g["mailEnabled"] != true
+                && !g["groupTypes"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "DynamicMembership"))
+        })
+        .map(|g| g["id"].as_str().unwrap().to_string())
+        .collect();
     let apps = ids(h, "applications");
     let units = ids(h, "directory/administrativeUnits");
     let deleted_users = ids(h, "directory/deletedItems/microsoft.graph.user");
     let user = rng.pick(&users).cloned().unwrap_or_default();
     let other = rng.pick(&users).cloned().unwrap_or_default();
     let group = rng.pick(&groups).cloned().unwrap_or_default();
+    if !deleted_users.is_empty() && rng.below(4) == 0 {
+        let id = rng.pick(&deleted_users)?;
+        let (status, _) = h.graph(
+            "POST",
+            &format!("directory/deletedItems/{id}/restore"),
+            None,
+        );
+        return (status < 300).then(|| format!("restore {id}"));
+    }
+    if rng.below(4) == 0 {
+        // A change made in Active Directory, synced to Entra.
+        let id = rng.pick(&synced)?;
+        let set = if rng.below(2) == 0 {
+            json!({"department": format!("Dept {n}")})
+        } else {
+            json!({"displayName": format!("Synced renamed {n}")})
+        };
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{}/_emulator/sync", h.emulator.url()))
+            .json(&json!({"changes": [{"id": id, "set": set}]}))
+            .send()
+            .expect("sync request");
+        return resp.status().is_success().then(|| format!("sync {id}"));
+    }
     let (method, path, body): (&str, String, Option<Value>) = match rng.below(17) {
         0 => (
             "POST",
@@ -218,8 +276,8 @@ fn incremental_snapshots_equal_full_reads_after_random_changes() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut done: Vec<String> = Vec::new();
     let mut n = 0;
-    for round in 1..=14 {
-        for _ in 0..6 {
+    for round in 1..=20 {
+        for _ in 0..8 {
             n += 1;
             if let Some(what) = change(&h, &mut rng, n) {
                 done.push(format!("round {round}: {what}"));

@@ -154,11 +154,8 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
     // The first application registers the directory extension users carry values of, so its
     // appId is drawn before the users, from a stream of its own.
     let extension_app = (spec.apps > 0).then(|| SplitMix64::new(0x7e4a_417a_11e4_00e0).guid());
-    let t0 = std::time::Instant::now();
     let people = people::generate(spec, &k, &mut rng, tenant, extension_app.as_deref());
-    eprintln!("people {:?}", t0.elapsed());
     let groups = groups::generate(spec, &k, &mut rng, tenant, &people);
-    eprintln!("groups {:?}", t0.elapsed());
     let sps = apps::generate(
         spec,
         &k,
@@ -168,10 +165,8 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
         &people,
         extension_app.as_deref(),
     );
-    eprintln!("apps {:?}", t0.elapsed());
     groups::add_service_principals(&k, &mut rng, tenant, &groups, &sps);
     policies::generate(spec, &k, &mut rng, tenant, &people, &groups);
-    eprintln!("policies {:?}", t0.elapsed());
 }
 
 #[cfg(test)]
