@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub(crate) use edm::{check_value, Invalid, InvalidKind, TypeBase, TypeRef};
-pub(crate) use rules::{refusal, Check, Condition, TenantFacts, Write, WriteOp, WriteRule};
+#[cfg(test)]
+pub(crate) use rules::Check;
+pub(crate) use rules::{refusal, Condition, TenantFacts, Write, WriteOp, WriteRule};
 
 const METADATA: &str = include_str!("metadata.yaml");
 const FACTS: &str = include_str!("facts.yaml");
