@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::compare;
-use crate::diff::{Change, DiffOptions, Report};
+use crate::diff::{Change, ChangeKind, DiffOptions, Report};
 use crate::emulator::{Emulator, EmulatorConfig, SyntheticSpec};
 use crate::error::Error;
 use crate::graph::{Credential, GraphClient, GraphSettings, Secret};
@@ -215,9 +215,18 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     say(&format!(
         "   plan: {} to update, {} to add, {} to remove",
         plural(summary.update, "object", "objects"),
-        plural(summary.links_add, "member link", "member links"),
+        plural(summary.links_add, "link", "links"),
         summary.links_remove
     ));
+    if !plan.cannot_restore.is_empty() {
+        say(&format!(
+            "   not written, because Graph refuses it ({} objects; the plan lists each):",
+            plan.cannot_restore.len()
+        ));
+        for (fix, n) in count_by(plan.cannot_restore.iter().map(|c| c.fix.as_str())) {
+            say(&format!("     {n:>4} × {fix}"));
+        }
+    }
     let options = ExecuteOptions {
         force: false,
         concurrency: 8,
@@ -266,14 +275,51 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             &NoProgress,
         ))?
         .0;
+    // What is left must be exactly what the plan said Graph refuses: every remaining attribute
+    // and link change carries its label.
+    let unlabelled: Vec<&Change> = after
+        .changes
+        .iter()
+        .filter(|c| {
+            !matches!(c.change, ChangeKind::Modified)
+                || c.attributes.iter().any(|a| a.cannot_restore.is_none())
+                || c.links.iter().any(|l| l.cannot_restore.is_none())
+        })
+        .collect();
     if after.is_empty() {
         say("   No differences: exit status 0. The department is back.");
+    } else if unlabelled.is_empty() {
+        say(&format!(
+            "   Everything Graph can write is back. {} objects still differ, each labelled with where",
+            after.changes.len()
+        ));
+        say("   to fix it (the department's synced users are fixed in Active Directory):");
+        let fixes = after.changes.iter().flat_map(|c| {
+            let attributes = c.attributes.iter().filter_map(|a| a.cannot_restore);
+            let links = c.links.iter().filter_map(|l| l.cannot_restore);
+            let mut rules: Vec<&str> = attributes.chain(links).map(|r| r.fix.as_str()).collect();
+            rules.dedup();
+            rules
+        });
+        for (fix, n) in count_by(fixes) {
+            say(&format!("     {n:>4} × {fix}"));
+        }
     } else {
-        show_report_excerpt(global, &after)?;
+        let report = Report {
+            from: after.from.clone(),
+            to: after.to.clone(),
+            changes: unlabelled.into_iter().cloned().collect(),
+        };
+        show_report_excerpt(global, &report)?;
         return Err(Error::usage(
             format!(
-                "{} objects still differ after the restore",
-                after.changes.len()
+                "{} still {} after the restore",
+                plural(report.changes.len(), "object", "objects"),
+                if report.changes.len() == 1 {
+                    "differs"
+                } else {
+                    "differ"
+                }
             ),
             "this is a bug in tenantgit; the report above names them",
         ));
@@ -285,6 +331,17 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     ));
     drop(emulator);
     Ok(0)
+}
+
+/// How often each value occurs, most frequent first.
+fn count_by<'a>(values: impl Iterator<Item = &'a str>) -> Vec<(&'a str, usize)> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut out: Vec<(&str, usize)> = counts.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    out
 }
 
 fn short(id: &str) -> &str {
@@ -463,16 +520,15 @@ fn selection_all(kinds: &[&'static crate::schema::KindSpec]) -> Result<Selection
 
 /// The first few objects of a report and its whole summary, indented.
 fn show_report_excerpt(global: &Global, report: &Report) -> Result<(), Error> {
+    // The first two objects of each kind.
     let mut shown: Vec<Change> = Vec::new();
-    for kind in ["users", "groups"] {
-        shown.extend(
-            report
-                .changes
-                .iter()
-                .filter(|c| c.key.kind == kind)
-                .take(2)
-                .cloned(),
-        );
+    let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &report.changes {
+        let n = per_kind.entry(c.key.kind.as_str()).or_default();
+        if *n < 2 {
+            *n += 1;
+            shown.push(c.clone());
+        }
     }
     let excerpt = Report {
         from: report.from.clone(),
