@@ -26,6 +26,7 @@ pub mod schema;
 pub mod select;
 pub mod store;
 pub mod suggest;
+pub mod write_rules;
 pub mod yaml;
 
 pub use error::{Error, Result};

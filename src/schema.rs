@@ -202,6 +202,17 @@ pub struct KindSpec {
     pub set_like: Vec<String>,
     #[serde(default)]
     pub links: Vec<LinkSpec>,
+    /// What Graph refuses to write on objects in some state, and where to change it instead
+    /// (see `crate::write_rules`).
+    #[serde(default)]
+    pub write_rules: Vec<crate::write_rules::WriteRule>,
+    /// Entitlement collections whose enabled entries are disabled in a PATCH of their own
+    /// before they change or go.
+    #[serde(default)]
+    pub disable_first: Vec<crate::write_rules::DisableFirst>,
+    /// Objects re-created through a named hook rather than `POST {collection}`.
+    #[serde(default)]
+    pub recreate_through: Vec<crate::write_rules::RecreateThrough>,
     /// The object type directory extensions name in `targetObjects` (`User`, `Group`) when the
     /// kind's objects carry directory extension attributes (`extension_{appId}_{name}`): the
     /// tenant's definitions for it are discovered once per run, selected on every read, and the

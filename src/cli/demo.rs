@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::compare;
-use crate::diff::{Change, DiffOptions, Report};
+use crate::diff::{Change, ChangeKind, DiffOptions, Report};
 use crate::emulator::{Emulator, EmulatorConfig, SyntheticSpec};
 use crate::error::Error;
 use crate::graph::{Credential, GraphClient, GraphSettings, Secret};
@@ -107,23 +107,27 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         first.read_seconds + first.outcome.git_seconds
     ));
     let healthy = store.load_snapshot(first_commit, &|k, _| {
-        k.kind == "users" || k.kind == "groups"
+        ["users", "groups", "conditionalAccessPolicies"].contains(&k.kind.as_str())
     })?;
     say("");
 
     let (department, victims) = largest_department(&healthy);
     say(&format!(
-        "2. A bulk script meant to update job titles in {department} goes wrong: it clears department,"
+        "2. A bulk script meant to update job titles in {department} goes wrong: it clears the department"
     ));
     say(&format!(
-        "   jobTitle and extension attributes of all {} users of the department and removes them from",
+        "   and manager of all {} users of the department, in Active Directory for the synced ones",
         victims.len()
     ));
-    say("   their groups.");
-    let writes = rt.block_on(damage(&client, &healthy, &victims))?;
+    say("   (Entra Connect carries it up) and through Graph for the cloud-only ones, and removes them");
+    say("   from their groups. The same afternoon someone switches a Conditional Access policy to");
+    say("   report-only and disables FIDO2 security keys.");
+    let done = rt.block_on(damage(&client, &emulator.url(), &healthy, &victims))?;
     say(&format!(
-        "   {writes} Graph writes later, the tenant is damaged; nobody noticed yet."
+        "   {} synced users changed on-premises and {} Graph writes later, the tenant is damaged;",
+        done.synced, done.writes
     ));
+    say("   nobody noticed yet.");
     say("");
 
     say("3. The next scheduled snapshot records the damage");
@@ -184,18 +188,10 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     say("");
 
     say(&format!(
-        "5. Restore users and groups from the healthy snapshot (tenantgit -C {} restore HEAD~1 --kind users --kind groups)",
+        "5. Restore from the healthy snapshot (tenantgit -C {} restore HEAD~1)",
         dir.display()
     ));
-    let selection = Selection::new(
-        &kinds,
-        vec![schema::kind("users"), schema::kind("groups")]
-            .into_iter()
-            .flatten()
-            .collect(),
-        Vec::new(),
-        &[],
-    )?;
+    let selection = selection_all(&kinds)?;
     let settings = config::FileConfig::parse(config::DEFAULT_TEXT, config::FILE_NAME)?;
     let safety = settings.safety.settings();
     let request = Request {
@@ -219,9 +215,18 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     say(&format!(
         "   plan: {} to update, {} to add, {} to remove",
         plural(summary.update, "object", "objects"),
-        plural(summary.links_add, "member link", "member links"),
+        plural(summary.links_add, "link", "links"),
         summary.links_remove
     ));
+    if !plan.cannot_restore.is_empty() {
+        say(&format!(
+            "   not written, because Graph refuses it ({} objects; the plan lists each):",
+            plan.cannot_restore.len()
+        ));
+        for (fix, n) in count_by(plan.cannot_restore.iter().map(|c| c.fix.as_str())) {
+            say(&format!("     {n:>4} × {fix}"));
+        }
+    }
     let options = ExecuteOptions {
         force: false,
         concurrency: 8,
@@ -270,14 +275,51 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             &NoProgress,
         ))?
         .0;
+    // What is left must be exactly what the plan said Graph refuses: every remaining attribute
+    // and link change carries its label.
+    let unlabelled: Vec<&Change> = after
+        .changes
+        .iter()
+        .filter(|c| {
+            !matches!(c.change, ChangeKind::Modified)
+                || c.attributes.iter().any(|a| a.cannot_restore.is_none())
+                || c.links.iter().any(|l| l.cannot_restore.is_none())
+        })
+        .collect();
     if after.is_empty() {
         say("   No differences: exit status 0. The department is back.");
+    } else if unlabelled.is_empty() {
+        say(&format!(
+            "   Everything Graph can write is back. {} objects still differ, each labelled with where",
+            after.changes.len()
+        ));
+        say("   to fix it (the department's synced users are fixed in Active Directory):");
+        let fixes = after.changes.iter().flat_map(|c| {
+            let attributes = c.attributes.iter().filter_map(|a| a.cannot_restore);
+            let links = c.links.iter().filter_map(|l| l.cannot_restore);
+            let mut rules: Vec<&str> = attributes.chain(links).map(|r| r.fix.as_str()).collect();
+            rules.dedup();
+            rules
+        });
+        for (fix, n) in count_by(fixes) {
+            say(&format!("     {n:>4} × {fix}"));
+        }
     } else {
-        show_report_excerpt(global, &after)?;
+        let report = Report {
+            from: after.from.clone(),
+            to: after.to.clone(),
+            changes: unlabelled.into_iter().cloned().collect(),
+        };
+        show_report_excerpt(global, &report)?;
         return Err(Error::usage(
             format!(
-                "{} objects still differ after the restore",
-                after.changes.len()
+                "{} still {} after the restore",
+                plural(report.changes.len(), "object", "objects"),
+                if report.changes.len() == 1 {
+                    "differs"
+                } else {
+                    "differ"
+                }
             ),
             "this is a bug in tenantgit; the report above names them",
         ));
@@ -289,6 +331,17 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     ));
     drop(emulator);
     Ok(0)
+}
+
+/// How often each value occurs, most frequent first.
+fn count_by<'a>(values: impl Iterator<Item = &'a str>) -> Vec<(&'a str, usize)> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut out: Vec<(&str, usize)> = counts.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    out
 }
 
 fn short(id: &str) -> &str {
@@ -338,25 +391,62 @@ fn largest_department(snapshot: &Snapshot) -> (String, Vec<String>) {
         .unwrap_or_default()
 }
 
-/// The bad bulk script: PATCHes and `$ref` removals through Graph, concurrently.
+/// What the bad bulk change did, for the narration.
+struct Damage {
+    /// Synced users changed in Active Directory (and carried up by Entra Connect).
+    synced: usize,
+    /// Graph writes of the script: cloud-only users, memberships, the policies.
+    writes: usize,
+}
+
+/// Whether a group's members are written through Graph: assigned (not dynamic), not
+/// mail-enabled, not synced and not role-assignable.
+fn members_writable(group: &crate::model::Object) -> bool {
+    let is = |p: &str| group.props.get(p) == Some(&Value::Bool(true));
+    let dynamic = group
+        .props
+        .get("groupTypes")
+        .and_then(Value::as_array)
+        .is_some_and(|t| t.iter().any(|t| t == "DynamicMembership"));
+    !dynamic && !is("mailEnabled") && !is("onPremisesSyncEnabled") && !is("isAssignableToRole")
+}
+
+/// The bad bulk change. Most of the department is synced from Active Directory: the script ran
+/// there, clearing department and manager, and Entra Connect carried the damage up (the
+/// emulator's `POST /_emulator/sync`). Through Graph it cleared the same on the department's
+/// cloud-only users, removed them from their assigned groups, switched the first enabled
+/// Conditional Access policy to report-only and disabled FIDO2 security keys.
 async fn damage(
     client: &GraphClient,
+    emulator_url: &str,
     healthy: &Snapshot,
     victims: &[String],
-) -> Result<usize, Error> {
+) -> Result<Damage, Error> {
     let victim_set: std::collections::HashSet<&str> = victims.iter().map(String::as_str).collect();
+    let mut synced = Vec::new();
     let mut requests: Vec<(Method, String, Option<Value>)> = Vec::new();
-    let wiped: serde_json::Map<String, Value> = (1..=15)
-        .map(|i| (format!("extensionAttribute{i}"), Value::Null))
-        .collect();
-    for id in victims {
+    for user in healthy
+        .of_kind("users")
+        .filter(|u| victim_set.contains(u.id.as_str()))
+    {
+        if user.props.get("onPremisesSyncEnabled") == Some(&Value::Bool(true)) {
+            synced.push(json!({"id": user.id, "set": {"department": null}, "manager": null}));
+            continue;
+        }
         requests.push((
             Method::PATCH,
-            format!("users/{id}"),
-            Some(json!({"department": null, "jobTitle": null, "onPremisesExtensionAttributes": wiped})),
+            format!("users/{}", user.id),
+            Some(json!({"department": null})),
         ));
+        if user.link_ids("manager").next().is_some() {
+            requests.push((
+                Method::DELETE,
+                format!("users/{}/manager/$ref", user.id),
+                None,
+            ));
+        }
     }
-    for group in healthy.of_kind("groups") {
+    for group in healthy.of_kind("groups").filter(|g| members_writable(g)) {
         for member in group.link_ids("members").filter(|m| victim_set.contains(m)) {
             requests.push((
                 Method::DELETE,
@@ -364,6 +454,28 @@ async fn damage(
                 None,
             ));
         }
+    }
+    if let Some(policy) = healthy
+        .of_kind("conditionalAccessPolicies")
+        .find(|p| p.props.get("state") == Some(&json!("enabled")))
+    {
+        requests.push((
+            Method::PATCH,
+            format!("identity/conditionalAccess/policies/{}", policy.id),
+            Some(json!({"state": "enabledForReportingButNotEnforced"})),
+        ));
+    }
+    requests.push((
+        Method::PATCH,
+        "policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Fido2".into(),
+        Some(json!({
+            "@odata.type": "#microsoft.graph.fido2AuthenticationMethodConfiguration",
+            "state": "disabled"
+        })),
+    ));
+    let on_premises = synced.len();
+    if !synced.is_empty() {
+        sync(emulator_url, synced).await?;
     }
     let total = requests.len();
     let client = Arc::new(client.clone());
@@ -376,7 +488,30 @@ async fn damage(
         result
             .map_err(|e| Error::usage(format!("a demo write panicked: {e}"), "this is a bug"))??;
     }
-    Ok(total)
+    Ok(Damage {
+        synced: on_premises,
+        writes: total,
+    })
+}
+
+/// Changes synced objects as Entra Connect does after a change in Active Directory.
+async fn sync(emulator_url: &str, changes: Vec<Value>) -> Result<(), Error> {
+    let bug = |e: String| {
+        Error::usage(
+            format!("the demo's AD change failed: {e}"),
+            "this is a bug in the demo",
+        )
+    };
+    let resp = reqwest::Client::new()
+        .post(format!("{emulator_url}/_emulator/sync"))
+        .json(&json!({ "changes": changes }))
+        .send()
+        .await
+        .map_err(|e| bug(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(bug(resp.text().await.unwrap_or_default()));
+    }
+    Ok(())
 }
 
 fn selection_all(kinds: &[&'static crate::schema::KindSpec]) -> Result<Selection, Error> {
@@ -385,16 +520,15 @@ fn selection_all(kinds: &[&'static crate::schema::KindSpec]) -> Result<Selection
 
 /// The first few objects of a report and its whole summary, indented.
 fn show_report_excerpt(global: &Global, report: &Report) -> Result<(), Error> {
+    // The first two objects of each kind.
     let mut shown: Vec<Change> = Vec::new();
-    for kind in ["users", "groups"] {
-        shown.extend(
-            report
-                .changes
-                .iter()
-                .filter(|c| c.key.kind == kind)
-                .take(2)
-                .cloned(),
-        );
+    let mut per_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &report.changes {
+        let n = per_kind.entry(c.key.kind.as_str()).or_default();
+        if *n < 2 {
+            *n += 1;
+            shown.push(c.clone());
+        }
     }
     let excerpt = Report {
         from: report.from.clone(),

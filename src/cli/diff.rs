@@ -60,8 +60,9 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         .map(|k| config::check_kind(k, "--kind"))
         .collect::<Result<Vec<_>, _>>()?;
     let selection = Selection::new(&repo.config.kinds_in_scope(), kinds, args.ids, &patterns)?;
-    let options = DiffOptions {
+    let mut options = DiffOptions {
         ignore: IgnoreRules::new(repo.config.diff.ignore.clone())?,
+        ..DiffOptions::default()
     };
 
     let report = match revs.as_slice() {
@@ -73,9 +74,20 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             let rev = revs.first().cloned().unwrap_or_else(|| "HEAD".to_string());
             let commit = repo.store.resolve(&rev)?;
             let client = context::graph_client(&repo.config)?;
+            // One runtime for the client's requests: its pooled connections live there.
+            let rt = super::runtime()?;
+            // The write rules judge ownership by the tenant written to (the token's).
+            options.rules.tenant = rt.block_on(client.token_tenant()).ok().flatten();
+            // And directory extensions by where they are mastered (asked once per run: the
+            // live read selects them).
+            let extensions = rt.block_on(crate::read::extensions::Selected::discover(
+                &client,
+                &selection.kinds,
+            ))?;
+            options.rules.on_premises_extensions = extensions.on_premises().clone();
             let bars = Bars::new(global.quiet);
             let started = std::time::Instant::now();
-            let report = super::runtime()?.block_on(compare::commit_vs_live(
+            let report = rt.block_on(compare::commit_vs_live(
                 &repo.store,
                 &client,
                 &rev,

@@ -150,7 +150,11 @@ pub fn finish(
     }
     print_plan(global, &plan, format)?;
     if plan.is_empty() {
-        global.say("the tenant already matches the desired state: nothing to do");
+        global.say(if plan.cannot_restore.is_empty() {
+            "the tenant already matches the desired state: nothing to do"
+        } else {
+            "nothing to do: what differs cannot be restored through Graph"
+        });
         return Ok(0);
     }
     if !write.yes {

@@ -6,6 +6,7 @@
 //! sees them.
 
 mod ignore;
+mod labels;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::model::{values_equal, LinkRef, Object, ObjectKey, Snapshot};
 use crate::schema::{self, KindSpec};
+use crate::write_rules::{RuleContext, WriteRule};
 
 pub use ignore::{IgnoreRule, IgnoreRules};
 
@@ -41,6 +43,9 @@ impl Side {
 #[derive(Debug, Clone, Default)]
 pub struct DiffOptions {
     pub ignore: IgnoreRules,
+    /// What the kinds' write rules need to know, to label the changes a restore cannot write
+    /// through Graph.
+    pub rules: RuleContext,
 }
 
 /// Where a removed object stands in `directory/deletedItems`.
@@ -86,6 +91,9 @@ pub struct AttributeChange {
     pub new: Value,
     /// The path is a set-like array: element order carries no meaning, see [`Self::set_delta`].
     pub set_like: bool,
+    /// The write rule that keeps a restore from writing the older value back through Graph
+    /// (judged by the newer side, the tenant a restore writes to).
+    pub cannot_restore: Option<&'static WriteRule>,
 }
 
 impl AttributeChange {
@@ -126,6 +134,8 @@ pub struct LinkChange {
     pub name: String,
     pub added: Vec<LinkRef>,
     pub removed: Vec<LinkRef>,
+    /// As for attributes: the write rule that keeps a restore from writing these ends.
+    pub cannot_restore: Option<&'static WriteRule>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -282,6 +292,7 @@ fn removed(
 ) -> Option<Change> {
     let empty = empty_like(o);
     let mut change = compare(o, &empty, options, lookup);
+    labels::removed(&mut change, o, &options.rules);
     change.display_name = o.display_name().to_string();
     change.key = key.clone();
     change.change = ChangeKind::Removed { restorable };
@@ -294,7 +305,8 @@ fn modified(o: &Object, n: &Object, options: &DiffOptions, lookup: &mut Lookup) 
     if identical_maps(&o.props, &n.props) && o.links == n.links {
         return None;
     }
-    let change = compare(o, n, options, lookup);
+    let mut change = compare(o, n, options, lookup);
+    labels::modified(&mut change, o, n, &options.rules);
     (!change.attributes.is_empty() || !change.links.is_empty()).then_some(change)
 }
 
@@ -468,6 +480,7 @@ fn diff_value(
                     old: old.clone(),
                     new: new.clone(),
                     set_like,
+                    cannot_restore: None,
                 });
             }
         }
@@ -478,6 +491,7 @@ fn diff_value(
                     old: old.clone(),
                     new: new.clone(),
                     set_like: false,
+                    cannot_restore: None,
                 });
             }
         }
@@ -579,6 +593,7 @@ fn diff_links(
         name: name.to_string(),
         added,
         removed,
+        cannot_restore: None,
     })
 }
 

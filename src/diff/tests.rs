@@ -73,19 +73,22 @@ fn wiped_user_attributes_are_leaves_in_schema_order_old_beside_new() {
                 path: "jobTitle".into(),
                 old: json!("Account Executive"),
                 new: Value::Null,
-                set_like: false
+                set_like: false,
+                cannot_restore: None,
             },
             AttributeChange {
                 path: "department".into(),
                 old: json!("Sales"),
                 new: Value::Null,
-                set_like: false
+                set_like: false,
+                cannot_restore: None,
             },
             AttributeChange {
                 path: "onPremisesExtensionAttributes.extensionAttribute1".into(),
                 old: json!("SALES-EU"),
                 new: Value::Null,
-                set_like: false
+                set_like: false,
+                cannot_restore: None,
             },
         ]
     );
@@ -300,6 +303,7 @@ fn identical_snapshots_have_no_changes() {
 fn ignoring(rules: Vec<IgnoreRule>) -> DiffOptions {
     DiffOptions {
         ignore: IgnoreRules::new(rules).unwrap(),
+        ..DiffOptions::default()
     }
 }
 

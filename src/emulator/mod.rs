@@ -28,6 +28,8 @@ mod faults;
 mod model;
 mod odata;
 mod pipeline;
+#[cfg(test)]
+pub(crate) mod probe;
 mod rng;
 mod routes;
 mod seed;

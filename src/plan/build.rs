@@ -8,8 +8,11 @@ use serde_json::{Map, Value};
 use crate::diff::{self, AttributeChange, ChangeKind, DiffOptions};
 use crate::model::{LinkRef, Object, ObjectKey, Snapshot};
 use crate::schema::{self, KindSpec};
+use crate::write_rules::{self, RecreateHook, RuleContext};
 
+use super::cannot_restore::{self, Unwritable};
 use super::fingerprint::{fingerprint, ABSENT};
+use super::hooks;
 use super::model::*;
 use super::recreate::{recreated, remap_snapshot, RecreateInput};
 use super::safety::{refusals, SafetySettings};
@@ -29,9 +32,8 @@ pub struct PlanInput<'a> {
     /// snapshots alone.
     pub id_map: Option<BTreeMap<String, String>>,
     pub safety: SafetySettings,
-    /// Directory extension attributes synced from Active Directory (`isSyncedFromOnPremises`):
-    /// mastered on-premises on a synced object, so never written there.
-    pub on_premises_extensions: BTreeSet<String>,
+    /// What the kinds' write rules need to know (the tenant written to).
+    pub rules: RuleContext,
 }
 
 impl<'a> PlanInput<'a> {
@@ -54,12 +56,12 @@ impl<'a> PlanInput<'a> {
             desired_label: "working tree".into(),
             id_map: None,
             safety: SafetySettings::default(),
-            on_premises_extensions: BTreeSet::new(),
+            rules: RuleContext::default(),
         }
     }
 
-    pub fn on_premises_extensions(mut self, names: BTreeSet<String>) -> Self {
-        self.on_premises_extensions = names;
+    pub fn rules(mut self, rules: RuleContext) -> Self {
+        self.rules = rules;
         self
     }
 
@@ -98,7 +100,7 @@ impl<'a> PlanInput<'a> {
 /// Computes the plan that makes the live objects match the desired ones.
 pub fn plan(input: &PlanInput) -> Plan {
     let mut b = Builder {
-        on_premises_extensions: input.on_premises_extensions.clone(),
+        cx: input.rules.clone(),
         ..Builder::default()
     };
     let ids = match &input.id_map {
@@ -218,6 +220,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         kept: b.kept,
         notes: b.notes,
         refusals,
+        cannot_restore: b.unwritable.entries,
         fingerprints,
         desired_objects,
         checksum: String::new(),
@@ -227,15 +230,17 @@ pub fn plan(input: &PlanInput) -> Plan {
 }
 
 #[derive(Default)]
-struct Builder {
+pub(super) struct Builder {
     actions: Vec<Action>,
     kept: Vec<ObjectRef>,
     notes: Vec<Note>,
-    on_premises_extensions: BTreeSet<String>,
+    /// What Graph refuses to write (the kinds' write rules), listed instead.
+    pub(super) unwritable: Unwritable,
+    pub(super) cx: RuleContext,
 }
 
 impl Builder {
-    fn note(&mut self, o: &Object, message: impl Into<String>) {
+    pub(super) fn note(&mut self, o: &Object, message: impl Into<String>) {
         self.notes.push(Note {
             kind: o.kind,
             id: o.id.clone(),
@@ -244,7 +249,13 @@ impl Builder {
         });
     }
 
-    fn push(&mut self, o: &Object, phase: Phase, op: Op, attributes: Vec<PlanAttribute>) {
+    pub(super) fn push(
+        &mut self,
+        o: &Object,
+        phase: Phase,
+        op: Op,
+        attributes: Vec<PlanAttribute>,
+    ) {
         self.actions.push(Action {
             phase,
             kind: o.kind,
@@ -281,7 +292,17 @@ impl Builder {
             return;
         }
         self.update(kind, live, desired, attributes);
+        let after = cannot_restore::state_after(
+            cannot_restore::state(live, desired),
+            desired,
+            &self.actions,
+        );
         for l in links {
+            if let Some(rule) = write_rules::link_rule(kind, &after, &l.name, &self.cx) {
+                self.unwritable
+                    .link(desired, rule, &l.name, &l.added, &l.removed);
+                continue;
+            }
             let mut removed: &[LinkRef] = &l.removed;
             let keeps_last = kind.link(&l.name).is_some_and(|s| s.keep_last);
             if keeps_last
@@ -326,12 +347,15 @@ impl Builder {
         let mut body = Map::new();
         let mut shown = Vec::new();
         let mut skipped: BTreeMap<&str, String> = BTreeMap::new();
+        let state = cannot_restore::state(live, desired);
         for a in attributes {
             let top = top_level(&a.path, live, desired);
-            let refused = not_writable(kind, top)
-                .or_else(|| self.mastered_on_premises(kind, live, desired, top));
-            if let Some(reason) = refused {
+            if let Some(reason) = not_writable(kind, top) {
                 skipped.entry(top).or_insert(reason);
+                continue;
+            }
+            if let Some(rule) = write_rules::property_rule(kind, state, top, &self.cx) {
+                self.unwritable.attribute(desired, rule, a);
                 continue;
             }
             body.entry(top.to_string())
@@ -357,32 +381,31 @@ impl Builder {
                 body.insert("@odata.type".into(), Value::String(t.to_string()));
             }
         }
+        if let Some((mut first, disabled)) = hooks::disable_first(kind, live, &body) {
+            if let Some(t) = body.get("@odata.type") {
+                first.insert("@odata.type".into(), t.clone());
+            }
+            self.push(
+                desired,
+                Phase::Disable,
+                Op::Update { body: first },
+                disabled,
+            );
+            self.note(
+                desired,
+                "enabled app roles or permission scopes that change or go are disabled first, in a PATCH of their own (Graph refuses to change or remove an enabled one)",
+            );
+        }
         self.push(desired, Phase::Update, Op::Update { body }, shown);
     }
 
-    /// Why `prop` is not written when it is a directory extension attribute synced from Active
-    /// Directory on an object synced from there (the live state, else the desired one, says).
-    fn mastered_on_premises(
-        &self,
-        kind: &KindSpec,
-        live: &Object,
-        desired: &Object,
-        prop: &str,
-    ) -> Option<String> {
-        if !kind.stores_extension(prop) || !self.on_premises_extensions.contains(prop) {
-            return None;
-        }
-        let synced = [live, desired].iter().find_map(|o| {
-            o.props
-                .get("onPremisesSyncEnabled")
-                .filter(|v| !v.is_null())
-        }) == Some(&Value::Bool(true));
-        synced.then(|| {
-            "a directory extension synced from Active Directory on a synced object; change it on-premises (synced from Active Directory)".into()
-        })
-    }
-
-    fn link_changes(&mut self, o: &Object, name: &str, added: &[LinkRef], removed: &[LinkRef]) {
+    pub(super) fn link_changes(
+        &mut self,
+        o: &Object,
+        name: &str,
+        added: &[LinkRef],
+        removed: &[LinkRef],
+    ) {
         if o.kind.link(name).is_none() {
             self.note(
                 o,
@@ -458,12 +481,11 @@ impl Builder {
                             old: Value::Null,
                             new: v.clone(),
                             set_like: kind.is_set_like(k),
+                            cannot_restore: None,
                         })
                         .collect();
                     self.update(kind, &empty, desired, &attributes);
-                    for (name, refs) in &desired.links {
-                        self.link_changes(desired, name, refs, &[]);
-                    }
+                    self.new_links(kind, desired);
                 }
             }
             return;
@@ -482,6 +504,16 @@ impl Builder {
                     kind.kind
                 ),
             );
+            return;
+        }
+        if let Some(rule) = write_rules::create_rule(kind, &desired.props, &self.cx) {
+            self.unwritable.missing(desired, rule);
+            return;
+        }
+        if write_rules::recreate_hook(kind, &desired.props, &self.cx)
+            == Some(RecreateHook::Invitation)
+        {
+            self.invite(kind, desired);
             return;
         }
         let missing: Vec<&str> = kind
@@ -554,9 +586,7 @@ impl Builder {
         for c in credentials {
             self.note(desired, format!("cannot restore secrets: {c} are not re-created; add them again to the new object"));
         }
-        for (name, refs) in &desired.links {
-            self.link_changes(desired, name, refs, &[]);
-        }
+        self.new_links(kind, desired);
     }
 
     /// Live objects that still name a re-created object by its old id: Graph leaves a
@@ -567,7 +597,7 @@ impl Builder {
         let created: BTreeMap<String, String> = self
             .actions
             .iter()
-            .filter(|a| matches!(a.op, Op::Create { .. }))
+            .filter(|a| matches!(a.op, Op::Create { .. } | Op::Invite { .. }))
             .map(|a| (a.id.clone(), a.display_name.clone()))
             .collect();
         if created.is_empty() {
@@ -682,7 +712,7 @@ fn top_level<'a>(path: &'a str, a: &Object, b: &Object) -> &'a str {
 }
 
 /// Why a top-level property is never sent in a PATCH, or `None` when it may be.
-fn not_writable(kind: &'static KindSpec, prop: &str) -> Option<String> {
+pub(super) fn not_writable(kind: &'static KindSpec, prop: &str) -> Option<String> {
     if let Some(reason) = kind.credential(prop) {
         return Some(format!("cannot restore secrets ({reason})"));
     }
@@ -701,7 +731,7 @@ fn not_writable(kind: &'static KindSpec, prop: &str) -> Option<String> {
     None
 }
 
-fn is_empty_value(v: &Value) -> bool {
+pub(super) fn is_empty_value(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Array(a) => a.is_empty(),

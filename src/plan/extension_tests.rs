@@ -1,8 +1,8 @@
 //! Plans and directory extension attributes: written like any other property (a value PATCHed
 //! back, an extra one cleared with null), except one synced from Active Directory on an object
-//! synced from there.
+//! synced from there, which is listed as one Graph refuses.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
@@ -10,6 +10,7 @@ use super::*;
 use crate::model::{Object, Snapshot};
 use crate::normalize::normalize;
 use crate::schema;
+use crate::write_rules::RuleContext;
 
 const EMPLOYEE: &str = "extension_a0_employeeNumber";
 const COST: &str = "extension_b1_costCenter";
@@ -50,7 +51,10 @@ fn a_wiped_value_is_patched_back_and_an_extra_one_cleared() {
 
 #[test]
 fn an_extension_synced_from_active_directory_is_not_written_on_a_synced_user() {
-    let synced_ext: BTreeSet<String> = [EMPLOYEE.to_string()].into();
+    let rules = RuleContext {
+        on_premises_extensions: [EMPLOYEE.to_string()].into(),
+        ..RuleContext::default()
+    };
     let desired = json!({EMPLOYEE: "E-1", COST: "CC-1"});
     let live = json!({EMPLOYEE: "E-2", COST: "CC-2"});
 
@@ -59,7 +63,7 @@ fn an_extension_synced_from_active_directory_is_not_written_on_a_synced_user() {
             &one(user(Some(true), desired.clone())),
             &one(user(Some(true), live.clone())),
         )
-        .on_premises_extensions(synced_ext.clone()),
+        .rules(rules.clone()),
     );
     let body = update_body(&p);
     assert_eq!(
@@ -68,18 +72,28 @@ fn an_extension_synced_from_active_directory_is_not_written_on_a_synced_user() {
         "cloud extensions stay writable"
     );
     assert!(!body.contains_key(EMPLOYEE), "{body:?}");
-    assert!(
-        p.notes
-            .iter()
-            .any(|n| n.message.starts_with(EMPLOYEE) && n.message.contains("on-premises")),
-        "{:?}",
-        p.notes
+    let listed: Vec<(&str, &str, &str)> = p
+        .cannot_restore
+        .iter()
+        .flat_map(|c| {
+            c.attributes
+                .iter()
+                .map(move |a| (c.rule.as_str(), c.fix.as_str(), a.path.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [(
+            "syncedFromActiveDirectory",
+            "change on-premises (synced from Active Directory)",
+            EMPLOYEE
+        )]
     );
 
     // A cloud-only user's copy of the attribute is Entra's own.
     let p = plan(
-        &PlanInput::new(&one(user(None, desired)), &one(user(Some(false), live)))
-            .on_premises_extensions(synced_ext),
+        &PlanInput::new(&one(user(None, desired)), &one(user(Some(false), live))).rules(rules),
     );
     assert_eq!(update_body(&p).get(EMPLOYEE), Some(&json!("E-1")));
+    assert!(p.cannot_restore.is_empty());
 }

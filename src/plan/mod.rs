@@ -12,10 +12,12 @@
 //! that differ become notes.
 
 mod build;
+mod cannot_restore;
 #[cfg(test)]
 mod extension_tests;
 mod file;
 mod fingerprint;
+mod hooks;
 mod model;
 mod recreate;
 mod safety;
@@ -23,6 +25,7 @@ mod safety;
 mod tests;
 
 pub use build::{plan, PlanInput};
+pub use cannot_restore::{CannotRestore, CannotRestoreLink};
 pub use file::{load, save, to_json, PlanError};
 pub use fingerprint::{ensure_fresh, fingerprint, stale_objects, ABSENT};
 pub use model::*;

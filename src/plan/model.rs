@@ -11,6 +11,7 @@ use crate::diff::AttributeChange;
 use crate::model::{LinkRef, Object, ObjectKey};
 use crate::schema::Kind;
 
+use super::cannot_restore::CannotRestore;
 use super::fingerprint::hex;
 
 /// Bumped whenever the plan document's shape changes incompatibly.
@@ -74,6 +75,9 @@ pub enum Phase {
     /// Restores from the recycle bin and re-creates, kind by kind in apply order, so that
     /// objects exist before anything references them.
     Recover,
+    /// Enabled app roles and permission scopes that change or go are disabled, each object's
+    /// in one PATCH, before the PATCH that changes them (Graph refuses otherwise).
+    Disable,
     /// PATCHes of attributes, after every object exists (a CA policy may name a re-created
     /// group).
     Update,
@@ -130,6 +134,9 @@ pub enum Op {
     RemoveLinks { link: String, ends: Vec<PlanLink> },
     /// `DELETE {collection}/{id}`: to the recycle bin where the kind has one.
     Delete { soft: bool },
+    /// `POST invitations` with `body` (`sendInvitationMessage: false`): a guest invited again,
+    /// which gets a new id (`invitedUser.id`); its other properties follow in an update.
+    Invite { body: Map<String, Value> },
 }
 
 impl Op {
@@ -142,6 +149,7 @@ impl Op {
             Op::AddLinks { link, .. } => format!("add {link}"),
             Op::RemoveLinks { link, .. } => format!("remove {link}"),
             Op::Delete { .. } => "delete".into(),
+            Op::Invite { .. } => "invite".into(),
         }
     }
 }
@@ -168,6 +176,7 @@ impl PlanAttribute {
             old: self.old.clone(),
             new: self.new.clone(),
             set_like: self.set_like,
+            cannot_restore: None,
         }
     }
 }
@@ -369,6 +378,11 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// Findings that need `--force`.
     pub refusals: Vec<Refusal>,
+    /// Differences Graph does not let tenantgit write (on-premises attributes of synced
+    /// objects, members of dynamic groups, mail-enabled groups, …), with where to fix them.
+    /// Listed, never sent, and not failures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cannot_restore: Vec<CannotRestore>,
     /// `kind/id` → sha256 of the live object's canonical state when the plan was made, or
     /// [`ABSENT`], for every object the plan acts on.
     pub fingerprints: BTreeMap<String, String>,
@@ -394,7 +408,7 @@ impl Plan {
         for a in &self.actions {
             match &a.op {
                 Op::Restore => s.restore += 1,
-                Op::Create { .. } => s.create += 1,
+                Op::Create { .. } | Op::Invite { .. } => s.create += 1,
                 Op::Update { .. } => s.update += 1,
                 Op::AddLinks { ends, .. } => s.links_add += ends.len(),
                 Op::RemoveLinks { ends, .. } => s.links_remove += ends.len(),

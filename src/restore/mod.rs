@@ -381,7 +381,10 @@ pub async fn plan(
         )
         .id_map(id_map)
         .safety(safety.clone())
-        .on_premises_extensions(extensions.on_premises().clone());
+        .rules(crate::write_rules::RuleContext {
+            tenant: client.token_tenant().await?,
+            on_premises_extensions: extensions.on_premises().clone(),
+        });
     Ok(Planned {
         plan: plan::plan(&input),
         selected,
@@ -489,6 +492,12 @@ pub fn narrow(saved: &Plan, fresh: &Planned, safety: &SafetySettings) -> Result<
             .cloned()
             .collect(),
         refusals: plan::refusals(&saved.actions, &fresh.live_counts, safety),
+        cannot_restore: fresh_plan
+            .cannot_restore
+            .iter()
+            .filter(|c| touched.contains(&(c.kind, c.id.clone())))
+            .cloned()
+            .collect(),
         fingerprints,
         desired_objects: fresh_plan
             .desired_objects
@@ -510,6 +519,7 @@ fn contains(whole: &Action, part: &Action) -> bool {
     }
     match (&whole.op, &part.op) {
         (Op::Restore, Op::Restore) => true,
+        (Op::Invite { body: a }, Op::Invite { body: b }) => a == b,
         (Op::Delete { soft: a }, Op::Delete { soft: b }) => a == b,
         (
             Op::Create {

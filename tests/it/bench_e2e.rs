@@ -139,6 +139,17 @@ fn show(step: &str, out: &Output, secs: f64, peak_mb: u64, requests: u64) {
     for line in err.lines().filter(|l| !l.trim().is_empty()).take(12) {
         println!("   | {line}");
     }
+    if !out.status.success() {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for line in err
+            .lines()
+            .chain(stdout.lines())
+            .filter(|l| l.contains("FAILED") || (l.contains("\"error\"") && !l.contains("null")))
+            .take(20)
+        {
+            println!("   ! {}", line.chars().take(400).collect::<String>());
+        }
+    }
 }
 
 /// Refills the emulator's throttle quotas.
@@ -182,52 +193,82 @@ fn script(url: &str, calls: Vec<(reqwest::Method, String, Option<Value>)>) {
     });
 }
 
-/// Ids of users (from the repository's files) and their groups' membership lines.
-fn users_and_groups(repo: &Path) -> (Vec<String>, Vec<(String, Vec<String>)>) {
-    let mut users = Vec::new();
-    let mut groups = Vec::new();
-    for entry in walkdir::WalkDir::new(repo.join("users")).sort_by_file_name() {
+/// One user or group of the repository, as the bench's scripts need it.
+struct Entry {
+    id: String,
+    /// Synced from Active Directory: Graph refuses writes to its on-premises attributes, so
+    /// the scripts change it the way Entra Connect does (`POST /_emulator/sync`).
+    synced: bool,
+    /// Group members (empty for users).
+    members: Vec<String>,
+    /// A group whose members Graph writes (assigned, not mail-enabled, not synced, not
+    /// role-assignable).
+    writable_members: bool,
+}
+
+fn entries(repo: &Path, dir: &str) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(repo.join(dir)).sort_by_file_name() {
         let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            let id = name
-                .trim_end_matches(".yaml")
-                .rsplit('.')
-                .next()
-                .unwrap()
-                .to_string();
-            users.push(id);
+        if !entry.file_type().is_file() {
+            continue;
         }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let str_of = |v: &serde_yaml::Value| v.as_str().unwrap_or_default().to_string();
+        let members: Vec<String> = doc["members"]
+            .as_sequence()
+            .map(|m| m.iter().map(str_of).collect())
+            .unwrap_or_default();
+        let dynamic = doc["groupTypes"]
+            .as_sequence()
+            .is_some_and(|t| t.iter().any(|t| t.as_str() == Some("DynamicMembership")));
+        let synced = doc["onPremisesSyncEnabled"].as_bool() == Some(true);
+        out.push(Entry {
+            id: str_of(&doc["id"]),
+            synced,
+            members,
+            // Members of a role-assignable group need RoleManagement.ReadWrite.Directory, which
+            // the app does not hold (403 Authorization_RequestDenied, as in Graph).
+            writable_members: !synced
+                && !dynamic
+                && doc["mailEnabled"].as_bool() == Some(false)
+                && doc["isAssignableToRole"].as_bool() != Some(true),
+        });
     }
-    for entry in walkdir::WalkDir::new(repo.join("groups")).sort_by_file_name() {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let text = std::fs::read_to_string(entry.path()).unwrap();
-            let id = text
-                .lines()
-                .next()
-                .unwrap()
-                .trim_start_matches("id: ")
-                .trim_matches('"')
-                .to_string();
-            let members = text
-                .lines()
-                .skip_while(|l| !l.starts_with("members:"))
-                .skip(1)
-                .take_while(|l| l.starts_with("- "))
-                .map(|l| {
-                    l[2..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                        .trim_matches('"')
-                        .to_string()
-                })
-                .collect();
-            groups.push((id, members));
-        }
+    out
+}
+
+/// Changes objects as the tenant's own admins would: synced ones through the simulated Entra
+/// Connect (one request per 1,000 changes), cloud ones through Graph.
+fn change(url: &str, synced: Vec<Value>, graph: Vec<(reqwest::Method, String, Option<Value>)>) {
+    let http = reqwest::blocking::Client::new();
+    for chunk in synced.chunks(1000) {
+        let resp = http
+            .post(format!("{url}/_emulator/sync"))
+            .json(&json!({ "changes": chunk }))
+            .send()
+            .expect("sync request");
+        assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().unwrap());
     }
-    (users, groups)
+    script(url, graph);
+}
+
+/// HEAD's top-level entries but `tenantgit.toml` (which a bare repository's first snapshot
+/// does not write): one tree id per kind folder, so equal lines mean byte-identical objects.
+fn head_tree(repo: &Path) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["ls-tree", "HEAD"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with("\ttenantgit.toml"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -297,8 +338,19 @@ fn bench_snapshot_diff_restore() {
         peak,
         requests(&url) - r0,
     );
+    // The branch is untouched; only the delta tokens' note moves (a blob, a tree and a commit
+    // under refs/notes/tenantgit).
+    let loose = |counts: &str| -> u64 {
+        counts
+            .lines()
+            .find_map(|l| l.strip_prefix("count: "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
     let pack2 = count_objects(&repo);
-    assert_eq!(pack, pack2, "no git object written");
+    let written = loose(&pack2) - loose(&pack);
+    println!("   git objects written: {written} (the tokens' note)");
+    assert!(written <= 3, "only the note is written: {pack2}");
 
     // 3. diff HEAD against live.
     let (r0, t0) = (requests(&url), throttled(&url));
@@ -323,31 +375,101 @@ fn bench_snapshot_diff_restore() {
         throttled(&url) - t0
     );
 
-    // 4. 1% of objects change; a second commit; diff between the two commits.
-    let (users, groups) = users_and_groups(&repo);
+    // 4. 1% churn: 1% of users change a property (every tenth also its manager), 1% of groups
+    //    lose a member; synced objects change on-premises, cloud ones through Graph.
+    let users = entries(&repo, "users");
+    let groups = entries(&repo, "groups");
+    let (mut synced, mut calls) = (Vec::new(), Vec::new());
     let n_users = users.len() / 100;
-    let n_groups = groups.len() / 100;
-    let mut calls = Vec::new();
-    for id in users.iter().take(n_users) {
-        calls.push((
-            reqwest::Method::PATCH,
-            format!("users/{id}"),
-            Some(json!({"jobTitle": "Changed"})),
-        ));
-    }
-    for (gid, members) in groups.iter().rev().take(n_groups) {
-        if let Some(m) = members.first() {
+    for (i, user) in users.iter().step_by(100).enumerate() {
+        let title = json!({"jobTitle": format!("Changed {i}")});
+        if user.synced {
+            let mut change = json!({"id": user.id, "set": title});
+            if i % 10 == 0 {
+                change["manager"] = Value::Null;
+            }
+            synced.push(change);
+        } else {
             calls.push((
-                reqwest::Method::DELETE,
-                format!("groups/{gid}/members/{m}/$ref"),
-                None,
+                reqwest::Method::PATCH,
+                format!("users/{}", user.id),
+                Some(title),
             ));
         }
     }
-    script(&url, calls);
+    for group in groups.iter().step_by(100) {
+        let Some(m) = group.members.first() else {
+            continue;
+        };
+        if group.synced {
+            synced.push(json!({"id": group.id, "removeMembers": [m]}));
+        } else if group.writable_members {
+            let path = format!("groups/{}/members/{m}/$ref", group.id);
+            calls.push((reqwest::Method::DELETE, path, None));
+        }
+    }
+    println!(
+        "\n(1% churn: {} synced changes, {} Graph writes)",
+        synced.len(),
+        calls.len()
+    );
+    change(&url, synced, calls);
+    let r0 = requests(&url);
     let (out, secs, peak) = run(&url, &repo, &["snapshot"]);
-    assert!(out.status.success());
-    show("snapshot after 1% changed", &out, secs, peak, 0);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    show(
+        "re-snapshot after 1% churn",
+        &out,
+        secs,
+        peak,
+        requests(&url) - r0,
+    );
+
+    // 4b. The same tenant read in full (the bare repository, `--full`) gives the same tree.
+    let (out, secs, peak) = run(&url, &bare, &["snapshot", "--full"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    show(
+        "full re-snapshot after 1% churn (bare)",
+        &out,
+        secs,
+        peak,
+        0,
+    );
+    if head_tree(&repo) != head_tree(&bare) {
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        git(&[
+            "fetch",
+            "-q",
+            bare.to_str().unwrap(),
+            "HEAD:refs/bench/full",
+        ]);
+        let stat = git(&["diff", "--stat", "HEAD", "refs/bench/full"]);
+        let patch = git(&["diff", "HEAD", "refs/bench/full"]);
+        panic!(
+            "the incremental tree differs from the full read's:\n{stat}\n{}",
+            patch.chars().take(4000).collect::<String>()
+        );
+    }
+    println!(
+        "   incremental and full trees identical: {}",
+        head_tree(&repo)
+    );
     let (out, secs, peak) = run(&url, &repo, &["diff", "HEAD~1", "HEAD", "--format", "json"]);
     assert!(out.status.success());
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -357,10 +479,19 @@ fn bench_snapshot_diff_restore() {
         report["changes"].as_array().unwrap().len()
     );
 
-    // 5. A bad script wipes 5 attributes of 500 users and removes them from their groups;
-    //    tenantgit restores them from the previous commit.
-    let (users, groups) = users_and_groups(&repo);
-    let victims: Vec<&String> = users.iter().skip(n_users).take(500).collect();
+    // 5. A bad script wipes 5 attributes of 500 cloud-only users (Graph writes those) and
+    //    removes them from their assigned groups; tenantgit restores them from the previous
+    //    commit.
+    let users = entries(&repo, "users");
+    let groups = entries(&repo, "groups");
+    let victims: Vec<&String> = users
+        .iter()
+        .filter(|u| !u.synced)
+        .skip(n_users)
+        .take(500)
+        .map(|u| &u.id)
+        .collect();
+    assert_eq!(victims.len(), 500, "the tenant has 500 cloud-only users");
     let started = Instant::now();
     let victim_set: std::collections::HashSet<&str> = victims.iter().map(|s| s.as_str()).collect();
     let mut calls = Vec::new();
@@ -372,11 +503,15 @@ fn bench_snapshot_diff_restore() {
         ));
     }
     let mut links = 0;
-    for (gid, members) in &groups {
-        for m in members.iter().filter(|m| victim_set.contains(m.as_str())) {
+    for group in groups.iter().filter(|g| g.writable_members) {
+        for m in group
+            .members
+            .iter()
+            .filter(|m| victim_set.contains(m.as_str()))
+        {
             calls.push((
                 reqwest::Method::DELETE,
-                format!("groups/{gid}/members/{m}/$ref"),
+                format!("groups/{}/members/{m}/$ref", group.id),
                 None,
             ));
             links += 1;
@@ -389,6 +524,28 @@ fn bench_snapshot_diff_restore() {
     );
     let (out, _, _) = run(&url, &repo, &["snapshot"]);
     assert!(out.status.success());
+    // 5a. The plan alone (what a reviewer sees first): reads only the selected objects that
+    //     differ.
+    let r0 = requests(&url);
+    let (out, secs, peak) = run(
+        &url,
+        &repo,
+        &[
+            "restore", "HEAD~1", "--kind", "users", "--kind", "groups", "--format", "json",
+        ],
+    );
+    show(
+        "restore plan of 500 users",
+        &out,
+        secs,
+        peak,
+        requests(&url) - r0,
+    );
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (r0, w0) = (requests(&url), writes(&url));
     let (out, secs, peak) = run(
         &url,

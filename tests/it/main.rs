@@ -75,5 +75,6 @@ mod test_snapshot;
 mod test_snapshot_read;
 #[cfg(unix)]
 mod test_snapshot_safety;
+mod test_write_rules;
 mod test_yaml_files;
 mod test_yaml_roundtrip;

@@ -116,35 +116,79 @@ fn actions(plan: &Plan, id: &str) -> Vec<String> {
         .collect()
 }
 
-fn security_groups(s: &Snapshot) -> Vec<String> {
+/// Security groups Graph lets tenantgit write: made in the cloud (not synced from AD), static
+/// (not dynamic) and not mail-enabled (Exchange's).
+fn cloud_security_groups(s: &Snapshot) -> Vec<String> {
     s.of_kind("groups")
         .filter(|g| {
             g.props["groupTypes"]
                 .as_array()
                 .is_none_or(|a| a.is_empty())
+                && g.props["mailEnabled"] != true
+                && g.props["onPremisesSyncEnabled"] != true
         })
         .map(|g| g.id.clone())
         .collect()
 }
 
+/// Members of the directory made in the cloud (not synced from AD, not guests).
+fn cloud_users(s: &Snapshot) -> Vec<String> {
+    s.of_kind("users")
+        .filter(|u| {
+            u.props["onPremisesSyncEnabled"] != true
+                && !u.props["userPrincipalName"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("#EXT#"))
+        })
+        .map(|u| u.id.clone())
+        .collect()
+}
+
+async fn add_member(c: &GraphClient, group: &str, member: &str) {
+    let url = format!("{}/directoryObjects/{member}", c.base_url());
+    send(
+        c,
+        Method::POST,
+        &format!("groups/{group}/members/$ref"),
+        Some(json!({ "@odata.id": url })),
+    )
+    .await;
+}
+
+async fn remove_member(c: &GraphClient, group: &str, member: &str) {
+    send(
+        c,
+        Method::DELETE,
+        &format!("groups/{group}/members/{member}/$ref"),
+        None,
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_type_is_written_verified_and_a_re_run_converges() {
-    let emu = emulator("users=40,groups=8,members=6,apps=2,policies=3");
+    let emu = emulator("users=120,groups=40,members=6,apps=2,policies=3");
     let c = client(&emu);
     let before = read_all(&c).await;
-    let users: Vec<String> = before.of_kind("users").map(|u| u.id.clone()).collect();
-    let groups = security_groups(&before);
+    let users = cloud_users(&before);
+    let groups = cloud_security_groups(&before);
+    assert!(
+        users.len() >= 6 && groups.len() >= 2,
+        "{users:?} {groups:?}"
+    );
     let (big, doomed) = (groups[0].clone(), groups[1].clone());
     // Setup: a group with more than 20 members (so re-adding needs two binds), and a CA
-    // policy that excludes the security group that will be deleted for good.
-    // The group is synced from AD: its members are added there, and are synced users.
-    assert!(synced(&before, "groups", &big));
-    let joining: Vec<&String> = users
-        .iter()
-        .filter(|u| synced(&before, "users", u) && !member_ids(&before, &big).contains(*u))
+    // policy that excludes the security group that will be deleted for good. Both groups are
+    // made in the cloud: Graph writes their members.
+    let joining: Vec<String> = before
+        .of_kind("users")
+        .map(|u| u.id.clone())
+        .filter(|u| !member_ids(&before, &big).contains(u))
         .take(25)
         .collect();
-    ad_sync(&emu, json!([{"id": big, "addMembers": joining}])).await;
+    for u in &joining {
+        add_member(&c, &big, u).await;
+    }
     let policy = before
         .of_kind("conditionalAccessPolicies")
         .next()
@@ -165,9 +209,10 @@ async fn every_change_type_is_written_verified_and_a_re_run_converges() {
     let doomed_members = member_ids(&backup, &doomed);
     assert!(!doomed_members.is_empty());
 
-    // The bad day: attributes wiped, 22 memberships removed and one added, a user
-    // soft-deleted, the security group deleted for good and scrubbed from the policy, a user
-    // created that the backup does not have.
+    // The bad day: attributes wiped (of cloud users, and of a synced user in AD, which Graph
+    // cannot put back), 22 memberships removed and one added, a user soft-deleted, the
+    // security group deleted for good and scrubbed from the policy, a user created that the
+    // backup does not have.
     let wiped: Vec<String> = users[1..4].to_vec();
     for u in &wiped {
         change_user(
@@ -179,14 +224,23 @@ async fn every_change_type_is_written_verified_and_a_re_run_converges() {
         )
         .await;
     }
+    let on_premises = backup
+        .of_kind("users")
+        .find(|u| synced(&backup, "users", &u.id) && u.props["department"].is_string())
+        .expect("a synced user with a department")
+        .id
+        .clone();
+    change_user(&c, &emu, &backup, &on_premises, json!({"department": null})).await;
     let removed: Vec<String> = backup_members.iter().take(22).cloned().collect();
-    ad_sync(&emu, json!([{"id": big, "removeMembers": removed}])).await;
+    for u in &removed {
+        remove_member(&c, &big, u).await;
+    }
     let outsider = users
         .iter()
-        .find(|u| !backup_members.contains(*u) && !wiped.contains(u) && synced(&backup, "users", u))
+        .find(|u| !backup_members.contains(*u) && !wiped.contains(u))
         .expect("a user outside the big group")
         .clone();
-    ad_sync(&emu, json!([{"id": big, "addMembers": [outsider]}])).await;
+    add_member(&c, &big, &outsider).await;
     let binned = users
         .iter()
         .rev()
@@ -228,6 +282,19 @@ async fn every_change_type_is_written_verified_and_a_re_run_converges() {
     for u in &wiped {
         assert_eq!(actions(&plan, u), ["update"]);
     }
+    // The synced user's department is mastered in AD: listed, not written.
+    assert!(actions(&plan, &on_premises).is_empty());
+    let listed: Vec<_> = plan
+        .cannot_restore
+        .iter()
+        .filter(|e| e.id == on_premises)
+        .collect();
+    assert_eq!(listed.len(), 1, "{:#?}", plan.cannot_restore);
+    assert_eq!(
+        listed[0].fix,
+        "change on-premises (synced from Active Directory)"
+    );
+    assert_eq!(listed[0].attributes[0].path, "department");
     assert_eq!(actions(&plan, &binned), ["restore", "update"]);
     assert_eq!(actions(&plan, &doomed)[0], "create");
     assert_eq!(actions(&plan, &policy.id), ["update"]);
@@ -290,11 +357,30 @@ async fn every_change_type_is_written_verified_and_a_re_run_converges() {
         assert!(got.same_state(want), "{u}");
     }
 
-    // A second run has nothing to do (the re-created group is recognised).
+    // A second run has nothing to do (the re-created group is recognised); the synced user
+    // is still listed for AD, and so are the dynamic groups its department took it out of.
     let writes = emu.stats().writes;
     let again = make_plan(&c, &backup, true, SafetySettings::default()).await;
     assert!(again.is_empty(), "{:#?}", again.actions);
     assert_eq!(again.id_map.get(&doomed), Some(&new_group));
+    let fixes: Vec<(&str, &str)> = again
+        .cannot_restore
+        .iter()
+        .map(|e| (e.id.as_str(), e.fix.as_str()))
+        .collect();
+    assert!(
+        fixes.contains(&(
+            on_premises.as_str(),
+            "change on-premises (synced from Active Directory)"
+        )),
+        "{fixes:?}"
+    );
+    for e in &again.cannot_restore {
+        if e.id != on_premises {
+            assert_eq!(e.fix, "computed from the membership rule", "{e:#?}");
+            assert_eq!(e.links[0].add[0].id, on_premises, "{e:#?}");
+        }
+    }
     let report = apply::execute(&c, &again, &ApplyOptions::default(), None).await;
     assert_eq!((report.writes, report.failed), (0, 0));
     assert_eq!(emu.stats().writes, writes);
@@ -302,10 +388,11 @@ async fn every_change_type_is_written_verified_and_a_re_run_converges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_writes_are_reported_with_request_ids_the_rest_is_done_and_a_re_run_converges() {
-    let emu = emulator("users=30,groups=4,members=4,apps=1,policies=1");
+    let emu = emulator("users=80,groups=4,members=4,apps=1,policies=1");
     let c = client(&emu);
     let backup = read_all(&c).await;
-    let users: Vec<String> = backup.of_kind("users").map(|u| u.id.clone()).collect();
+    let users = cloud_users(&backup);
+    assert!(users.len() >= 6, "{users:?}");
     for u in &users[..6] {
         change_user(&c, &emu, &backup, u, json!({"department": "Wiped"})).await;
     }
@@ -365,18 +452,31 @@ async fn failed_writes_are_reported_with_request_ids_the_rest_is_done_and_a_re_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_of_an_object_whose_restore_failed_are_skipped_and_existing_links_converge() {
-    let emu = emulator("users=20,groups=3,members=4,apps=1,policies=1");
+    let emu = emulator("users=80,groups=40,members=4,apps=1,policies=1");
     let c = client(&emu);
     let backup = read_all(&c).await;
-    let group = security_groups(&backup)[0].clone();
-    let members = member_ids(&backup, &group);
-    let lost = members.iter().next().unwrap().clone();
+    let cloud = cloud_users(&backup);
+    let (group, members) = cloud_security_groups(&backup)
+        .into_iter()
+        .map(|g| {
+            let m = member_ids(&backup, &g);
+            (g, m)
+        })
+        .find(|(_, m)| m.len() >= 2 && m.iter().any(|u| cloud.contains(u)))
+        .expect("a cloud group with a cloud-only member and another");
     // A member is deleted (soft); the group also loses another member.
+    let lost = members
+        .iter()
+        .find(|u| cloud.contains(u))
+        .expect("a cloud-only member")
+        .clone();
     send(&c, Method::DELETE, &format!("users/{lost}"), None).await;
-    let other = members.iter().nth(1).unwrap().clone();
-    // The group is synced from AD, where the member is removed.
-    assert!(synced(&backup, "groups", &group));
-    ad_sync(&emu, json!([{"id": group, "removeMembers": [other]}])).await;
+    let other = members
+        .iter()
+        .find(|u| **u != lost)
+        .expect("another member")
+        .clone();
+    remove_member(&c, &group, &other).await;
     // The restore fails (503 is retried by the client; a 500 is not).
     emu.set_faults(vec![FaultRule::new(
         Some("POST"),
@@ -439,17 +539,21 @@ async fn links_of_an_object_whose_restore_failed_are_skipped_and_existing_links_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_plans_are_detected_and_refusals_come_from_the_live_counts() {
-    let emu = emulator("users=20,groups=3,members=3,apps=1,policies=1");
+    let emu = emulator("users=60,groups=3,members=3,apps=1,policies=1");
     let c = client(&emu);
     let backup = read_all(&c).await;
-    let users: Vec<String> = backup.of_kind("users").map(|u| u.id.clone()).collect();
+    let users = cloud_users(&backup);
+    assert!(users.len() >= 7, "{users:?}");
     for u in &users[..7] {
         change_user(&c, &emu, &backup, u, json!({"jobTitle": "x"})).await;
     }
-    let mut safety = SafetySettings::default();
+    let mut safety = SafetySettings {
+        threshold: 0.1,
+        ..SafetySettings::default()
+    };
     safety.protected.insert(format!("users/{}", users[0]));
     let plan = make_plan(&c, &backup, false, safety).await;
-    // 7 of 20 users = 35% > 30%, and a protected user.
+    // 7 of 60 users = 12% > 10%, and a protected user.
     assert_eq!(plan.refusals.len(), 2, "{:?}", plan.refusals);
 
     assert!(plan::stale_objects(&plan, &read_all(&c).await).is_empty());

@@ -229,13 +229,8 @@ async fn options_delta_does_not_take_answer_as_graph_does() {
     assert_eq!(r.status, 400, "$top with $deltatoken");
     // `$select` with a deltaLink changes what is tracked from then on.
     let ids = g.ids("users").await;
-    ok(
-        &g,
-        "PATCH",
-        &format!("users/{}", ids[0]),
-        Some(json!({"jobTitle": "Reselected"})),
-    )
-    .await;
+    g.change_user(&ids[0], json!({"jobTitle": "Reselected"}))
+        .await;
     let r = round(&g, &format!("{}&$select=jobTitle", done.delta_link)).await;
     assert_eq!(
         r.get(&ids[0]).unwrap(),

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 pub(crate) use edm::{check_value, Invalid, InvalidKind, TypeBase, TypeRef};
+#[cfg(test)]
+pub(crate) use rules::Check;
 pub(crate) use rules::{refusal, Condition, TenantFacts, Write, WriteOp, WriteRule};
 
 const METADATA: &str = include_str!("metadata.yaml");

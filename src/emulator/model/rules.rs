@@ -206,15 +206,27 @@ fn enabled_changed(old: &Value, new: &Value) -> bool {
     })
 }
 
-/// Two entries equal in everything but `isEnabled` and `origin`, nulls ignored.
+/// Two entries equal in everything but `isEnabled` and `origin`, nulls ignored. The order of a
+/// list of plain values (`allowedMemberTypes`) is no change of the entry: the emulator's
+/// decision, the docs say nothing, and an entry read and written back unchanged must pass.
 fn same_entry(a: &Value, b: &Value) -> bool {
+    let unordered = |v: &Value| -> Value {
+        match v.as_array() {
+            Some(items) if items.iter().all(|x| !x.is_object() && !x.is_array()) => {
+                let mut items = items.clone();
+                items.sort_by_key(|x| x.to_string());
+                Value::Array(items)
+            }
+            _ => v.clone(),
+        }
+    };
     let fields = |v: &Value| -> Vec<(String, Value)> {
         let mut f: Vec<(String, Value)> = v
             .as_object()
             .into_iter()
             .flatten()
             .filter(|(k, v)| !v.is_null() && *k != "isEnabled" && *k != "origin")
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), unordered(v)))
             .collect();
         f.sort_by(|x, y| x.0.cmp(&y.0));
         f

@@ -64,6 +64,22 @@ pub(in crate::render) fn object(
     for l in &change.links {
         link(l, p, out)?;
     }
+    let removed = matches!(change.change, ChangeKind::Removed { .. });
+    for (rule, what) in super::cannot_restore(change) {
+        // A removed object: its creation is what Graph refuses, not each attribute.
+        let what = if removed {
+            "the object".to_string()
+        } else {
+            what.join(", ")
+        };
+        writeln!(
+            out,
+            "    {} {what}: {} ({})",
+            p.paint(DIM, "cannot be restored through Graph:"),
+            sanitize(&rule.fix),
+            sanitize(&rule.reason)
+        )?;
+    }
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use crate::diff::{Change, ChangeKind, DeletedInfo, LinkChange};
+use crate::write_rules::WriteRule;
 
 /// A list of changes, serialized without copying.
 pub(in crate::render) struct Changes<'a>(pub(in crate::render) &'a [Change]);
@@ -37,6 +38,7 @@ impl Serialize for JsonChange<'_> {
                 old: &a.old,
                 new: &a.new,
                 set_like: a.set_like,
+                cannot_restore: a.cannot_restore,
             })),
         )?;
         m.serialize_entry("links", &Seq(c.links.iter().map(Link)))?;
@@ -60,6 +62,7 @@ struct Attribute<'a> {
     old: &'a Value,
     new: &'a Value,
     set_like: bool,
+    cannot_restore: Option<&'static WriteRule>,
 }
 
 impl Serialize for Attribute<'_> {
@@ -69,6 +72,9 @@ impl Serialize for Attribute<'_> {
         m.serialize_entry("old", self.old)?;
         m.serialize_entry("new", self.new)?;
         m.serialize_entry("setLike", &self.set_like)?;
+        if let Some(rule) = self.cannot_restore {
+            m.serialize_entry("cannotRestore", &Held(rule))?;
+        }
         m.end()
     }
 }
@@ -89,6 +95,23 @@ impl Serialize for Link<'_> {
             .chain(&l.removed)
             .filter_map(|r| r.display_name.as_ref().map(|n| (&r.id, n)));
         m.serialize_entry("displayNames", &Pairs(named))?;
+        if let Some(rule) = l.cannot_restore {
+            m.serialize_entry("cannotRestore", &Held(rule))?;
+        }
+        m.end()
+    }
+}
+
+/// Why a restore cannot write a change back through Graph: the write rule's name, Graph's
+/// reason and where to fix it instead.
+struct Held(&'static WriteRule);
+
+impl Serialize for Held {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("rule", &self.0.name)?;
+        m.serialize_entry("reason", &self.0.reason)?;
+        m.serialize_entry("fix", &self.0.fix)?;
         m.end()
     }
 }

@@ -71,6 +71,25 @@ pub(in crate::render) fn object(
     for l in &c.links {
         link_table(out, l, ("added", "removed"))?;
     }
+    let held = super::cannot_restore(c);
+    if !held.is_empty() {
+        writeln!(out)?;
+        let removed = matches!(c.change, ChangeKind::Removed { .. });
+        for (rule, what) in held {
+            // A removed object: its creation is what Graph refuses, not each attribute.
+            let what = if removed {
+                "the object".to_string()
+            } else {
+                what.iter().map(|w| code(w)).collect::<Vec<_>>().join(", ")
+            };
+            writeln!(
+                out,
+                "- _Cannot be restored through Graph:_ {what}: {} ({})",
+                text(&rule.fix),
+                text(&rule.reason)
+            )?;
+        }
+    }
     writeln!(out)?;
     writeln!(out, "</details>")
 }

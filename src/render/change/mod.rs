@@ -1,6 +1,9 @@
 //! One changed object, drawn in each format: the building block that the diff report, the plan
 //! (attributes and links) and the apply report (what still differs after the writes) share.
 
+use crate::diff::Change;
+use crate::write_rules::WriteRule;
+
 pub(super) mod human;
 pub(super) mod json;
 pub(super) mod markdown;
@@ -35,4 +38,27 @@ impl NewSide {
             NewSide::ReadBack => "missing from the tenant",
         }
     }
+}
+
+/// The changes a restore cannot write through Graph, by rule (in order of first appearance):
+/// the rule and the attribute paths and link names it holds back.
+pub(super) fn cannot_restore(change: &Change) -> Vec<(&'static WriteRule, Vec<&str>)> {
+    let mut out: Vec<(&'static WriteRule, Vec<&str>)> = Vec::new();
+    let held = change
+        .attributes
+        .iter()
+        .filter_map(|a| Some((a.cannot_restore?, a.path.as_str())))
+        .chain(
+            change
+                .links
+                .iter()
+                .filter_map(|l| Some((l.cannot_restore?, l.name.as_str()))),
+        );
+    for (rule, what) in held {
+        match out.iter_mut().find(|(r, _)| std::ptr::eq(*r, rule)) {
+            Some((_, list)) => list.push(what),
+            None => out.push((rule, vec![what])),
+        }
+    }
+    out
 }

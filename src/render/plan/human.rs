@@ -24,7 +24,7 @@ pub(in crate::render) fn render(plan: &Plan, style: &Style, out: &mut dyn Write)
     )?;
     if plan.is_empty() {
         writeln!(out)?;
-        writeln!(out, "No changes: the selected objects match.")?;
+        writeln!(out, "{}", super::cannot_restore::nothing_to_write(plan))?;
     }
     for b in blocks(plan) {
         writeln!(out)?;
@@ -47,7 +47,9 @@ pub(in crate::render) fn render(plan: &Plan, style: &Style, out: &mut dyn Write)
                     continue;
                 }
                 match a.op {
-                    Op::Create { .. } => one_sided(&attr.path, &attr.new, GREEN, &p, out)?,
+                    Op::Create { .. } | Op::Invite { .. } => {
+                        one_sided(&attr.path, &attr.new, GREEN, &p, out)?
+                    }
                     _ => attribute(&attr.as_change(), &p, out)?,
                 }
             }
@@ -65,6 +67,7 @@ pub(in crate::render) fn render(plan: &Plan, style: &Style, out: &mut dyn Write)
         }
     }
     loose_notes(plan, &p, out)?;
+    super::cannot_restore::human(plan, &p, out)?;
     kept(plan, &p, out)?;
     if !plan.refusals.is_empty() {
         writeln!(out)?;

@@ -34,7 +34,7 @@ pub(in crate::render) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<
     )?;
     if plan.is_empty() {
         writeln!(out)?;
-        writeln!(out, "No changes: the selected objects match.")?;
+        writeln!(out, "{}", super::cannot_restore::nothing_to_write(plan))?;
     }
     for b in blocks(plan) {
         writeln!(out)?;
@@ -81,6 +81,7 @@ pub(in crate::render) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<
         writeln!(out)?;
         writeln!(out, "</details>")?;
     }
+    super::cannot_restore::markdown(plan, out)?;
     if !plan.kept.is_empty() {
         writeln!(out)?;
         writeln!(

@@ -3,6 +3,7 @@
 //! itself (`crate::plan::to_json`, described by `schema/plan.schema.json`), which
 //! `apply --plan` takes back.
 
+mod cannot_restore;
 pub(super) mod human;
 pub(super) mod json;
 pub(super) mod markdown;
@@ -34,6 +35,12 @@ impl Block<'_> {
             ("+", GREEN, "restore from the recycle bin")
         } else if self.has(|o| matches!(o, Op::Create { .. })) {
             ("+", GREEN, "create with a new id")
+        } else if self.has(|o| matches!(o, Op::Invite { .. })) {
+            (
+                "+",
+                GREEN,
+                "invite the guest again with a new id, no invitation message",
+            )
         } else if let Some(soft) = self.actions.iter().find_map(|a| match a.op {
             Op::Delete { soft } => Some(soft),
             _ => None,
@@ -71,6 +78,7 @@ impl Block<'_> {
                 name: link.clone(),
                 added: Vec::new(),
                 removed: Vec::new(),
+                cannot_restore: None,
             });
             e.added.extend(added);
             e.removed.extend(removed);

@@ -150,6 +150,33 @@ impl Admin {
             .map(|v| v["id"].as_str().unwrap().to_string())
             .collect()
     }
+
+    /// Changes a user's properties the way a change reaches a hybrid tenant: for a user synced
+    /// from Active Directory (most of the generated ones) through the emulator's Entra Connect
+    /// (`POST /_emulator/sync`), because Graph refuses to write its on-premises-mastered
+    /// attributes; for a cloud-only user through a Graph PATCH. Panics when it fails.
+    pub async fn change_user(&self, id: &str, props: Value) {
+        let user = self
+            .get(&format!("users/{id}?$select=onPremisesSyncEnabled"))
+            .await;
+        assert_eq!(user.status, 200, "{}", user.body);
+        if user.body["onPremisesSyncEnabled"] == true {
+            let resp = self
+                .http
+                .post(format!("{}/_emulator/sync", self.base))
+                .json(&serde_json::json!({"changes": [{"id": id, "set": props}]}))
+                .send()
+                .await
+                .expect("sync request");
+            let status = resp.status().as_u16();
+            assert_eq!(status, 200, "{}", resp.text().await.unwrap_or_default());
+        } else {
+            let r = self
+                .call("PATCH", &format!("users/{id}"), Some(props))
+                .await;
+            assert_eq!(r.status, 204, "{}", r.body);
+        }
+    }
 }
 
 /// An in-process emulator and an administrator's session with it: what the emulator's own

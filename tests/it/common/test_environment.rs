@@ -244,28 +244,10 @@ impl TestEnvironment {
         (resp.status, resp.body)
     }
 
-    /// Changes a user's properties the way a change reaches a hybrid tenant: for a user synced
-    /// from Active Directory (most of the generated ones) through the emulator's Entra Connect
-    /// (`POST /_emulator/sync`), because Graph refuses to write its on-premises-mastered
-    /// attributes; for a cloud-only user through a Graph PATCH. Panics when it fails.
+    /// Changes a user's properties the way a change reaches a hybrid tenant (`Admin::change_user`):
+    /// through the emulator's Entra Connect for a synced user, a Graph PATCH for a cloud-only
+    /// one. Panics when it fails.
     pub fn change_user(&self, id: &str, props: Value) {
-        let (status, user) = self.graph(
-            "GET",
-            &format!("users/{id}?$select=onPremisesSyncEnabled"),
-            None,
-        );
-        assert_eq!(status, 200, "{user}");
-        if user["onPremisesSyncEnabled"] == true {
-            let resp = reqwest::blocking::Client::new()
-                .post(format!("{}/_emulator/sync", self.emulator.url()))
-                .json(&serde_json::json!({"changes": [{"id": id, "set": props}]}))
-                .send()
-                .expect("sync request");
-            let status = resp.status().as_u16();
-            assert_eq!(status, 200, "{}", resp.text().unwrap_or_default());
-        } else {
-            let (status, body) = self.graph("PATCH", &format!("users/{id}"), Some(props));
-            assert_eq!(status, 204, "{body}");
-        }
+        self.block_on(self.admin().change_user(id, props));
     }
 }
