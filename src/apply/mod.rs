@@ -833,6 +833,7 @@ async fn verify(
     let got = crate::read::read_objects(client, &keys).await?;
     let mut kinds: Vec<&'static crate::schema::KindSpec> =
         keys.iter().map(|k| k.kind.spec()).collect();
+    kinds.sort_by_key(|k| k.apply_order);
     kinds.dedup_by_key(|k| k.kind.as_str());
     let extensions = crate::read::extensions::Selected::discover(client, &kinds).await?;
     let options = DiffOptions {
