@@ -9,6 +9,10 @@ use crate::diff::{self, AttributeChange, ChangeKind, DiffOptions};
 use crate::model::{LinkRef, Object, ObjectKey, Snapshot};
 use crate::schema::{self, KindSpec};
 
+mod children;
+
+use children::empty_like;
+
 use super::fingerprint::{fingerprint, ABSENT};
 use super::model::*;
 use super::recreate::{recreated, remap_snapshot, RecreateInput};
@@ -313,8 +317,13 @@ impl Builder {
         let mut body = Map::new();
         let mut shown = Vec::new();
         let mut skipped: BTreeMap<&str, String> = BTreeMap::new();
+        let mut children: BTreeSet<&str> = BTreeSet::new();
         for a in attributes {
             let top = top_level(&a.path, live, desired);
+            if kind.child(top).is_some() {
+                children.insert(top);
+                continue;
+            }
             if let Some(reason) = not_writable(kind, top) {
                 skipped.entry(top).or_insert(reason);
                 continue;
@@ -334,6 +343,9 @@ impl Builder {
                 format!("{prop} differs but is not restored: {reason}"),
             );
         }
+        for name in children {
+            self.children(kind, live, desired, name);
+        }
         if body.is_empty() {
             return;
         }
@@ -346,7 +358,7 @@ impl Builder {
     }
 
     fn link_changes(&mut self, o: &Object, name: &str, added: &[LinkRef], removed: &[LinkRef]) {
-        if o.kind.link(name).is_none() {
+        let Some(spec) = o.kind.link(name) else {
             self.note(
                 o,
                 format!(
@@ -355,7 +367,14 @@ impl Builder {
                 ),
             );
             return;
-        }
+        };
+        // Setting a single link (`PUT …/manager/$ref`) replaces the end there: removing the old
+        // one afterwards would clear the new one.
+        let removed = if spec.single && !added.is_empty() {
+            &[]
+        } else {
+            removed
+        };
         if !added.is_empty() {
             let ends = added.iter().map(PlanLink::from).collect();
             self.push(
@@ -406,12 +425,7 @@ impl Builder {
                 None => {
                     // The state in the bin is unknown: write every writable property and add
                     // every link; links already there count as converged when executed.
-                    let empty = Object {
-                        kind: kind.into(),
-                        id: desired.id.clone(),
-                        props: Map::new(),
-                        links: BTreeMap::new(),
-                    };
+                    let empty = empty_like(desired);
                     let attributes: Vec<AttributeChange> = desired
                         .props
                         .iter()
@@ -474,6 +488,10 @@ impl Builder {
                 body.insert(k.clone(), v.clone());
                 continue;
             }
+            if kind.child(k).is_some() {
+                // Written one by one once the object exists.
+                continue;
+            }
             if kind.credential(k).is_some() {
                 if !is_empty_value(v) {
                     credentials.push(k.as_str());
@@ -520,6 +538,10 @@ impl Builder {
         for (name, refs) in &desired.links {
             self.link_changes(desired, name, refs, &[]);
         }
+        let none = empty_like(desired);
+        for child in &kind.children {
+            self.children(kind, &none, desired, &child.name);
+        }
     }
 
     /// Live objects that still name a re-created object by its old id: Graph leaves a
@@ -543,7 +565,10 @@ impl Builder {
             }
             let mut repointed = Vec::new();
             for (prop, value) in &want.props {
-                if prop == "id" || not_writable(kind.spec(), prop).is_some() {
+                if prop == "id"
+                    || not_writable(kind.spec(), prop).is_some()
+                    || kind.child(prop).is_some()
+                {
                     continue;
                 }
                 let mut named = BTreeSet::new();

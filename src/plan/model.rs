@@ -77,6 +77,11 @@ pub enum Phase {
     /// PATCHes of attributes, after every object exists (a CA policy may name a re-created
     /// group).
     Update,
+    /// Contained children removed (before others are written: a renamed child would clash
+    /// with its old self over the properties Graph keeps unique).
+    RemoveChildren,
+    /// Contained children written, created where missing.
+    WriteChildren,
     /// Link ends added (before removals, so that a group never loses its last owner on the way).
     AddLinks,
     RemoveLinks,
@@ -130,6 +135,15 @@ pub enum Op {
     RemoveLinks { link: String, ends: Vec<PlanLink> },
     /// `DELETE {collection}/{id}`: to the recycle bin where the kind has one.
     Delete { soft: bool },
+    /// A contained child written whole by its key: `PATCH {object}/{path}({key}='…')` with
+    /// `Prefer: create-if-missing`, which creates it when it is missing (an upsert).
+    WriteChild {
+        child: String,
+        key: String,
+        body: Map<String, Value>,
+    },
+    /// `DELETE {object}/{path}({key}='…')`.
+    RemoveChild { child: String, key: String },
 }
 
 impl Op {
@@ -142,6 +156,8 @@ impl Op {
             Op::AddLinks { link, .. } => format!("add {link}"),
             Op::RemoveLinks { link, .. } => format!("remove {link}"),
             Op::Delete { .. } => "delete".into(),
+            Op::WriteChild { child, .. } => format!("write {child}"),
+            Op::RemoveChild { child, .. } => format!("remove {child}"),
         }
     }
 }
@@ -344,6 +360,8 @@ impl DesiredObject {
                     )
                 })
                 .collect(),
+            // Names beside reference ids are comments for reviewers; a plan needs none.
+            names: BTreeMap::new(),
         })
     }
 }
@@ -399,6 +417,8 @@ impl Plan {
                 Op::AddLinks { ends, .. } => s.links_add += ends.len(),
                 Op::RemoveLinks { ends, .. } => s.links_remove += ends.len(),
                 Op::Delete { .. } => s.delete += 1,
+                Op::WriteChild { .. } => s.children_write += 1,
+                Op::RemoveChild { .. } => s.children_remove += 1,
             }
         }
         s
@@ -440,7 +460,17 @@ pub struct PlanSummary {
     pub delete: usize,
     pub links_add: usize,
     pub links_remove: usize,
+    /// Contained children written (created or updated) and removed; absent from the plan
+    /// document when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub children_write: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub children_remove: usize,
     pub kept: usize,
     pub notes: usize,
     pub refusals: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

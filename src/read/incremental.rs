@@ -60,6 +60,11 @@ pub fn updated(
     for (name, change) in &delta.links {
         let refs = links.entry(name.clone()).or_insert_with(Vec::new);
         refs.retain(|r: &LinkRef| !change.removed.contains(&r.id));
+        // A single link (`manager`) holds one end: a reported one replaces it, whether or not
+        // the round also reported the old one's removal.
+        if !change.added.is_empty() && kind.link(name).is_some_and(|l| l.single) {
+            refs.clear();
+        }
         let there: std::collections::HashSet<String> = refs.iter().map(|r| r.id.clone()).collect();
         for added in change.added.iter().filter(|a| !there.contains(*a)) {
             refs.push(LinkRef::new(added.clone(), None));
