@@ -287,6 +287,97 @@ mod tests {
     }
 
     #[test]
+    fn v1_set_like_arrays_are_sorted() {
+        let auth = schema::kind("authorizationPolicy").unwrap();
+        let o = normalize(
+            auth,
+            &json!({"id": "authorizationPolicy", "defaultUserRolePermissions":
+                {"permissionGrantPoliciesAssigned": ["b", "a"]}}),
+            BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            o.props["defaultUserRolePermissions"]["permissionGrantPoliciesAssigned"],
+            json!(["a", "b"])
+        );
+        let apps = schema::kind("applications").unwrap();
+        let o = normalize(
+            apps,
+            &json!({"id": "a1", "web": {"redirectUriSettings": [
+                {"uri": "https://b", "index": null}, {"uri": "https://a", "index": null}]}}),
+            BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(o.props["web"]["redirectUriSettings"][0]["uri"], "https://a");
+        let ca = schema::kind("conditionalAccessPolicies").unwrap();
+        let o = normalize(
+            ca,
+            &json!({"id": "p1", "conditions": {"users": {"includeGuestsOrExternalUsers": {
+                "guestOrExternalUserTypes": "b2bCollaborationGuest",
+                "externalTenants": {
+                    "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
+                    "membershipKind": "enumerated", "members": ["t2", "t1"]}}}}}),
+            BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            o.props["conditions"]["users"]["includeGuestsOrExternalUsers"]["externalTenants"]
+                ["members"],
+            json!(["t1", "t2"])
+        );
+    }
+
+    #[test]
+    fn an_expanded_reference_is_its_id_and_names_the_target() {
+        let ca = schema::kind("conditionalAccessPolicies").unwrap();
+        let raw = |modified: &str| {
+            json!({"id": "p1", "grantControls": {"operator": "OR", "builtInControls": [],
+                "authenticationStrength@odata.context": "https://graph.microsoft.com/v1.0/$metadata#x",
+                "authenticationStrength": {"id": "s4", "displayName": "Phishing resistant MFA",
+                    "createdDateTime": "2022-01-01T00:00:00Z", "modifiedDateTime": modified,
+                    "policyType": "builtIn", "allowedCombinations": ["fido2"]}}})
+        };
+        let a = normalize(ca, &raw("2023-01-01T00:00:00Z"), BTreeMap::new()).unwrap();
+        let b = normalize(ca, &raw("2024-06-01T00:00:00Z"), BTreeMap::new()).unwrap();
+        assert_eq!(
+            a.props["grantControls"],
+            json!({"authenticationStrength": {"id": "s4"}, "builtInControls": [], "operator": "OR"})
+        );
+        assert_eq!(
+            a.props, b.props,
+            "the strength's own timestamps are not the policy's"
+        );
+        assert_eq!(
+            a.names["grantControls.authenticationStrength"],
+            "Phishing resistant MFA"
+        );
+        // Read back from a file, the reference is its id alone; the file's name stays.
+        let again = renormalize(&a).unwrap();
+        assert_eq!(again.props, a.props);
+        assert_eq!(again.names, a.names);
+    }
+
+    #[test]
+    fn contained_children_keep_their_properties_sorted_by_key() {
+        let apps = schema::kind("applications").unwrap();
+        let raw = json!({"id": "a1", "federatedIdentityCredentials": [
+            {"id": "g2", "name": "zeta", "issuer": "i", "subject": "s2", "audiences": ["x"],
+             "description": null, "@odata.type": "#microsoft.graph.federatedIdentityCredential"},
+            {"id": "g1", "name": "alpha", "issuer": "i", "subject": "s1", "audiences": ["x"]}]});
+        let o = normalize(apps, &raw, BTreeMap::new()).unwrap();
+        assert_eq!(
+            o.props["federatedIdentityCredentials"],
+            json!([
+                {"audiences": ["x"], "description": null, "issuer": "i", "name": "alpha",
+                 "subject": "s1"},
+                {"audiences": ["x"], "description": null, "issuer": "i", "name": "zeta",
+                 "subject": "s2"}
+            ]),
+            "Graph's own ids and annotations dropped"
+        );
+    }
+
+    #[test]
     fn unknown_variant_is_an_error() {
         let nl = schema::kind("namedLocations").unwrap();
         let err = normalize(

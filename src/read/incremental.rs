@@ -153,4 +153,33 @@ mod tests {
             "a removed object needs no previous state"
         );
     }
+
+    #[test]
+    fn a_reported_manager_replaces_the_one_there() {
+        let users = schema::kind("users").unwrap();
+        let before = normalize(
+            users,
+            &json!({"id": "u1", "displayName": "Ann"}),
+            BTreeMap::from([("manager".to_string(), vec![LinkRef::new("m1", None)])]),
+        )
+        .unwrap();
+        let mut changed = ObjectDelta::default();
+        changed.links.insert(
+            "manager".into(),
+            LinkDelta {
+                added: ["m2".to_string()].into(),
+                removed: Default::default(),
+            },
+        );
+        let mut r = round(vec![("u1", changed)]);
+        let applied = apply(users, &mut r, false, &mut |_| Ok(Some(before.clone()))).unwrap();
+        assert_eq!(
+            applied["u1"]
+                .as_ref()
+                .unwrap()
+                .link_ids("manager")
+                .collect::<Vec<_>>(),
+            ["m2"]
+        );
+    }
 }

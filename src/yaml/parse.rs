@@ -407,6 +407,48 @@ mod tests {
     }
 
     #[test]
+    fn a_single_link_is_one_id_with_its_name_or_null() {
+        let users = schema::kind("users").expect("users kind");
+        let at = Path::new("users/ab/x.yaml");
+        let o = parse_object(users, at, "id: u1\nmanager: m1  # Ann Lee\n").expect("valid");
+        assert_eq!(
+            o.links["manager"],
+            [LinkRef::new("m1", Some("Ann Lee".into()))]
+        );
+        let o = parse_object(users, at, "id: u1\nmanager: null\n").expect("valid");
+        assert!(o.links["manager"].is_empty());
+        let e = parse_object(users, at, "id: u1\nmanager:\n- m1\n- m2\n").expect_err("a list");
+        assert!(e.message.contains("must be one object id, or null"), "{e}");
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn a_references_name_is_read_from_its_comment() {
+        let ca = schema::kind("conditionalAccessPolicies").expect("CA kind");
+        let text = "id: p1\ngrantControls:\n  authenticationStrength:\n    \
+                    id: s4  # Phishing resistant MFA\n  builtInControls: []\n\
+                    conditions:\n  x:\n    id: other  # not a reference\n";
+        let o =
+            parse_object(ca, Path::new("conditionalAccessPolicies/x.yaml"), text).expect("valid");
+        assert_eq!(
+            o.props["grantControls"]["authenticationStrength"],
+            serde_json::json!({"id": "s4"})
+        );
+        assert_eq!(
+            o.names,
+            BTreeMap::from([(
+                "grantControls.authenticationStrength".to_string(),
+                "Phishing resistant MFA".to_string()
+            )])
+        );
+        let emitted = crate::yaml::emit_object(&o);
+        assert!(
+            emitted.contains("\n  authenticationStrength:\n    id: s4  # Phishing resistant MFA\n"),
+            "{emitted}"
+        );
+    }
+
+    #[test]
     fn values_read_as_serde_json_reads_them() {
         let text = "id: g1\na: 1\nb: -2\nc: 1.5\nd: 18446744073709551615\ne: .nan\nf: ~\n\
                     g: true\nh: [x, 'y', \"z\"]\ni: {}\nj: 2024-01-01\nk: yes\n";

@@ -117,7 +117,8 @@ fn an_object_deleted_between_list_and_link_read_is_left_out() {
     // The note names both, in the order their reads failed (not sorted): checked apart.
     let (note, _) = out.stderr.split_once('\n').expect("a note line");
     assert!(
-        note.contains(&format!("servicePrincipals/{sp}")) && note.contains(&format!("applications/{app}")),
+        note.contains(&format!("servicePrincipals/{sp}"))
+            && note.contains(&format!("applications/{app}")),
         "{note}"
     );
     assert_snapshot!(
