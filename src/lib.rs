@@ -28,4 +28,7 @@ pub mod store;
 pub mod suggest;
 pub mod yaml;
 
+#[cfg(test)]
+mod schema_check;
+
 pub use error::{Error, Result};
