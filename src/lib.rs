@@ -29,4 +29,7 @@ pub mod suggest;
 pub mod write_rules;
 pub mod yaml;
 
+#[cfg(test)]
+mod schema_check;
+
 pub use error::{Error, Result};

@@ -66,6 +66,9 @@ pub struct Object {
     pub props: Map<String, Value>,
     /// Links by name, each sorted by id without duplicates.
     pub links: BTreeMap<String, Vec<LinkRef>>,
+    /// Display names of the targets of references inside properties (the kind's
+    /// `references`), by dotted path: comments in the file for reviewers, never compared.
+    pub names: BTreeMap<String, String>,
 }
 
 impl Object {

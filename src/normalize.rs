@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::model::{LinkRef, Object};
-use crate::schema::{Kind, KindSpec};
+use crate::schema::{ChildSpec, Kind, KindSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NormalizeError {
@@ -84,39 +84,82 @@ pub fn normalize(
     } else {
         None
     };
+    let mut names = BTreeMap::new();
     for p in kind.managed_for(odata_type.as_deref()) {
         if kind.is_secret(p) {
             continue;
         }
-        let value = raw.get(p).map_or(Value::Null, |v| clean(&kind, p, v));
+        let value = match (raw.get(p), kind.child(p)) {
+            (None, _) => Value::Null,
+            (Some(v), Some(child)) => canonical_children(&kind, child, v),
+            (Some(v), None) => clean(&kind, p, v, &mut names),
+        };
         props.insert(p.to_string(), value);
     }
-    keep_extensions(&kind, raw, &mut props);
+    keep_extensions(&kind, raw, &mut props, &mut names);
     let links = canonical_links(&kind, links);
     Ok(Object {
         kind,
         id,
         props,
         links,
+        names,
     })
 }
 
 /// Directory extension attributes, for kinds that carry them: after the managed properties,
 /// sorted by name. Graph returns one only when it is selected, and a null one is unset (a delta
 /// round sends null for a removed value), so null ones are left out.
-fn keep_extensions(kind: &KindSpec, raw: &Map<String, Value>, props: &mut Map<String, Value>) {
+fn keep_extensions(
+    kind: &KindSpec,
+    raw: &Map<String, Value>,
+    props: &mut Map<String, Value>,
+    names: &mut BTreeMap<String, String>,
+) {
     if kind.extension_target.is_none() {
         return;
     }
-    let mut names: Vec<&String> = raw
+    let mut found: Vec<&String> = raw
         .iter()
         .filter(|(k, v)| kind.stores_extension(k) && !v.is_null())
         .map(|(k, _)| k)
         .collect();
-    names.sort();
-    for name in names {
-        props.insert(name.clone(), clean(kind, name, &raw[name]));
+    found.sort();
+    for name in found {
+        props.insert(name.clone(), clean(kind, name, &raw[name], names));
     }
+}
+
+/// A contained collection as stored: each child with the kept properties only, nulls included
+/// (Graph's id and bookkeeping dropped), sorted by the child's key.
+pub fn canonical_children(kind: &KindSpec, child: &ChildSpec, value: &Value) -> Value {
+    let Value::Array(items) = value else {
+        return Value::Null;
+    };
+    let mut out: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let mut kept = Map::new();
+            // Every kept property, nulls included, as for the object itself.
+            for p in &child.properties {
+                kept.insert(p.clone(), item.get(p).cloned().unwrap_or(Value::Null));
+            }
+            // Keys sorted and set-like arrays sorted, like any nested mapping.
+            clean(
+                kind,
+                &child.name,
+                &Value::Object(kept),
+                &mut BTreeMap::new(),
+            )
+        })
+        .collect();
+    let key = |v: &Value| {
+        v.get(&child.key)
+            .map(|k| k.as_str().map_or_else(|| k.to_string(), str::to_string))
+            .unwrap_or_default()
+    };
+    out.sort_by_cached_key(|v| (key(v), v.to_string()));
+    Value::Array(out)
 }
 
 /// Every link of the kind (absent ones empty), each sorted by id without duplicates.
@@ -137,11 +180,19 @@ pub fn canonical_links(
 
 /// Re-normalizes an object read from a file (its properties already in object form).
 pub fn renormalize(object: &Object) -> Result<Object, NormalizeError> {
-    normalize(
+    let mut again = normalize(
         object.kind.spec(),
         &Value::Object(object.props.clone()),
         object.links.clone(),
-    )
+    )?;
+    // A reference read from a file is its id alone: the name stays the file's.
+    for (path, name) in &object.names {
+        again
+            .names
+            .entry(path.clone())
+            .or_insert_with(|| name.clone());
+    }
+    Ok(again)
 }
 
 /// OData bookkeeping that is never part of an object's state.
@@ -158,7 +209,16 @@ fn is_bookkeeping(key: &str) -> bool {
         || key.ends_with("@odata.count")
 }
 
-fn clean(kind: &KindSpec, path: &str, value: &Value) -> Value {
+/// A value in canonical form; the names of references met on the way go to `names`.
+fn clean(
+    kind: &KindSpec,
+    path: &str,
+    value: &Value,
+    names: &mut BTreeMap<String, String>,
+) -> Value {
+    if kind.is_reference(path) {
+        return reference(path, value, names);
+    }
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().filter(|k| !is_bookkeeping(k)).collect();
@@ -169,12 +229,12 @@ fn clean(kind: &KindSpec, path: &str, value: &Value) -> Value {
                 if kind.is_secret(&child) {
                     continue;
                 }
-                out.insert(k.clone(), clean(kind, &child, &map[k]));
+                out.insert(k.clone(), clean(kind, &child, &map[k], names));
             }
             Value::Object(out)
         }
         Value::Array(items) => {
-            let mut items: Vec<Value> = items.iter().map(|v| clean(kind, path, v)).collect();
+            let mut items: Vec<Value> = items.iter().map(|v| clean(kind, path, v, names)).collect();
             if kind.is_set_like(path) {
                 sort_set(&mut items);
             }
@@ -182,6 +242,21 @@ fn clean(kind: &KindSpec, path: &str, value: &Value) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// A reference Graph returns expanded (the whole strength policy, timestamps and all) reduced to
+/// what it is, `{id: …}`; the target's name is kept for the file's comment.
+fn reference(path: &str, value: &Value, names: &mut BTreeMap<String, String>) -> Value {
+    let Some(id) = value.get("id").and_then(Value::as_str) else {
+        // Null, or something no reference is: kept for validation and Graph to refuse.
+        return value.clone();
+    };
+    if let Some(name) = value.get("displayName").and_then(Value::as_str) {
+        names.insert(path.to_string(), name.to_string());
+    }
+    let mut out = Map::new();
+    out.insert("id".into(), Value::String(id.to_string()));
+    Value::Object(out)
 }
 
 /// Sorts a set-like array and drops duplicates: scalars by value, objects by `id` or `keyId`
@@ -260,6 +335,97 @@ mod tests {
             BTreeMap::new(),
         );
         assert!(!app.unwrap().props.contains_key("extension_a1_x"));
+    }
+
+    #[test]
+    fn v1_set_like_arrays_are_sorted() {
+        let auth = schema::kind("authorizationPolicy").unwrap();
+        let o = normalize(
+            auth,
+            &json!({"id": "authorizationPolicy", "defaultUserRolePermissions":
+                {"permissionGrantPoliciesAssigned": ["b", "a"]}}),
+            BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            o.props["defaultUserRolePermissions"]["permissionGrantPoliciesAssigned"],
+            json!(["a", "b"])
+        );
+        let apps = schema::kind("applications").unwrap();
+        let o = normalize(
+            apps,
+            &json!({"id": "a1", "web": {"redirectUriSettings": [
+                {"uri": "https://b", "index": null}, {"uri": "https://a", "index": null}]}}),
+            BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(o.props["web"]["redirectUriSettings"][0]["uri"], "https://a");
+        let ca = schema::kind("conditionalAccessPolicies").unwrap();
+        let o = normalize(
+            ca,
+            &json!({"id": "p1", "conditions": {"users": {"includeGuestsOrExternalUsers": {
+                "guestOrExternalUserTypes": "b2bCollaborationGuest",
+                "externalTenants": {
+                    "@odata.type": "#microsoft.graph.conditionalAccessEnumeratedExternalTenants",
+                    "membershipKind": "enumerated", "members": ["t2", "t1"]}}}}}),
+            BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            o.props["conditions"]["users"]["includeGuestsOrExternalUsers"]["externalTenants"]
+                ["members"],
+            json!(["t1", "t2"])
+        );
+    }
+
+    #[test]
+    fn an_expanded_reference_is_its_id_and_names_the_target() {
+        let ca = schema::kind("conditionalAccessPolicies").unwrap();
+        let raw = |modified: &str| {
+            json!({"id": "p1", "grantControls": {"operator": "OR", "builtInControls": [],
+                "authenticationStrength@odata.context": "https://graph.microsoft.com/v1.0/$metadata#x",
+                "authenticationStrength": {"id": "s4", "displayName": "Phishing resistant MFA",
+                    "createdDateTime": "2022-01-01T00:00:00Z", "modifiedDateTime": modified,
+                    "policyType": "builtIn", "allowedCombinations": ["fido2"]}}})
+        };
+        let a = normalize(ca, &raw("2023-01-01T00:00:00Z"), BTreeMap::new()).unwrap();
+        let b = normalize(ca, &raw("2024-06-01T00:00:00Z"), BTreeMap::new()).unwrap();
+        assert_eq!(
+            a.props["grantControls"],
+            json!({"authenticationStrength": {"id": "s4"}, "builtInControls": [], "operator": "OR"})
+        );
+        assert_eq!(
+            a.props, b.props,
+            "the strength's own timestamps are not the policy's"
+        );
+        assert_eq!(
+            a.names["grantControls.authenticationStrength"],
+            "Phishing resistant MFA"
+        );
+        // Read back from a file, the reference is its id alone; the file's name stays.
+        let again = renormalize(&a).unwrap();
+        assert_eq!(again.props, a.props);
+        assert_eq!(again.names, a.names);
+    }
+
+    #[test]
+    fn contained_children_keep_their_properties_sorted_by_key() {
+        let apps = schema::kind("applications").unwrap();
+        let raw = json!({"id": "a1", "federatedIdentityCredentials": [
+            {"id": "g2", "name": "zeta", "issuer": "i", "subject": "s2", "audiences": ["x"],
+             "description": null, "@odata.type": "#microsoft.graph.federatedIdentityCredential"},
+            {"id": "g1", "name": "alpha", "issuer": "i", "subject": "s1", "audiences": ["x"]}]});
+        let o = normalize(apps, &raw, BTreeMap::new()).unwrap();
+        assert_eq!(
+            o.props["federatedIdentityCredentials"],
+            json!([
+                {"audiences": ["x"], "description": null, "issuer": "i", "name": "alpha",
+                 "subject": "s1"},
+                {"audiences": ["x"], "description": null, "issuer": "i", "name": "zeta",
+                 "subject": "s2"}
+            ]),
+            "Graph's own ids and annotations dropped"
+        );
     }
 
     #[test]

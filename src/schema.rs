@@ -102,6 +102,28 @@ pub struct LinkSpec {
     pub reverse: Option<String>,
 }
 
+/// A collection contained in each object of a kind (an application's
+/// `federatedIdentityCredentials`): the children live only under their object, so they are
+/// stored in its file (a list sorted by `key`), compared there, and written one child at a time
+/// at the object's path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChildSpec {
+    /// Name in the file and in Graph.
+    pub name: String,
+    /// Path segment below the owning object: `applications/{id}/{path}`.
+    pub path: String,
+    /// The property that tells children apart and addresses one (`{path}(name='x')`): unique
+    /// among an object's children and immutable, so a changed key is one child removed and
+    /// another added. Graph's own child id is not stored: a re-created child gets a new one.
+    pub key: String,
+    /// The properties kept of each child, the key among them.
+    pub properties: Vec<String>,
+    /// How a full read gets the children (`$expand` on the list, or a read per object).
+    #[serde(default)]
+    pub read: LinkRead,
+}
+
 /// How a link is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -213,6 +235,14 @@ pub struct KindSpec {
     /// Objects re-created through a named hook rather than `POST {collection}`.
     #[serde(default)]
     pub recreate_through: Vec<crate::write_rules::RecreateThrough>,
+    /// Contained collections stored in the object's file (see [`ChildSpec`]).
+    #[serde(default)]
+    pub children: Vec<ChildSpec>,
+    /// References inside properties that Graph returns expanded to the whole target object
+    /// (dotted paths, `grantControls.authenticationStrength`): stored as `{id: …}` with the
+    /// target's name as a comment, and written so, as Graph takes them.
+    #[serde(default)]
+    pub references: Vec<String>,
     /// The object type directory extensions name in `targetObjects` (`User`, `Group`) when the
     /// kind's objects carry directory extension attributes (`extension_{appId}_{name}`): the
     /// tenant's definitions for it are discovered once per run, selected on every read, and the
@@ -226,13 +256,24 @@ fn yes() -> bool {
 }
 
 impl KindSpec {
-    /// All managed properties for an object of the given `@odata.type`, in file order.
+    /// All properties stored for an object of the given `@odata.type`, in file order: the
+    /// managed ones, then the contained children.
     pub fn managed_for(&self, odata_type: Option<&str>) -> Vec<&str> {
         let mut out: Vec<&str> = self.managed.iter().map(String::as_str).collect();
         if let Some(extra) = odata_type.and_then(|t| self.variants.get(t)) {
             out.extend(extra.iter().map(String::as_str));
         }
+        out.extend(self.children.iter().map(|c| c.name.as_str()));
         out
+    }
+
+    pub fn child(&self, name: &str) -> Option<&ChildSpec> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// Whether a dotted path is a reference Graph returns expanded.
+    pub fn is_reference(&self, path: &str) -> bool {
+        self.references.iter().any(|r| r == path)
     }
 
     /// Every property any variant of this kind manages (for `$select` and the emulator).
@@ -476,12 +517,36 @@ mod tests {
             assert!(
                 k.links
                     .iter()
-                    .filter(|l| l.read == LinkRead::Expand)
+                    .map(|l| l.read)
+                    .chain(k.children.iter().map(|c| c.read))
+                    .filter(|r| *r == LinkRead::Expand)
                     .count()
                     <= 1,
                 "{}: Graph expands one relationship per request",
                 k.kind
             );
+            for c in &k.children {
+                assert!(
+                    c.properties.contains(&c.key),
+                    "{}.{}: the key is one of the stored properties",
+                    k.kind,
+                    c.name
+                );
+                assert!(
+                    !k.managed.contains(&c.name) && k.link(&c.name).is_none(),
+                    "{}.{}: a child collection is neither a property nor a link",
+                    k.kind,
+                    c.name
+                );
+            }
+            for r in &k.references {
+                let top = r.split('.').next().unwrap_or(r);
+                assert!(
+                    k.all_managed().contains(&top),
+                    "{}: reference {r} is not inside a managed property",
+                    k.kind
+                );
+            }
             for ro in k.read_only.iter().chain(&k.create_only) {
                 assert!(
                     k.all_managed().contains(&ro.as_str()),

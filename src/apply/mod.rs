@@ -187,6 +187,8 @@ enum Work {
         tolerate: Tolerate,
         /// A create: remember the new id (and appId) under the old ones.
         create: Option<CreateInfo>,
+        /// The `Prefer` header (`create-if-missing` for child upserts).
+        prefer: Option<&'static str>,
     },
     /// Link ends added with one `@odata.bind` PATCH, falling back to one `$ref` POST per end
     /// when Graph refuses the batch (it is all-or-nothing, and one end already there fails it).
@@ -358,6 +360,7 @@ fn works(
         body,
         tolerate,
         create: None,
+        prefer: None,
     };
     match &action.op {
         Op::Restore => vec![request(
@@ -386,6 +389,7 @@ fn works(
                     secret: kind.create_secret.as_ref().filter(|_| *password),
                     old_keys,
                 }),
+                prefer: None,
             }]
         }
         Op::Update { body } => vec![request(
@@ -407,7 +411,41 @@ fn works(
                 secret: None,
                 old_keys: Vec::new(),
             }),
+            prefer: None,
         }],
+        Op::WriteChild { child, key, body } => {
+            let Some(spec) = kind.child(child) else {
+                let mut o = origin.outcome("", &path);
+                o.error = Some(format!("{} has no child collection {child:?}", kind.kind));
+                skip(o);
+                return Vec::new();
+            };
+            vec![Work::Request {
+                origin: origin.clone(),
+                method: Method::PATCH,
+                path: child_path(&path, spec, key),
+                body: Some(state.value(&Value::Object(body.clone()))),
+                tolerate: Tolerate::Nothing,
+                create: None,
+                // Creates the child when it is missing (federatedidentitycredential-upsert.md),
+                // so a re-run converges.
+                prefer: Some("create-if-missing"),
+            }]
+        }
+        Op::RemoveChild { child, key } => {
+            let Some(spec) = kind.child(child) else {
+                let mut o = origin.outcome("", &path);
+                o.error = Some(format!("{} has no child collection {child:?}", kind.kind));
+                skip(o);
+                return Vec::new();
+            };
+            vec![request(
+                Method::DELETE,
+                child_path(&path, spec, key),
+                None,
+                Tolerate::Missing,
+            )]
+        }
         Op::AddLinks { link, ends } => {
             let Some(spec) = kind.link(link) else {
                 let mut o = origin.outcome("", &path);
@@ -416,6 +454,22 @@ fn works(
                 return Vec::new();
             };
             let ends = live_ends(ends, state, &origin, &path, link, skip);
+            if spec.single {
+                // `PUT …/manager/$ref` replaces the one there (user-post-manager.md): the plan
+                // names the one end to set.
+                return ends
+                    .into_iter()
+                    .take(1)
+                    .map(|end| {
+                        request(
+                            Method::PUT,
+                            format!("{path}/{}/$ref", spec.path),
+                            Some(json!({ "@odata.id": directory_object_url(graph_root, &end) })),
+                            Tolerate::Nothing,
+                        )
+                    })
+                    .collect();
+            }
             if spec.bulk_bind {
                 ends.chunks(BIND_MAX)
                     .map(|chunk| Work::Bind {
@@ -446,6 +500,15 @@ fn works(
                 skip(o);
                 return Vec::new();
             };
+            if spec.single {
+                // `DELETE …/manager/$ref` (user-delete-manager.md); none there is done.
+                return vec![request(
+                    Method::DELETE,
+                    format!("{path}/{}/$ref", spec.path),
+                    None,
+                    Tolerate::Missing,
+                )];
+            }
             // Always `…/{id}/$ref`: without `/$ref` Graph deletes the member object itself.
             ends.iter()
                 .map(|end| {
@@ -459,6 +522,21 @@ fn works(
                 .collect()
         }
     }
+}
+
+/// `{object}/{path}({key}='…')`: one child addressed by its key, the value quoted as OData
+/// quotes strings (`'` doubled) and percent-encoded where a URL path needs it.
+fn child_path(object: &str, spec: &crate::schema::ChildSpec, key: &str) -> String {
+    let quoted = key.replace('\'', "''");
+    let mut encoded = String::with_capacity(quoted.len());
+    for b in quoted.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'\'') {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{object}/{}({}='{encoded}')", spec.path, spec.key)
 }
 
 /// Ids (new ones for re-created objects) of the link ends to add, without those whose own
@@ -513,6 +591,7 @@ async fn run(
             body,
             tolerate,
             create,
+            prefer,
         } => {
             let mut body = body;
             if let (Some(c), Some(Value::Object(b))) = (&create, body.as_mut()) {
@@ -526,6 +605,7 @@ async fn run(
                 method,
                 &path,
                 body.as_ref(),
+                prefer,
                 tolerate,
                 create.is_some(),
                 journal,
@@ -579,6 +659,7 @@ async fn run(
                 Method::PATCH,
                 &owner_path,
                 Some(&Value::Object(body)),
+                None,
                 Tolerate::Nothing,
                 false,
                 journal,
@@ -603,6 +684,7 @@ async fn run(
                     Method::POST,
                     &ref_path,
                     Some(&body),
+                    None,
                     Tolerate::Existing,
                     false,
                     journal,
@@ -629,6 +711,7 @@ async fn send(
     method: Method,
     path: &str,
     body: Option<&Value>,
+    prefer: Option<&'static str>,
     tolerate: Tolerate,
     create: bool,
     journal: Option<&Journal>,
@@ -658,7 +741,7 @@ async fn send(
     // of failed writes).
     let mut answered_id = None;
     let is_update = method == Method::PATCH;
-    let (outcome, response) = match client.send(method, path, body).await {
+    let (outcome, response) = match client.send_with(method, path, body, prefer).await {
         Ok(resp) => {
             if let Some(j) = journal {
                 if create {

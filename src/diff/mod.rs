@@ -317,6 +317,7 @@ fn empty_like(o: &Object) -> Object {
         id: o.id.clone(),
         props: Map::new(),
         links: BTreeMap::new(),
+        names: BTreeMap::new(),
     }
 }
 

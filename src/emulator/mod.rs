@@ -25,7 +25,8 @@ mod config;
 mod defaults;
 mod dynamic;
 mod faults;
-mod model;
+// Crate-visible for the one test that holds schema/ against it (src/schema_check.rs).
+pub(crate) mod model;
 mod odata;
 mod pipeline;
 #[cfg(test)]

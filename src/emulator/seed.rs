@@ -23,18 +23,53 @@ pub struct SeedReport {
     pub dangling_links: usize,
 }
 
-/// The collection whose files live at `rel` (a `/`-separated path below the seed folder).
-fn collection_for(rel: &str) -> Option<usize> {
+/// What a file of the seed folder holds.
+enum Holds {
+    /// An object of this collection.
+    Object(usize),
+    /// A child of this collection's singleton, in the contained collection of this index.
+    Child(usize, usize),
+}
+
+/// What the file at `rel` (a `/`-separated path below the seed folder) holds.
+fn collection_for(rel: &str) -> Option<Holds> {
     if !rel.ends_with(".yaml") {
         return None;
     }
-    model().collections.iter().position(|c| match &c.seed {
-        Some(Seed::File(f)) => f == rel,
-        Some(Seed::Dir(d)) => rel
-            .strip_prefix(d.as_str())
-            .is_some_and(|r| r.starts_with('/')),
-        None => false,
-    })
+    let under = |d: &str| rel.strip_prefix(d).is_some_and(|r| r.starts_with('/'));
+    let m = model();
+    for (k, c) in m.collections.iter().enumerate() {
+        let holds = match &c.seed {
+            Some(Seed::File(f)) => f == rel,
+            Some(Seed::Dir(d)) => under(d),
+            None => false,
+        };
+        if holds {
+            return Some(Holds::Object(k));
+        }
+        if c.singleton.is_some() {
+            if let Some(ci) = c
+                .children
+                .iter()
+                .position(|ch| ch.seed.as_deref().is_some_and(under))
+            {
+                return Some(Holds::Child(k, ci));
+            }
+        }
+    }
+    None
+}
+
+/// A child in a file of its own (a method configuration): its mapping as the file has it.
+fn parse_child(path: &Path, text: &str) -> Result<Map<String, Value>, EmulatorError> {
+    let bad = |message: String| EmulatorError::SeedFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    match serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))? {
+        Value::Object(m) if m.get("id").is_some_and(Value::is_string) => Ok(m),
+        _ => Err(bad("a child file holds a mapping with an `id`".into())),
+    }
 }
 
 /// One parsed file before references are resolved.
@@ -149,6 +184,7 @@ pub(crate) fn load(dir: &Path, tenant: &mut Tenant) -> Result<SeedReport, Emulat
     }
     let mut report = SeedReport::default();
     let mut pending = Vec::new();
+    let mut own_files: Vec<(usize, usize, Map<String, Value>)> = Vec::new();
     let walk = WalkDir::new(dir)
         .sort_by_file_name()
         .into_iter()
@@ -166,7 +202,7 @@ pub(crate) fn load(dir: &Path, tenant: &mut Tenant) -> Result<SeedReport, Emulat
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        let Some(kind) = collection_for(&rel) else {
+        let Some(holds) = collection_for(&rel) else {
             continue;
         };
         let text =
@@ -174,8 +210,36 @@ pub(crate) fn load(dir: &Path, tenant: &mut Tenant) -> Result<SeedReport, Emulat
                 path: entry.path().to_path_buf(),
                 source,
             })?;
-        pending.push(parse_file(entry.path(), &text, kind, tenant)?);
-        report.objects += 1;
+        match holds {
+            Holds::Object(kind) => {
+                pending.push(parse_file(entry.path(), &text, kind, tenant)?);
+                report.objects += 1;
+            }
+            Holds::Child(kind, ci) => own_files.push((kind, ci, parse_child(entry.path(), &text)?)),
+        }
+    }
+    // Children in files of their own join their singleton once every file is read.
+    for (kind, ci, item) in own_files {
+        let coll = &model().collections[kind];
+        let slot = coll
+            .singleton
+            .as_deref()
+            .and_then(|id| tenant.live(kind).get(id).copied())
+            .ok_or_else(|| EmulatorError::SeedFile {
+                path: dir.join(coll.children[ci].seed.as_deref().unwrap_or_default()),
+                message: format!("these files need {} beside them", coll.path),
+            })?;
+        if let Some(e) = tenant.entry_mut(slot) {
+            let n = coll.children.len();
+            let all = e
+                .children
+                .get_or_insert_with(|| Box::new(vec![Vec::new(); n]));
+            let children = &mut all[ci];
+            // One file per child: a file replaces what the parent's file listed under that id.
+            let id = item.get("id").cloned();
+            children.retain(|c| c.get("id") != id.as_ref());
+            children.push(item);
+        }
     }
     for Parsed { slot, links } in pending {
         for (li, ids) in links {

@@ -246,6 +246,18 @@ impl GraphClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<GraphResponse, GraphError> {
+        self.send_with(method, path, body, None).await
+    }
+
+    /// [`Self::send`] with a `Prefer` header (`create-if-missing` makes a PATCH by alternate key
+    /// an upsert).
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        prefer: Option<&'static str>,
+    ) -> Result<GraphResponse, GraphError> {
         let url = self.url_for(path)?;
         let idempotent = matches!(method, Method::GET | Method::HEAD);
         self.execute(&Request {
@@ -253,7 +265,7 @@ impl GraphClient {
             url,
             body,
             idempotent,
-            prefer: None,
+            prefer,
         })
         .await
     }

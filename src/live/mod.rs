@@ -10,8 +10,9 @@
 //! * a changed object is its file with the reported properties and link ends laid over it;
 //! * an object new to the snapshot (created, or back from the recycle bin) is read whole by id,
 //!   since a round may carry only some of its properties;
-//! * links delta does not track (owners of applications and service principals) are read again
-//!   for the changed objects;
+//! * links delta does not track (owners of applications and service principals) and contained
+//!   children (an application's federated identity credentials) are read again for the changed
+//!   objects;
 //! * link ends are named as a full read names them: from the objects of the run, else through
 //!   `directoryObjects/getByIds`; a renamed object is looked up backwards (`memberOf`,
 //!   `ownedObjects`, `directReports`) and the files that name it are written again.
@@ -556,8 +557,8 @@ async fn since(
         }
         objects.push(object);
     }
-    // Links delta does not track, read again for the changed objects.
-    for id in read::read_links_where(client, kind, &mut objects, &|l| !l.delta).await? {
+    // Links delta does not track and contained children, read again for the changed objects.
+    for id in read::read_untracked(client, kind, &mut objects).await? {
         progress.vanished(&kind.kind, &id);
     }
     // Objects new to the snapshot, read whole: a round may carry only some of their properties.

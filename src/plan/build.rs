@@ -11,6 +11,10 @@ use crate::schema::{self, KindSpec};
 use crate::write_rules::{self, RecreateHook, RuleContext};
 
 use super::cannot_restore::{self, Unwritable};
+mod children;
+
+use children::empty_like;
+
 use super::fingerprint::{fingerprint, ABSENT};
 use super::hooks;
 use super::model::*;
@@ -348,8 +352,13 @@ impl Builder {
         let mut shown = Vec::new();
         let mut skipped: BTreeMap<&str, String> = BTreeMap::new();
         let state = cannot_restore::state(live, desired);
+        let mut children: BTreeSet<&str> = BTreeSet::new();
         for a in attributes {
             let top = top_level(&a.path, live, desired);
+            if kind.child(top).is_some() {
+                children.insert(top);
+                continue;
+            }
             if let Some(reason) = not_writable(kind, top) {
                 skipped.entry(top).or_insert(reason);
                 continue;
@@ -372,6 +381,9 @@ impl Builder {
                 desired,
                 format!("{prop} differs but is not restored: {reason}"),
             );
+        }
+        for name in children {
+            self.children(kind, live, desired, name);
         }
         if body.is_empty() {
             return;
@@ -406,7 +418,7 @@ impl Builder {
         added: &[LinkRef],
         removed: &[LinkRef],
     ) {
-        if o.kind.link(name).is_none() {
+        let Some(spec) = o.kind.link(name) else {
             self.note(
                 o,
                 format!(
@@ -415,7 +427,14 @@ impl Builder {
                 ),
             );
             return;
-        }
+        };
+        // Setting a single link (`PUT …/manager/$ref`) replaces the end there: removing the old
+        // one afterwards would clear the new one.
+        let removed = if spec.single && !added.is_empty() {
+            &[]
+        } else {
+            removed
+        };
         if !added.is_empty() {
             let ends = added.iter().map(PlanLink::from).collect();
             self.push(
@@ -466,12 +485,7 @@ impl Builder {
                 None => {
                     // The state in the bin is unknown: write every writable property and add
                     // every link; links already there count as converged when executed.
-                    let empty = Object {
-                        kind: kind.into(),
-                        id: desired.id.clone(),
-                        props: Map::new(),
-                        links: BTreeMap::new(),
-                    };
+                    let empty = empty_like(desired);
                     let attributes: Vec<AttributeChange> = desired
                         .props
                         .iter()
@@ -543,6 +557,10 @@ impl Builder {
                 body.insert(k.clone(), v.clone());
                 continue;
             }
+            if kind.child(k).is_some() {
+                // Written one by one once the object exists.
+                continue;
+            }
             if kind.credential(k).is_some() {
                 if !is_empty_value(v) {
                     credentials.push(k.as_str());
@@ -587,6 +605,10 @@ impl Builder {
             self.note(desired, format!("cannot restore secrets: {c} are not re-created; add them again to the new object"));
         }
         self.new_links(kind, desired);
+        let none = empty_like(desired);
+        for child in &kind.children {
+            self.children(kind, &none, desired, &child.name);
+        }
     }
 
     /// Live objects that still name a re-created object by its old id: Graph leaves a
@@ -610,7 +632,10 @@ impl Builder {
             }
             let mut repointed = Vec::new();
             for (prop, value) in &want.props {
-                if prop == "id" || not_writable(kind.spec(), prop).is_some() {
+                if prop == "id"
+                    || not_writable(kind.spec(), prop).is_some()
+                    || kind.child(prop).is_some()
+                {
                     continue;
                 }
                 let mut named = BTreeSet::new();

@@ -81,6 +81,11 @@ pub enum Phase {
     /// PATCHes of attributes, after every object exists (a CA policy may name a re-created
     /// group).
     Update,
+    /// Contained children removed (before others are written: a renamed child would clash
+    /// with its old self over the properties Graph keeps unique).
+    RemoveChildren,
+    /// Contained children written, created where missing.
+    WriteChildren,
     /// Link ends added (before removals, so that a group never loses its last owner on the way).
     AddLinks,
     RemoveLinks,
@@ -137,6 +142,15 @@ pub enum Op {
     /// `POST invitations` with `body` (`sendInvitationMessage: false`): a guest invited again,
     /// which gets a new id (`invitedUser.id`); its other properties follow in an update.
     Invite { body: Map<String, Value> },
+    /// A contained child written whole by its key: `PATCH {object}/{path}({key}='…')` with
+    /// `Prefer: create-if-missing`, which creates it when it is missing (an upsert).
+    WriteChild {
+        child: String,
+        key: String,
+        body: Map<String, Value>,
+    },
+    /// `DELETE {object}/{path}({key}='…')`.
+    RemoveChild { child: String, key: String },
 }
 
 impl Op {
@@ -150,6 +164,8 @@ impl Op {
             Op::RemoveLinks { link, .. } => format!("remove {link}"),
             Op::Delete { .. } => "delete".into(),
             Op::Invite { .. } => "invite".into(),
+            Op::WriteChild { child, .. } => format!("write {child}"),
+            Op::RemoveChild { child, .. } => format!("remove {child}"),
         }
     }
 }
@@ -353,6 +369,8 @@ impl DesiredObject {
                     )
                 })
                 .collect(),
+            // Names beside reference ids are comments for reviewers; a plan needs none.
+            names: BTreeMap::new(),
         })
     }
 }
@@ -413,6 +431,8 @@ impl Plan {
                 Op::AddLinks { ends, .. } => s.links_add += ends.len(),
                 Op::RemoveLinks { ends, .. } => s.links_remove += ends.len(),
                 Op::Delete { .. } => s.delete += 1,
+                Op::WriteChild { .. } => s.children_write += 1,
+                Op::RemoveChild { .. } => s.children_remove += 1,
             }
         }
         s
@@ -454,7 +474,17 @@ pub struct PlanSummary {
     pub delete: usize,
     pub links_add: usize,
     pub links_remove: usize,
+    /// Contained children written (created or updated) and removed; absent from the plan
+    /// document when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub children_write: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub children_remove: usize,
     pub kept: usize,
     pub notes: usize,
     pub refusals: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -620,6 +620,7 @@ fn an_object_graph_cannot_update_is_deleted_and_created_again() {
             .unwrap()
             .clone(),
         links: BTreeMap::new(),
+        names: BTreeMap::new(),
     };
     let mut desired = Snapshot::default();
     desired.insert(object("/"));

@@ -60,6 +60,11 @@ pub fn updated(
     for (name, change) in &delta.links {
         let refs = links.entry(name.clone()).or_insert_with(Vec::new);
         refs.retain(|r: &LinkRef| !change.removed.contains(&r.id));
+        // A single link (`manager`) holds one end: a reported one replaces it, whether or not
+        // the round also reported the old one's removal.
+        if !change.added.is_empty() && kind.link(name).is_some_and(|l| l.single) {
+            refs.clear();
+        }
         let there: std::collections::HashSet<String> = refs.iter().map(|r| r.id.clone()).collect();
         for added in change.added.iter().filter(|a| !there.contains(*a)) {
             refs.push(LinkRef::new(added.clone(), None));
@@ -146,6 +151,35 @@ mod tests {
             asked,
             ["g1", "g3"],
             "a removed object needs no previous state"
+        );
+    }
+
+    #[test]
+    fn a_reported_manager_replaces_the_one_there() {
+        let users = schema::kind("users").unwrap();
+        let before = normalize(
+            users,
+            &json!({"id": "u1", "displayName": "Ann"}),
+            BTreeMap::from([("manager".to_string(), vec![LinkRef::new("m1", None)])]),
+        )
+        .unwrap();
+        let mut changed = ObjectDelta::default();
+        changed.links.insert(
+            "manager".into(),
+            LinkDelta {
+                added: ["m2".to_string()].into(),
+                removed: Default::default(),
+            },
+        );
+        let mut r = round(vec![("u1", changed)]);
+        let applied = apply(users, &mut r, false, &mut |_| Ok(Some(before.clone()))).unwrap();
+        assert_eq!(
+            applied["u1"]
+                .as_ref()
+                .unwrap()
+                .link_ids("manager")
+                .collect::<Vec<_>>(),
+            ["m2"]
         );
     }
 }

@@ -7,9 +7,12 @@
 //! read a moment later, and reported through [`ReadProgress::vanished`]. Also reads the recycle
 //! bin (`directory/deletedItems`) and re-reads chosen objects after a restore.
 
+pub mod children;
 pub mod delta;
 pub mod extensions;
 pub mod incremental;
+
+pub use children::read_untracked;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -187,7 +190,7 @@ async fn initial_round(
     // The objects now live in `objects`; the round keeps only its token.
     round.objects.clear();
     let mut objects: Vec<Object> = applied.into_values().flatten().collect();
-    for id in read_links_where(client, kind, &mut objects, &|l| !l.delta).await? {
+    for id in read_untracked(client, kind, &mut objects).await? {
         let _ = tx.send(Event::Vanished(name, id));
     }
     let _ = tx.send(Event::Finished(name, objects.len()));
@@ -253,7 +256,7 @@ impl ReadError {
     }
 }
 
-fn read_error(kind: &KindSpec, error: GraphError) -> ReadError {
+pub(crate) fn read_error(kind: &KindSpec, error: GraphError) -> ReadError {
     ReadError::from(GraphError::Read {
         kind: kind.kind.clone(),
         source: Box::new(error),
@@ -273,13 +276,21 @@ pub fn collection_path(kind: &KindSpec, extensions: &[String]) -> String {
     format!("{}?{}", kind.path, query.join("&"))
 }
 
-/// `$expand={path}($select=id,displayName)` of the kind's link read that way (at most one:
-/// Graph expands one directory relationship per request).
+/// `$expand={path}($select=id,displayName)` of the kind's link read that way, or
+/// `$expand={path}` of its children read that way (at most one: Graph expands one relationship
+/// per request).
 fn expand_query(kind: &KindSpec) -> Option<String> {
-    kind.links
+    let link = kind
+        .links
         .iter()
         .find(|l| l.read == LinkRead::Expand)
-        .map(|l| format!("$expand={}($select=id,displayName)", l.path))
+        .map(|l| format!("$expand={}($select=id,displayName)", l.path));
+    link.or_else(|| {
+        kind.children
+            .iter()
+            .find(|c| c.read == LinkRead::Expand)
+            .map(|c| format!("$expand={}", c.path))
+    })
 }
 
 /// Graph expands at most this many ends of a collection relationship; a link with that many is
@@ -400,6 +411,11 @@ async fn read_kind(
         (Ok(()), None) => {}
     }
     for id in read_links_where(client, kind, &mut objects, &|l| l.read == LinkRead::Batch).await? {
+        let _ = tx.send(Event::Vanished(name, id));
+    }
+    for id in
+        children::read_children(client, kind, &mut objects, &|c| c.read == LinkRead::Batch).await?
+    {
         let _ = tx.send(Event::Vanished(name, id));
     }
     for id in reread_cut(client, kind, &mut objects, &cut).await? {
@@ -639,6 +655,7 @@ pub async fn read_by_id(
     objects.sort_by(|a, b| a.id.cmp(&b.id));
     // Objects deleted since their read are missing, like those Graph answered 404 for.
     read_links_where(client, kind, &mut objects, &|l| l.read == LinkRead::Batch).await?;
+    children::read_children(client, kind, &mut objects, &|c| c.read == LinkRead::Batch).await?;
     reread_cut(client, kind, &mut objects, &cut).await?;
     Ok(objects)
 }

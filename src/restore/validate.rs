@@ -37,7 +37,9 @@ pub(super) fn check_worktree_folders(root: &Path) -> Result<(), Error> {
                 .iter()
                 .map(|k| format!("{}/", k.dir))
                 .collect();
-            dirs.dedup();
+            // Several singletons share `policies/`, not always next to each other.
+            let mut seen = std::collections::HashSet::new();
+            dirs.retain(|d| seen.insert(d.clone()));
             return Err(Error::usage(
                 format!("{name}/ holds YAML files but is not the folder of any kind"),
                 format!(

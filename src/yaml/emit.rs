@@ -5,14 +5,26 @@
 use serde_json::Value;
 
 use super::scalar::{emit_scalar_str, push_comment};
-use crate::model::Object;
+use crate::model::{LinkRef, Object};
 
-/// The file text of an object: properties in canonical order, then links, each link end on its
-/// own line with the display name as a comment (quoted where it must be, see `push_comment`).
+/// The file text of an object: properties in canonical order (a reference's id with its
+/// target's name as a comment), then links, each link end on its own line with the display name
+/// as a comment (quoted where it must be, see `push_comment`); a single link (`manager`) is one
+/// id on the key's line, or null.
 pub fn emit_object(object: &Object) -> String {
     let mut out = String::with_capacity(1024);
+    let mut names = Names {
+        names: &object.names,
+        path: String::new(),
+    };
     for (key, value) in &object.props {
-        emit_entry(&mut out, 0, key, value);
+        if object.names.is_empty() {
+            emit_entry(&mut out, 0, key, value);
+        } else {
+            names.path.clear();
+            names.path.push_str(key);
+            emit_path_entry(&mut out, 0, key, value, &mut names);
+        }
     }
     for link in &object.kind.links {
         let refs = object
@@ -21,6 +33,16 @@ pub fn emit_object(object: &Object) -> String {
             .map(Vec::as_slice)
             .unwrap_or(&[]);
         emit_key(&mut out, 0, &link.name);
+        if link.single {
+            match refs.first() {
+                Some(r) => {
+                    out.push(' ');
+                    emit_ref(&mut out, r);
+                }
+                None => out.push_str(" null\n"),
+            }
+            continue;
+        }
         if refs.is_empty() {
             out.push_str(" []\n");
             continue;
@@ -28,15 +50,67 @@ pub fn emit_object(object: &Object) -> String {
         out.push('\n');
         for r in refs {
             out.push_str("- ");
-            emit_scalar_str(&mut out, &r.id);
-            if let Some(name) = r.display_name.as_deref().filter(|n| !n.is_empty()) {
-                out.push_str("  # ");
-                push_comment(&mut out, name);
-            }
-            out.push('\n');
+            emit_ref(&mut out, r);
         }
     }
     out
+}
+
+/// A link end: its id, the display name as a comment, the end of the line.
+fn emit_ref(out: &mut String, r: &LinkRef) {
+    emit_scalar_str(out, &r.id);
+    push_name(out, r.display_name.as_deref());
+    out.push('\n');
+}
+
+fn push_name(out: &mut String, name: Option<&str>) {
+    if let Some(name) = name.filter(|n| !n.is_empty()) {
+        out.push_str("  # ");
+        push_comment(out, name);
+    }
+}
+
+/// Where the emitter stands in an object with named references.
+struct Names<'a> {
+    names: &'a std::collections::BTreeMap<String, String>,
+    /// Dotted path of the entry being written.
+    path: String,
+}
+
+/// An entry of an object with named references: mappings on the way to a reference are walked
+/// with their path so that the reference's `id:` gets its target's name as a comment.
+fn emit_path_entry(out: &mut String, ind: usize, key: &str, value: &Value, names: &mut Names) {
+    let here = names.path.as_str();
+    let named = names
+        .names
+        .keys()
+        .any(|p| p == here || (p.starts_with(here) && p.as_bytes().get(here.len()) == Some(&b'.')));
+    match value {
+        Value::Object(map) if named && !map.is_empty() => {
+            indent(out, ind);
+            emit_key(out, ind, key);
+            out.push('\n');
+            let own = names.names.get(&names.path).map(String::as_str);
+            for (k, v) in map {
+                let len = names.path.len();
+                names.path.push('.');
+                names.path.push_str(k);
+                match (own, k.as_str(), v) {
+                    (Some(name), "id", Value::String(id)) => {
+                        indent(out, ind + 2);
+                        emit_key(out, ind + 2, k);
+                        out.push(' ');
+                        emit_scalar_str(out, id);
+                        push_name(out, Some(name));
+                        out.push('\n');
+                    }
+                    _ => emit_path_entry(out, ind + 2, k, v, names),
+                }
+                names.path.truncate(len);
+            }
+        }
+        _ => emit_entry(out, ind, key, value),
+    }
 }
 
 /// Any JSON value as a YAML document (used for values that are not objects of a kind).

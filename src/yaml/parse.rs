@@ -63,7 +63,12 @@ pub fn parse_object(kind: impl Into<Kind>, path: &Path, text: &str) -> Result<Ob
         };
         let ids = match value {
             Value::Null => Vec::new(),
-            Value::Array(items) => {
+            Value::String(id) if link.single => {
+                let name = single_link_name(text, &link.name);
+                links.insert(link.name.clone(), vec![LinkRef::new(id, name)]);
+                continue;
+            }
+            Value::Array(items) if !link.single => {
                 let mut ids = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
@@ -78,6 +83,13 @@ pub fn parse_object(kind: impl Into<Kind>, path: &Path, text: &str) -> Result<Ob
                     }
                 }
                 ids
+            }
+            _ if link.single => {
+                return Err(err(
+                    line_of(text, &link.name),
+                    1,
+                    format!("`{}` must be one object id, or null", link.name),
+                ))
             }
             _ => {
                 return Err(err(
@@ -98,12 +110,65 @@ pub fn parse_object(kind: impl Into<Kind>, path: &Path, text: &str) -> Result<Ob
         refs.dedup_by(|a, b| a.id == b.id);
         links.insert(link.name.clone(), refs);
     }
+    let names = if kind.references.is_empty() {
+        BTreeMap::new()
+    } else {
+        reference_names(text, &kind.references)
+    };
     Ok(Object {
         kind,
         id,
         props: reorder(&kind, props),
         links,
+        names,
     })
+}
+
+/// The name beside a single link's id (`manager: ID  # NAME`).
+fn single_link_name(text: &str, link: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(link)?.strip_prefix(": ")?;
+        split_comment(rest).map(|(_, name)| name)
+    })
+}
+
+/// Names written beside the ids of references (`  id: ID  # NAME` below the reference's key),
+/// by the reference's dotted path. Only block mappings lead to a reference (the emitter writes
+/// no reference inside a list).
+fn reference_names(text: &str, references: &[String]) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    // (indentation, key) of the mappings enclosing the current line.
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    for line in text.lines() {
+        let body = line.trim_start_matches(' ');
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let ind = line.len() - body.len();
+        while stack.last().is_some_and(|(i, _)| *i >= ind) {
+            stack.pop();
+        }
+        if body.starts_with("- ") || body == "-" {
+            // A list item: nothing below it is a reference's path.
+            stack.push((ind, "\u{0}".into()));
+            continue;
+        }
+        let Some((key, rest)) = body.split_once(':') else {
+            continue;
+        };
+        let key = key.trim_matches('"');
+        if key == "id" && stack.iter().all(|(_, k)| k != "\u{0}") {
+            let path: Vec<&str> = stack.iter().map(|(_, k)| k.as_str()).collect();
+            let path = path.join(".");
+            if references.contains(&path) {
+                if let Some((_, name)) = split_comment(rest.trim_start_matches(' ')) {
+                    names.insert(path, name);
+                }
+            }
+        }
+        stack.push((ind, key.to_string()));
+    }
+    names
 }
 
 /// Puts `id` (and `@odata.type`) first, managed properties in schema order and directory
@@ -158,32 +223,31 @@ pub fn link_names(text: &str) -> HashMap<String, String> {
         let Some(rest) = line.strip_prefix("- ") else {
             continue;
         };
-        // A quoted id may itself hold `  # `, so it is read to its closing quote first.
-        let (id, comment) = match quoted_prefix(rest) {
-            Some(quoted) => {
-                let after = &rest[quoted.len()..];
-                let Some(comment) = after
-                    .strip_prefix(' ')
-                    .map(|a| a.trim_start_matches(' '))
-                    .and_then(|a| a.strip_prefix("# "))
-                else {
-                    continue;
-                };
-                let Some(id) = decode_quoted(quoted) else {
-                    continue;
-                };
-                (id, comment)
-            }
-            None => {
-                let Some((id, comment)) = rest.split_once("  # ") else {
-                    continue;
-                };
-                (id.trim().to_string(), comment)
-            }
-        };
-        names.insert(id, decode_comment(comment));
+        if let Some((id, name)) = split_comment(rest) {
+            names.insert(id, name);
+        }
     }
     names
+}
+
+/// A scalar and the comment after it (`ID  # NAME`), both decoded; `None` without a comment.
+fn split_comment(rest: &str) -> Option<(String, String)> {
+    // A quoted id may itself hold `  # `, so it is read to its closing quote first.
+    let (id, comment) = match quoted_prefix(rest) {
+        Some(quoted) => {
+            let after = &rest[quoted.len()..];
+            let comment = after
+                .strip_prefix(' ')
+                .map(|a| a.trim_start_matches(' '))
+                .and_then(|a| a.strip_prefix("# "))?;
+            (decode_quoted(quoted)?, comment)
+        }
+        None => {
+            let (id, comment) = rest.split_once("  # ")?;
+            (id.trim().to_string(), comment)
+        }
+    };
+    Some((id, decode_comment(comment)))
 }
 
 /// A JSON value read from YAML like `serde_json::Value` reads itself, except that a mapping
@@ -371,6 +435,48 @@ mod tests {
         // The same key in different mappings is fine.
         let o = parse("id: g1\ntheme:\n  id: 1\nx:\n- id: 2\n- id: 3\n").expect("valid");
         assert_eq!(o.props["x"], serde_json::json!([{"id": 2}, {"id": 3}]));
+    }
+
+    #[test]
+    fn a_single_link_is_one_id_with_its_name_or_null() {
+        let users = schema::kind("users").expect("users kind");
+        let at = Path::new("users/ab/x.yaml");
+        let o = parse_object(users, at, "id: u1\nmanager: m1  # Ann Lee\n").expect("valid");
+        assert_eq!(
+            o.links["manager"],
+            [LinkRef::new("m1", Some("Ann Lee".into()))]
+        );
+        let o = parse_object(users, at, "id: u1\nmanager: null\n").expect("valid");
+        assert!(o.links["manager"].is_empty());
+        let e = parse_object(users, at, "id: u1\nmanager:\n- m1\n- m2\n").expect_err("a list");
+        assert!(e.message.contains("must be one object id, or null"), "{e}");
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn a_references_name_is_read_from_its_comment() {
+        let ca = schema::kind("conditionalAccessPolicies").expect("CA kind");
+        let text = "id: p1\ngrantControls:\n  authenticationStrength:\n    \
+                    id: s4  # Phishing resistant MFA\n  builtInControls: []\n\
+                    conditions:\n  x:\n    id: other  # not a reference\n";
+        let o =
+            parse_object(ca, Path::new("conditionalAccessPolicies/x.yaml"), text).expect("valid");
+        assert_eq!(
+            o.props["grantControls"]["authenticationStrength"],
+            serde_json::json!({"id": "s4"})
+        );
+        assert_eq!(
+            o.names,
+            BTreeMap::from([(
+                "grantControls.authenticationStrength".to_string(),
+                "Phishing resistant MFA".to_string()
+            )])
+        );
+        let emitted = crate::yaml::emit_object(&o);
+        assert!(
+            emitted.contains("\n  authenticationStrength:\n    id: s4  # Phishing resistant MFA\n"),
+            "{emitted}"
+        );
     }
 
     #[test]

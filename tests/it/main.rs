@@ -70,6 +70,8 @@ mod test_incremental;
 mod test_normalize_samples;
 mod test_restore;
 mod test_restore_hazards;
+mod test_restore_links_and_children;
+mod test_restore_policies;
 mod test_restore_safety;
 mod test_snapshot;
 mod test_snapshot_read;

@@ -181,6 +181,61 @@ async fn federated_identity_credentials_are_contained_in_their_application() {
     assert_eq!(g.get(&base).await.body["value"], json!([]));
 }
 
+/// `PATCH …/federatedIdentityCredentials(name='x')` with `Prefer: create-if-missing` and the
+/// answer's status.
+async fn upsert(g: &Graph, base: &str, name: &str, body: Value, prefer: bool) -> Resp {
+    let mut req = g
+        .http
+        .patch(g.url(&format!("{base}(name='{name}')")))
+        .bearer_auth(&g.token)
+        .json(&body);
+    if prefer {
+        req = req.header("Prefer", "create-if-missing");
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.expect("body");
+    Resp {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+#[tokio::test]
+async fn a_federated_credential_is_upserted_by_name_with_prefer_create_if_missing() {
+    // federatedidentitycredential-upsert.md: 201 when created, 204 when updated; without the
+    // header a missing credential is not found.
+    let g = tenant().await;
+    let app = ids(&g, "applications", 1).await.remove(0);
+    let base = format!("applications/{app}/federatedIdentityCredentials");
+    let fic = json!({"name": "aks", "issuer": "https://oidc.example/1", "subject": "system:serviceaccount:a:b",
+                     "audiences": ["api://AzureADTokenExchange"], "description": null});
+    assert_eq!(
+        upsert(&g, &base, "aks", fic.clone(), false).await.status,
+        404
+    );
+    let r = upsert(&g, &base, "aks", fic.clone(), true).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["name"], "aks");
+    let mut changed = fic.clone();
+    changed["subject"] = json!("system:serviceaccount:a:c");
+    let r = upsert(&g, &base, "aks", changed, true).await;
+    assert_eq!(
+        r.status, 204,
+        "the whole credential, its unchanged name included: {}",
+        r.body
+    );
+    let list = g.get(&base).await.body;
+    assert_eq!(list["value"].as_array().unwrap().len(), 1);
+    assert_eq!(list["value"][0]["subject"], "system:serviceaccount:a:c");
+    // The name in the path says which credential this is.
+    let mut other = fic.clone();
+    other["name"] = json!("elsewhere");
+    assert_eq!(upsert(&g, &base, "new", other, true).await.status, 400);
+}
+
 #[tokio::test]
 async fn method_configurations_live_at_their_own_path_and_inside_the_policy() {
     let g = tenant().await;

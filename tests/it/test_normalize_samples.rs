@@ -156,10 +156,13 @@ fn secret_values_never_survive() {
 fn as_json(object: &Object) -> Value {
     let mut map = object.props.clone();
     for (name, refs) in &object.links {
-        map.insert(
-            name.clone(),
-            refs.iter().map(|r| Value::String(r.id.clone())).collect(),
-        );
+        let ids = refs.iter().map(|r| Value::String(r.id.clone()));
+        // A single link (a user's manager) is one id, or null.
+        let value = match object.kind.link(name) {
+            Some(l) if l.single => ids.into_iter().next().unwrap_or(Value::Null),
+            _ => ids.collect(),
+        };
+        map.insert(name.clone(), value);
     }
     Value::Object(map)
 }

@@ -1,7 +1,7 @@
 //! Property test of the object file format: arbitrary Unicode strings, weighted towards the
 //! characters YAML readers treat specially, in every managed property (and as map keys) and in
-//! every link display name of objects of every kind. Each object is emitted with
-//! `yaml::emit_object` and must read back equal in tenantgit (`yaml::parse_object`, display
+//! every link display name and reference name of objects of every kind. Each object is emitted
+//! with `yaml::emit_object` and must read back equal in tenantgit (`yaml::parse_object`, display
 //! names included, and re-emitted to the same bytes) and in PyYAML (the document equals the
 //! object's JSON, links as id lists). A seeded generator keeps runs reproducible; set
 //! `YAML_ROUNDTRIP_SEED` to explore other cases.
@@ -155,9 +155,35 @@ fn random_object(rng: &mut Rng, kind: &'static KindSpec) -> Object {
     for p in kind.managed_for(odata_type.as_deref()) {
         props.insert(p.to_string(), random_value(rng, 0));
     }
+    // A reference inside a property (a CA policy's authentication strength): its id, with the
+    // target's name as a comment.
+    let mut names = BTreeMap::new();
+    for reference in &kind.references {
+        if rng.chance(30) {
+            continue;
+        }
+        let mut segs: Vec<&str> = reference.split('.').collect();
+        let last = segs.pop().expect("a reference path has a name");
+        let mut value = Value::Object(Map::from_iter([(
+            "id".to_string(),
+            Value::String(random_guid(rng)),
+        )]));
+        let mut holder = Map::from_iter([(last.to_string(), value)]);
+        holder.insert(random_string(rng), random_value(rng, 1));
+        for seg in segs.iter().skip(1).rev() {
+            holder = Map::from_iter([(seg.to_string(), Value::Object(holder))]);
+        }
+        value = Value::Object(holder);
+        props.insert(segs[0].to_string(), value);
+        let name = random_string(rng);
+        if !name.is_empty() {
+            names.insert(reference.clone(), name);
+        }
+    }
     let mut links = BTreeMap::new();
     for link in &kind.links {
-        let mut refs: Vec<LinkRef> = (0..rng.below(5))
+        let most = if link.single { 2 } else { 5 };
+        let mut refs: Vec<LinkRef> = (0..rng.below(most))
             .map(|_| {
                 let name = (!rng.chance(15)).then(|| random_string(rng));
                 LinkRef::new(random_guid(rng), name)
@@ -171,6 +197,7 @@ fn random_object(rng: &mut Rng, kind: &'static KindSpec) -> Object {
         id,
         props,
         links,
+        names,
     }
 }
 
@@ -178,8 +205,13 @@ fn random_object(rng: &mut Rng, kind: &'static KindSpec) -> Object {
 fn as_json(object: &Object) -> Value {
     let mut map = object.props.clone();
     for link in &object.kind.links {
-        let ids = object.link_ids(&link.name).map(|id| id.into()).collect();
-        map.insert(link.name.clone(), Value::Array(ids));
+        let ids: Vec<Value> = object.link_ids(&link.name).map(|id| id.into()).collect();
+        let value = if link.single {
+            ids.into_iter().next().unwrap_or(Value::Null)
+        } else {
+            Value::Array(ids)
+        };
+        map.insert(link.name.clone(), value);
     }
     Value::Object(map)
 }
@@ -236,6 +268,12 @@ fn arbitrary_strings_read_back_in_tenantgit_and_pyyaml() {
             parsed.links,
             expected_links(object),
             "links differ in {}",
+            context()
+        );
+        assert_eq!(
+            parsed.names,
+            object.names,
+            "reference names differ in {}",
             context()
         );
         assert_eq!(

@@ -104,6 +104,9 @@ struct RawChild {
     delete: bool,
     #[serde(default, rename = "requireODataType")]
     require_odata_type: bool,
+    /// Children kept in files of their own in a snapshot repository (a folder).
+    #[serde(default)]
+    seed: Option<RawSeed>,
 }
 
 #[derive(Deserialize)]
@@ -538,8 +541,17 @@ fn build_collection(m: &Model, name: String, c: RawCollection) -> Result<Collect
         let child_ty = m
             .entity(&nav.target)
             .ok_or_else(|| err(format!("{cn}: unknown type {}", nav.target)))?;
+        let seed = match ch.seed {
+            None => None,
+            Some(RawSeed {
+                dir: Some(d),
+                file: None,
+            }) => Some(d),
+            Some(_) => return Err(err(format!("{cn}: a child's seed is a dir"))),
+        };
         children.push(Child {
             name: nav.name.clone(),
+            seed,
             ty: child_ty,
             create: ch.create,
             update: ch.update,

@@ -275,6 +275,9 @@ pub(crate) struct Link {
 #[derive(Debug, Clone)]
 pub(crate) struct Child {
     pub name: String,
+    /// The folder of a snapshot repository that keeps one file per child (method
+    /// configurations); otherwise children are a list in the parent's file.
+    pub seed: Option<String>,
     /// Entity type of the children (base type where several derive).
     pub ty: usize,
     pub create: bool,

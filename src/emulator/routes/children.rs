@@ -32,6 +32,11 @@ pub(crate) fn route(req: &Req, parent: u32, ci: usize, rest: &[&str]) -> Reply {
         ([], "POST") if child.create => create(req, parent, ci, &base),
         ([id], m) => {
             let Some(index) = find(req, parent, ci, child, id) else {
+                if m == "PATCH" && child.create && creates_if_missing(req) {
+                    if let Some((alt, key)) = alternate_key(child, id) {
+                        return upsert_create(req, parent, ci, &base, alt, key);
+                    }
+                }
                 return not_found(ctx, id);
             };
             match m {
@@ -61,6 +66,49 @@ pub(crate) fn route(req: &Req, parent: u32, ci: usize, rest: &[&str]) -> Reply {
     }
 }
 
+/// `Prefer: create-if-missing`: a PATCH by alternate key that finds no child creates it
+/// ("Required for upsert behavior, otherwise the request is treated as an update",
+/// federatedidentitycredential-upsert.md @24221596).
+fn creates_if_missing(req: &Req) -> bool {
+    req.ctx.prefer.as_deref().is_some_and(|p| {
+        p.split(',')
+            .any(|v| v.trim().eq_ignore_ascii_case("create-if-missing"))
+    })
+}
+
+/// The value of an alternate-key segment `(name='x')` for the child's alternate key.
+fn alternate_key<'a, 'c>(child: &'c Child, segment: &'a str) -> Option<(&'c str, &'a str)> {
+    let alt = child.alternate_key.as_deref()?;
+    segment
+        .strip_prefix('(')
+        .and_then(|k| k.strip_suffix(')'))
+        .and_then(|k| k.split_once('='))
+        .filter(|(p, _)| p.trim() == alt)
+        .map(|(_, v)| (alt, v.trim().trim_matches('\'')))
+}
+
+/// The create half of an upsert: the body with the key from the path (a body naming another
+/// key is refused: the path says which child this is).
+fn upsert_create(req: &Req, parent: u32, ci: usize, base: &str, alt: &str, key: &str) -> Reply {
+    let mut body = match req.json_body() {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match body.get(alt) {
+        None => {
+            body.insert(alt.to_string(), json!(key));
+        }
+        Some(Value::String(v)) if v == key => {}
+        Some(_) => {
+            return bad_request(
+                req.ctx,
+                &format!("The value of '{alt}' in the body does not match the key in the path."),
+            )
+        }
+    }
+    create_from(req, parent, ci, base, body)
+}
+
 /// Position of a child by id, or by its alternate key written `(name='x')`.
 fn find(req: &Req, parent: u32, ci: usize, child: &Child, key: &str) -> Option<usize> {
     let t = req.shared.read();
@@ -72,16 +120,8 @@ fn find(req: &Req, parent: u32, ci: usize, child: &Child, key: &str) -> Option<u
                 .is_some_and(|v| v.eq_ignore_ascii_case(value))
         })
     };
-    if let Some(alt) = &child.alternate_key {
-        let quoted = key
-            .strip_prefix('(')
-            .and_then(|k| k.strip_suffix(')'))
-            .and_then(|k| k.split_once('='))
-            .filter(|(p, _)| p.trim() == alt)
-            .map(|(_, v)| v.trim().trim_matches('\''));
-        if let Some(v) = quoted {
-            return by(alt, v);
-        }
+    if let Some((alt, v)) = alternate_key(child, key) {
+        return by(alt, v);
     }
     by("id", key)
 }
@@ -104,11 +144,14 @@ fn list(req: &Req, parent: u32, ci: usize, base: &str) -> Reply {
 }
 
 fn create(req: &Req, parent: u32, ci: usize, base: &str) -> Reply {
+    match req.json_body() {
+        Ok(body) => create_from(req, parent, ci, base, body),
+        Err(r) => r,
+    }
+}
+
+fn create_from(req: &Req, parent: u32, ci: usize, base: &str, body: Map<String, Value>) -> Reply {
     let m = model();
-    let body = match req.json_body() {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
     let mut t = req.shared.write();
     let Some(entry) = t.entry(parent) else {
         return not_found(req.ctx, "");
@@ -199,7 +242,7 @@ fn clash(
 
 fn update(req: &Req, parent: u32, ci: usize, index: usize) -> Reply {
     let m = model();
-    let body = match req.json_body() {
+    let mut body = match req.json_body() {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -209,6 +252,15 @@ fn update(req: &Req, parent: u32, ci: usize, index: usize) -> Reply {
     };
     let child = &entry.collection().children[ci];
     let current = entry.children(ci)[index].clone();
+    // An upsert carries the whole child, its immutable key included: the key as it stands is
+    // no change (the upsert page's update sample sends `name`).
+    if creates_if_missing(req) {
+        if let Some(alt) = &child.alternate_key {
+            if body.get(alt).is_some_and(|v| Some(v) == current.get(alt)) {
+                body.remove(alt);
+            }
+        }
+    }
     let existing = current
         .get("@odata.type")
         .and_then(Value::as_str)

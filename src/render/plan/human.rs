@@ -147,8 +147,18 @@ fn summary_line(plan: &Plan) -> String {
     } else {
         format!("{} kept (use --prune to delete)", s.kept)
     };
+    // Contained children only where there are some, so that plans without stay as they were.
+    let children = if s.children_write + s.children_remove == 0 {
+        String::new()
+    } else {
+        format!(
+            "{} to write, {} to remove, ",
+            plural(s.children_write, "child", "children"),
+            s.children_remove
+        )
+    };
     format!(
-        "{} to update, {} to restore, {} to create, {} to delete, {}, {}, {kept}",
+        "{} to update, {} to restore, {} to create, {} to delete, {}, {}, {children}{kept}",
         s.update,
         s.restore,
         s.create,

@@ -32,6 +32,14 @@ pub(in crate::render) fn render(plan: &Plan, out: &mut dyn Write) -> io::Result<
         "| {} | {} | {} | {} | {} | {} | {} |",
         s.update, s.restore, s.create, s.delete, s.links_add, s.links_remove, s.kept
     )?;
+    if s.children_write + s.children_remove > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Contained children: {} to write, {} to remove.",
+            s.children_write, s.children_remove
+        )?;
+    }
     if plan.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", super::cannot_restore::nothing_to_write(plan))?;

@@ -139,6 +139,27 @@ impl Admin {
         (items, pages)
     }
 
+    /// The ends of one link of one object: every page of a collection link, or the one end of a
+    /// single-valued one (`manager`; none when Graph answers 404).
+    pub async fn link_items(&self, path: &str, single: bool) -> Vec<Value> {
+        if !single {
+            return self.get_all(path).await.0;
+        }
+        let r = self.get(path).await;
+        match r.status {
+            200 => {
+                // As a collection's items carry it: without the response's context URL.
+                let mut item = r.body;
+                if let Some(m) = item.as_object_mut() {
+                    m.remove("@odata.context");
+                }
+                vec![item]
+            }
+            404 => Vec::new(),
+            other => panic!("{path}: {other} {}", r.body),
+        }
+    }
+
     /// Ids of a collection (every page).
     pub async fn ids(&self, path: &str) -> Vec<String> {
         let sep = if path.contains('?') { '&' } else { '?' };
