@@ -297,7 +297,10 @@ async fn every_change_type_is_written_verified_and_a_re_run_converges() {
     assert_eq!(listed[0].attributes[0].path, "department");
     // The recycle bin's copy carries no links: the manager is set again (a PUT of the same
     // reference converges).
-    assert_eq!(actions(&plan, &binned), ["restore", "update", "add manager"]);
+    assert_eq!(
+        actions(&plan, &binned),
+        ["restore", "update", "add manager"]
+    );
     assert_eq!(actions(&plan, &doomed)[0], "create");
     assert_eq!(actions(&plan, &policy.id), ["update"]);
     assert_eq!(actions(&plan, &big), ["add members", "remove members"]);
