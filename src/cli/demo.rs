@@ -107,7 +107,13 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         first.read_seconds + first.outcome.git_seconds
     ));
     let healthy = store.load_snapshot(first_commit, &|k, _| {
-        ["users", "groups", "conditionalAccessPolicies"].contains(&k.kind.as_str())
+        [
+            "users",
+            "groups",
+            "applications",
+            "conditionalAccessPolicies",
+        ]
+        .contains(&k.kind.as_str())
     })?;
     say("");
 
@@ -121,7 +127,8 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     ));
     say("   (Entra Connect carries it up) and through Graph for the cloud-only ones, and removes them");
     say("   from their groups. The same afternoon someone switches a Conditional Access policy to");
-    say("   report-only and disables FIDO2 security keys.");
+    say("   report-only, disables FIDO2 security keys, narrows a dynamic group's rule, removes an");
+    say("   app role and deletes a guest for good.");
     let done = rt.block_on(damage(&client, &emulator.url(), &healthy, &victims))?;
     say(&format!(
         "   {} synced users changed on-premises and {} Graph writes later, the tenant is damaged;",
@@ -213,8 +220,9 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     let plan = planned.plan;
     let summary = plan.summary();
     say(&format!(
-        "   plan: {} to update, {} to add, {} to remove",
+        "   plan: {} to update, {} to re-create, {} to add, {} to remove",
         plural(summary.update, "object", "objects"),
+        summary.create + summary.restore,
         plural(summary.links_add, "link", "links"),
         summary.links_remove
     ));
@@ -248,6 +256,18 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         other => other?,
     };
     let applied = applied.report;
+    // Objects gone for good come back with new ids (the guest, invited again).
+    let recreated: BTreeMap<String, String> = applied
+        .outcomes
+        .iter()
+        .filter_map(|o| Some((o.id.clone(), o.new_id.clone()?)))
+        .collect();
+    for o in applied.outcomes.iter().filter(|o| o.new_id.is_some()) {
+        say(&format!(
+            "   {} ({}) was gone for good: re-created ({}) with a new id",
+            o.display_name, o.kind, o.action
+        ));
+    }
     say(&format!(
         "   {} in {:.1}s, {} failed; read back: {} still {}",
         plural(applied.writes, "write", "writes"),
@@ -281,6 +301,14 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         .changes
         .iter()
         .filter(|c| {
+            let renewed = match c.change {
+                ChangeKind::Removed { .. } => recreated.contains_key(&c.key.id),
+                ChangeKind::Added => recreated.values().any(|id| *id == c.key.id),
+                ChangeKind::Modified => false,
+            };
+            !renewed
+        })
+        .filter(|c| {
             !matches!(c.change, ChangeKind::Modified)
                 || c.attributes.iter().any(|a| a.cannot_restore.is_none())
                 || c.links.iter().any(|l| l.cannot_restore.is_none())
@@ -291,16 +319,21 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
     } else if unlabelled.is_empty() {
         say(&format!(
             "   Everything Graph can write is back. {} objects still differ, each labelled with where",
-            after.changes.len()
+            after.changes.len() - 2 * recreated.len()
         ));
         say("   to fix it (the department's synced users are fixed in Active Directory):");
-        let fixes = after.changes.iter().flat_map(|c| {
-            let attributes = c.attributes.iter().filter_map(|a| a.cannot_restore);
-            let links = c.links.iter().filter_map(|l| l.cannot_restore);
-            let mut rules: Vec<&str> = attributes.chain(links).map(|r| r.fix.as_str()).collect();
-            rules.dedup();
-            rules
-        });
+        let fixes = after
+            .changes
+            .iter()
+            .filter(|c| matches!(c.change, ChangeKind::Modified))
+            .flat_map(|c| {
+                let attributes = c.attributes.iter().filter_map(|a| a.cannot_restore);
+                let links = c.links.iter().filter_map(|l| l.cannot_restore);
+                let mut rules: Vec<&str> =
+                    attributes.chain(links).map(|r| r.fix.as_str()).collect();
+                rules.dedup();
+                rules
+            });
         for (fix, n) in count_by(fixes) {
             say(&format!("     {n:>4} × {fix}"));
         }
@@ -473,6 +506,50 @@ async fn damage(
             "state": "disabled"
         })),
     ));
+    // A dynamic group's rule is narrowed, an application loses its first app role (disabled,
+    // then removed, as Graph requires) and a guest is deleted for good.
+    if let Some(group) = healthy.of_kind("groups").find(|g| {
+        g.props.get("onPremisesSyncEnabled") != Some(&Value::Bool(true))
+            && g.props.get("membershipRule").is_some_and(Value::is_string)
+    }) {
+        let rule = group.props["membershipRule"].as_str().unwrap_or_default();
+        requests.push((
+            Method::PATCH,
+            format!("groups/{}", group.id),
+            Some(
+                json!({"membershipRule": format!("({rule}) and (user.accountEnabled -eq false)")}),
+            ),
+        ));
+    }
+    let mut sequential: Vec<(Method, String, Option<Value>)> = Vec::new();
+    if let Some((app, roles)) = healthy.of_kind("applications").find_map(|a| {
+        let roles = a.props.get("appRoles")?.as_array()?;
+        (!roles.is_empty()).then(|| (a, roles.clone()))
+    }) {
+        let mut disabled = roles.clone();
+        disabled[0]["isEnabled"] = Value::Bool(false);
+        let path = format!("applications/{}", app.id);
+        sequential.push((
+            Method::PATCH,
+            path.clone(),
+            Some(json!({"appRoles": disabled})),
+        ));
+        sequential.push((Method::PATCH, path, Some(json!({"appRoles": roles[1..]}))));
+    }
+    if let Some(guest) = healthy.of_kind("users").find(|u| {
+        !victim_set.contains(u.id.as_str())
+            && u.props
+                .get("userPrincipalName")
+                .and_then(Value::as_str)
+                .is_some_and(|upn| upn.contains("#EXT#"))
+    }) {
+        sequential.push((Method::DELETE, format!("users/{}", guest.id), None));
+        sequential.push((
+            Method::DELETE,
+            format!("directory/deletedItems/{}", guest.id),
+            None,
+        ));
+    }
     let on_premises = synced.len();
     if !synced.is_empty() {
         sync(emulator_url, synced).await?;
@@ -488,9 +565,12 @@ async fn damage(
         result
             .map_err(|e| Error::usage(format!("a demo write panicked: {e}"), "this is a bug"))??;
     }
+    for (method, path, body) in &sequential {
+        client.send(method.clone(), path, body.as_ref()).await?;
+    }
     Ok(Damage {
         synced: on_premises,
-        writes: total,
+        writes: total + sequential.len(),
     })
 }
 

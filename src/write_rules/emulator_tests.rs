@@ -18,11 +18,7 @@ const DOMAIN: &str = "contoso.example";
 
 /// Refused writes a plan still sends, each waiting for a change elsewhere: the entry goes when
 /// the change lands (the test fails while an entry no longer happens).
-const PENDING: &[(&str, &str, &str)] = &[(
-    "authenticationMethodsPolicy",
-    "authenticationMethodConfigurations",
-    "issue 9 item 2d: each method configuration written at its own path (branch i9s)",
-)];
+const PENDING: &[(&str, &str, &str)] = &[];
 
 /// Properties that make the schema's conditions hold.
 fn state_for(conds: &[Condition]) -> Map<String, Value> {

@@ -50,6 +50,7 @@ mod bench_emulator;
 mod test_administrative_units;
 mod test_apply_engine;
 mod test_cli_reference;
+mod test_demo;
 mod test_diff;
 mod test_emulator_auth;
 mod test_emulator_batch;
