@@ -1,4 +1,7 @@
 use super::*;
+use serde_json::{json, Value};
+
+use crate::read::delta;
 use crate::schema;
 
 const GRAPH: &str = "https://graph.example/v1.0";

@@ -1,0 +1,321 @@
+//! What delta rounds do not report, read afterwards: link ends named as a full read names them,
+//! renamed objects followed into the files that name them, and objects that name one that left
+//! or link to one that arrived read again.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::Path;
+
+use git2::Oid;
+use serde_json::{json, Value};
+
+use crate::error::Error;
+use crate::graph::{GraphClient, GraphError};
+use crate::layout;
+use crate::model::Object;
+use crate::read::{self};
+use crate::schema::KindSpec;
+use crate::store::Store;
+use crate::yaml;
+
+use super::Live;
+
+/// `directoryObjects/getByIds` takes at most this many ids.
+pub(super) const GET_BY_IDS: usize = 1000;
+
+/// What the rounds of a run leave for later passes, once every kind is assembled.
+#[derive(Default)]
+pub(super) struct Followups {
+    /// Link ends added this round (or every end of an initial round): named afterwards.
+    pub(super) unnamed: HashSet<String>,
+    /// Objects renamed this round, with their new name: files naming them are written again.
+    pub(super) renamed: HashMap<String, (&'static KindSpec, Option<String>)>,
+    /// Objects that left the tenant this round. Graph keeps a soft-deleted object's memberships
+    /// (hidden from member lists) and reports nothing about them in delta, and it does not
+    /// report untracked links at all: files that name it are read again.
+    pub(super) left: Vec<(String, &'static KindSpec)>,
+    /// Objects new to the snapshot (created, or restored with their memberships, which delta
+    /// does not report either): the objects that link to them are read again.
+    pub(super) arrived: Vec<(String, &'static KindSpec)>,
+}
+
+/// Parses the file of an object in the base snapshot.
+pub(super) fn parse_file(
+    store: &Store,
+    kind: &'static KindSpec,
+    path: &str,
+    oid: Oid,
+) -> Result<Object, Error> {
+    let bytes = store.read_blob(oid)?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(yaml::parse_object(kind, Path::new(path), &text)?)
+}
+
+/// The display name a full read gives an object as a link end.
+pub(super) fn end_name(object: &Object) -> Option<String> {
+    object
+        .props
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Names the link ends in `unnamed` as a full read would: from the objects of this run, else
+/// through `directoryObjects/getByIds`; and renames ends of objects renamed this round.
+pub(super) async fn name_ends(
+    client: &GraphClient,
+    live: &mut Live,
+    unnamed: &HashSet<String>,
+) -> Result<(), Error> {
+    if unnamed.is_empty() {
+        return Ok(());
+    }
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    for k in &live.kinds {
+        for o in &k.objects {
+            if unnamed.contains(&o.id) {
+                names.insert(o.id.clone(), end_name(o));
+            }
+        }
+    }
+    let missing: Vec<&String> = unnamed
+        .iter()
+        .filter(|id| !names.contains_key(*id))
+        .collect();
+    for chunk in missing.chunks(GET_BY_IDS) {
+        let body = json!({ "ids": chunk });
+        let answer = client.post_read("directoryObjects/getByIds", &body).await?;
+        for item in answer
+            .get("value")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = item.get("id").and_then(Value::as_str) {
+                let name = item
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                names.insert(id.to_string(), name);
+            }
+        }
+    }
+    for k in &mut live.kinds {
+        let tracked: Vec<String> = k
+            .kind
+            .links
+            .iter()
+            .filter(|l| l.delta)
+            .map(|l| l.name.clone())
+            .collect();
+        for o in &mut k.objects {
+            for name in &tracked {
+                let Some(ends) = o.links.get_mut(name) else {
+                    continue;
+                };
+                // An end Graph does not resolve is not live: an initial round still lists
+                // soft-deleted members, which member lists (and so a full read) leave out.
+                ends.retain(|e| !unnamed.contains(&e.id) || names.contains_key(&e.id));
+                for end in ends.iter_mut() {
+                    if let Some(n) = names.get(&end.id) {
+                        end.display_name = n.clone();
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Objects renamed this round are named in other objects' links: in changed objects the name
+/// is set; kept files that name them are found through the reverse navigation of each link
+/// (`memberOf`, `ownedObjects`, …) and written again.
+pub(super) async fn follow_renames(
+    store: &Store,
+    client: &GraphClient,
+    live: &mut Live,
+    renamed: &HashMap<String, (&'static KindSpec, Option<String>)>,
+) -> Result<(), Error> {
+    let rename = |o: &mut Object| {
+        for ends in o.links.values_mut() {
+            for end in ends.iter_mut() {
+                if let Some((_, name)) = renamed.get(&end.id) {
+                    end.display_name = name.clone();
+                }
+            }
+        }
+    };
+    // Reverse lookups: which objects link to each renamed one.
+    let mut paths: BTreeSet<String> = BTreeSet::new();
+    for k in live.kinds.iter().filter(|k| k.incremental) {
+        for link in &k.kind.links {
+            let Some(reverse) = &link.reverse else {
+                continue;
+            };
+            for (id, (end_kind, _)) in renamed {
+                if link.ends.contains(&end_kind.kind) {
+                    paths.insert(format!(
+                        "{}/{}/{}?$select=id&$top=999",
+                        end_kind.path, id, reverse
+                    ));
+                }
+            }
+        }
+    }
+    let paths: Vec<String> = paths.into_iter().collect();
+    let answers = client
+        .batch_get_each(&paths, &GraphError::is_resource_not_found)
+        .await?;
+    let mut referrers: HashMap<String, HashSet<String>> = HashMap::new();
+    for item in answers.into_iter().flatten().flatten() {
+        let (Some(id), Some(t)) = (
+            item.get("id").and_then(Value::as_str),
+            item.get("@odata.type").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        referrers
+            .entry(t.trim_start_matches('#').to_string())
+            .or_default()
+            .insert(id.to_string());
+    }
+    for k in live.kinds.iter_mut() {
+        for o in &mut k.objects {
+            rename(o);
+        }
+        if !k.incremental {
+            continue;
+        }
+        let graph_type = k.kind.graph_type.trim_start_matches('#');
+        let Some(ids) = referrers.get(graph_type) else {
+            continue;
+        };
+        let ids: HashSet<String> = ids
+            .iter()
+            .filter(|id| !k.objects.iter().any(|o| &o.id == *id))
+            .map(|id| layout::safe_component(id))
+            .collect();
+        let mut still = Vec::with_capacity(k.kept.len());
+        for (path, oid) in std::mem::take(&mut k.kept) {
+            let hit = layout::id_hint_from_path(k.kind, &path).is_some_and(|h| ids.contains(&h));
+            if !hit {
+                still.push((path, oid));
+                continue;
+            }
+            let mut object = parse_file(store, k.kind, &path, oid)?;
+            rename(&mut object);
+            k.objects.push(object);
+        }
+        k.kept = still;
+    }
+    Ok(())
+}
+
+/// Objects whose links name an object that left this round, or that link to one that arrived,
+/// read again whole by id: delta reports neither (see [`Followups`]). Files that name a
+/// departed object are found by its id in their bytes (only kinds whose links can end at its
+/// kind are searched, only when something left); objects an arrived one is linked from are
+/// found through its reverse navigations (`memberOf`, …).
+pub(super) async fn reread_referrers(
+    store: &Store,
+    client: &GraphClient,
+    live: &mut Live,
+    follow: &Followups,
+) -> Result<(), Error> {
+    let mut referrers: HashMap<String, HashSet<String>> = HashMap::new();
+    for k in live.kinds.iter().filter(|k| k.incremental) {
+        let gone: Vec<&str> = follow
+            .left
+            .iter()
+            .filter(|(_, end)| k.kind.links.iter().any(|l| l.ends.contains(&end.kind)))
+            .map(|(id, _)| id.as_str())
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        let hits = referrers.entry(k.kind.kind.clone()).or_default();
+        for (path, oid) in &k.kept {
+            let bytes = store.read_blob(*oid)?;
+            let text = String::from_utf8_lossy(&bytes);
+            if gone.iter().any(|id| text.contains(id)) {
+                let id = layout::id_hint_from_path(k.kind, path).unwrap_or_default();
+                hits.insert(id);
+            }
+        }
+        for o in &k.objects {
+            if o.links
+                .values()
+                .flatten()
+                .any(|e| gone.contains(&e.id.as_str()))
+            {
+                hits.insert(layout::safe_component(&o.id));
+            }
+        }
+    }
+    // Reverse navigations of the arrived objects.
+    let mut paths: BTreeSet<String> = BTreeSet::new();
+    for k in live.kinds.iter().filter(|k| k.incremental) {
+        for link in &k.kind.links {
+            let Some(reverse) = &link.reverse else {
+                continue;
+            };
+            for (id, end_kind) in &follow.arrived {
+                if link.ends.contains(&end_kind.kind) {
+                    paths.insert(format!(
+                        "{}/{}/{}?$select=id&$top=999",
+                        end_kind.path, id, reverse
+                    ));
+                }
+            }
+        }
+    }
+    let paths: Vec<String> = paths.into_iter().collect();
+    let answers = client
+        .batch_get_each(&paths, &GraphError::is_resource_not_found)
+        .await?;
+    for item in answers.into_iter().flatten().flatten() {
+        let (Some(id), Some(t)) = (
+            item.get("id").and_then(Value::as_str),
+            item.get("@odata.type").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let t = t.trim_start_matches('#');
+        if let Some(k) = live
+            .kinds
+            .iter()
+            .find(|k| k.incremental && k.kind.graph_type.trim_start_matches('#') == t)
+        {
+            referrers
+                .entry(k.kind.kind.clone())
+                .or_default()
+                .insert(layout::safe_component(id));
+        }
+    }
+    for k in live.kinds.iter_mut() {
+        let Some(hits) = referrers.get(&k.kind.kind).filter(|h| !h.is_empty()) else {
+            continue;
+        };
+        let mut ids: BTreeSet<String> = BTreeSet::new();
+        k.kept.retain(|(path, _)| {
+            let hint = layout::id_hint_from_path(k.kind, path).unwrap_or_default();
+            if hits.contains(&hint) {
+                ids.insert(hint);
+                false
+            } else {
+                true
+            }
+        });
+        k.objects.retain(|o| {
+            let hint = layout::safe_component(&o.id);
+            if hits.contains(&hint) {
+                ids.insert(o.id.clone());
+                false
+            } else {
+                true
+            }
+        });
+        let again = read::read_by_id(client, k.kind, ids.iter().map(String::as_str)).await?;
+        k.objects.extend(again);
+    }
+    Ok(())
+}
