@@ -73,8 +73,11 @@ pub async fn commit_vs_live(
     read: &live::Options,
     progress: &dyn ReadProgress,
 ) -> Result<(Report, Vec<String>), Error> {
+    store::timing::mark("diff: start");
     let index = store.tree_index(commit)?;
+    store::timing::mark("diff: tree_index");
     let live = live::read(store, client, &selection.kinds, read, progress).await?;
+    store::timing::mark("diff: live::read");
     let notices = live.notices.clone();
     let files = file_refs(&index);
     let kept: Vec<(String, &'static KindSpec, String, Oid)> = live
@@ -98,8 +101,10 @@ pub async fn commit_vs_live(
         kind,
         id_hint: hint,
     });
+    store::timing::mark("diff: file refs, kept");
     let resolved = selection.resolve(as_refs(&files).chain(kept_refs), &read_objects)?;
     let read_objects = resolved.filter(read_objects);
+    store::timing::mark("diff: resolve");
     // Objects whose canonical bytes equal the commit's blob at the same path are identical.
     let mut same_paths: HashSet<String> = HashSet::new();
     let mut changed = Snapshot::default();
@@ -127,6 +132,7 @@ pub async fn commit_vs_live(
             changed.objects.insert(key, object);
         }
     }
+    store::timing::mark("diff: compare ids, emit read objects");
     let old = store.load_snapshot(commit, &|kind, path| {
         !same_paths.contains(path)
             && layout::id_hint_from_path(kind, path).is_some_and(|h| resolved.contains(kind, &h))
@@ -159,7 +165,9 @@ pub async fn commit_vs_live(
             })
             .collect()
     };
+    store::timing::mark("diff: load_snapshot, deleted");
     let changes = diff::diff(&old, &changed, &deleted, options);
+    store::timing::mark("diff: diff");
     let report = Report {
         from: commit_side(store, rev, commit)?,
         to: Side {

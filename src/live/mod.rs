@@ -212,6 +212,7 @@ pub async fn read(
     );
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut fetched = read::fetch(client, fetches(&plans), &stamp, progress).await?;
+    crate::store::timing::mark("live: fetch");
     // Graph refused some tokens: those kinds, and the kinds that link to them, read in full.
     let refused: Vec<(usize, String)> = fetched
         .iter()
@@ -302,7 +303,9 @@ pub async fn read(
         };
         live.kinds.push(lk);
     }
+    crate::store::timing::mark("live: assemble kinds (since)");
     name_ends(client, &mut live, &follow.unnamed).await?;
+    crate::store::timing::mark("live: name_ends");
     if !follow.renamed.is_empty() {
         follow_renames(store, client, &mut live, &follow.renamed).await?;
     }

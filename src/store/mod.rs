@@ -34,6 +34,7 @@
 //! Reading ([`Store::tree_index`], [`Store::load_snapshot`]) is split so that callers compare
 //! blob ids first and parse only the files that differ: parsing YAML is the expensive part.
 
+mod build;
 mod checkout;
 mod commit;
 mod desired;
@@ -42,6 +43,7 @@ mod message;
 mod pack;
 mod pending;
 mod read;
+pub mod timing;
 mod tree;
 mod worktree;
 
