@@ -133,7 +133,7 @@ impl Live {
             .iter()
             .map(|k| KindState {
                 kind: k.kind,
-                kept: k.kept.clone(),
+                kept: &k.kept,
                 objects: k.objects.iter().collect(),
             })
             .collect()
@@ -254,7 +254,7 @@ pub async fn read(
         }
     }
 
-    let mut indexes: HashMap<Oid, TreeIndex> = HashMap::new();
+    let mut indexes: HashMap<Oid, std::rc::Rc<TreeIndex>> = HashMap::new();
     let mut live = Live {
         kinds: Vec::new(),
         notices,

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use git2::{Oid, TreeWalkMode, TreeWalkResult};
+use git2::Oid;
 
 use super::commit::KindState;
 use super::message::{name_from_path, ChangeSummary, NewFile, OldFile};
@@ -69,45 +69,6 @@ fn in_scope(kinds: &[&'static KindSpec], kind: &KindSpec) -> bool {
     kinds.iter().any(|k| k.kind == kind.kind)
 }
 
-/// Whether a folder may hold object files of the kinds being written.
-fn may_own(kinds: &[&'static KindSpec], folder: &str) -> bool {
-    let below = format!("{folder}/");
-    kinds.iter().any(|k| match &k.file {
-        Some(file) => file.starts_with(&below),
-        None => {
-            k.dir == folder
-                || k.dir.starts_with(&below)
-                || folder.starts_with(&format!("{}/", k.dir))
-        }
-    })
-}
-
-/// The object files of `kinds` in `tree`, by path; only folders that may hold them are read.
-fn old_files(
-    repo: &git2::Repository,
-    tree: Oid,
-    kinds: &[&'static KindSpec],
-) -> Result<HashMap<String, Old>, git2::Error> {
-    let tree = repo.find_tree(tree)?;
-    let mut out = HashMap::new();
-    tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
-        let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
-        if entry.kind() == Some(git2::ObjectType::Tree) {
-            return if may_own(kinds, &path) {
-                TreeWalkResult::Ok
-            } else {
-                TreeWalkResult::Skip
-            };
-        }
-        if let Some(kind) = layout::kind_for_path(&path).filter(|k| in_scope(kinds, k)) {
-            let (oid, mode) = (entry.id(), entry.filemode());
-            out.insert(path, Old { kind, oid, mode });
-        }
-        TreeWalkResult::Ok
-    })?;
-    Ok(out)
-}
-
 /// Paths and hashes of every object file, computed on all cores; file bytes the old tree does
 /// not have are compressed for the pack right away, so that only compressed data is kept.
 fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>, level: u32) -> Vec<Prepared<'a>> {
@@ -155,7 +116,9 @@ fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>, level: u32) -> Vec<
 struct Delta<'r> {
     repo: &'r git2::Repository,
     root: Dir,
-    old: HashMap<String, Old>,
+    /// The old tree's object files of the kinds being written, by path, until a new file
+    /// takes their place.
+    old: HashMap<&'r str, Old>,
     changes: Vec<Change>,
     /// Whether `changes` is every difference (see [`Built::changes`]).
     exact: bool,
@@ -217,16 +180,16 @@ impl Delta<'_> {
     fn remove_rest(&mut self) -> Result<(), StoreError> {
         for (path, o) in std::mem::take(&mut self.old) {
             self.root
-                .remove(self.repo, &path)
+                .remove(self.repo, path)
                 .map_err(StoreError::git(format!("building the tree without {path}")))?;
             self.changes.push(Change {
-                path: path.clone(),
+                path: path.to_string(),
                 old: Some(o.oid),
                 new: None,
             });
             self.replaced.push(OldFile {
                 kind: o.kind,
-                path,
+                path: path.to_string(),
                 oid: o.oid,
             });
         }
@@ -242,19 +205,26 @@ impl Store {
         &self,
         states: &[KindState<'_>],
         extra_files: &[(String, Vec<u8>)],
-        parent_tree: Option<Oid>,
+        parent: Option<(Oid, Oid)>,
         max_named: usize,
     ) -> Result<Built, StoreError> {
         let kinds: Vec<&'static KindSpec> = states.iter().map(|s| s.kind).collect();
         let kinds = kinds.as_slice();
         let repo = &self.repo;
-        let (root, old) = match parent_tree {
-            Some(t) => (
-                Dir::from_tree(repo, t).map_err(StoreError::git("reading HEAD's tree"))?,
-                old_files(repo, t, kinds).map_err(StoreError::git("reading HEAD's tree"))?,
+        let parent_tree = parent.map(|(_, tree)| tree);
+        let (root, index) = match parent {
+            Some((commit, tree)) => (
+                Dir::from_tree(repo, tree).map_err(StoreError::git("reading HEAD's tree"))?,
+                Some(self.tree_index(commit)?),
             ),
-            None => (Dir::default(), HashMap::new()),
+            None => (Dir::default(), None),
         };
+        let old: HashMap<&str, Old> = index
+            .iter()
+            .flat_map(|index| index.iter_with_modes())
+            .filter(|(_, kind, _, _)| in_scope(kinds, kind))
+            .map(|(path, kind, oid, mode)| (path, Old { kind, oid, mode }))
+            .collect();
         super::timing::mark("build: old files");
         let known: HashSet<Oid> = old.values().map(|o| o.oid).collect();
 
@@ -315,7 +285,7 @@ impl Store {
         // Kept files: already in the repository, usually where they were.
         for state in states {
             *totals.entry(state.kind.kind.as_str()).or_default() += state.kept.len();
-            for (path, oid) in &state.kept {
+            for (path, oid) in state.kept {
                 if let Some(first) = placed.insert(path, Placed::Kept(state.kind)) {
                     return Err(collision(path, &first, &Placed::Kept(state.kind)));
                 }

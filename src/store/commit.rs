@@ -46,7 +46,7 @@ pub struct CommitOutcome {
 pub struct KindState<'a> {
     pub kind: &'static KindSpec,
     /// (path, blob id) of files kept as they are.
-    pub kept: Vec<(String, Oid)>,
+    pub kept: &'a [(String, Oid)],
     pub objects: Vec<&'a Object>,
 }
 
@@ -55,7 +55,7 @@ impl<'a> KindState<'a> {
     pub fn full(kind: &'static KindSpec, snapshot: &'a Snapshot) -> KindState<'a> {
         KindState {
             kind,
-            kept: Vec::new(),
+            kept: &[],
             objects: snapshot
                 .objects
                 .values()
@@ -124,7 +124,12 @@ impl Store {
             pack,
             summary,
             changes,
-        } = self.build(states, extra_files, parent_tree, options.max_named)?;
+        } = self.build(
+            states,
+            extra_files,
+            parent.as_ref().map(|p| (p.id(), p.tree_id())),
+            options.max_named,
+        )?;
         super::timing::mark("commit: build");
         // Files the snapshot writes or removes must hold what the branch has (else they are the
         // user's edits, which it would overwrite); the others are never touched.

@@ -50,7 +50,9 @@ mod worktree;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
@@ -214,9 +216,18 @@ pub const NOTES_REF: &str = "refs/notes/tenantgit";
 /// A snapshot repository, bare or with a working tree.
 pub struct Store {
     repo: Repository,
+    /// The last [`Store::tree_index`] made, by commit.
+    last_index: RefCell<Option<(Oid, Rc<TreeIndex>)>>,
 }
 
 impl Store {
+    fn new(repo: Repository) -> Store {
+        Store {
+            repo,
+            last_index: RefCell::new(None),
+        }
+    }
+
     /// The repository at DIR, found as `git -C DIR` finds it (DIR or a folder above it).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         match Repository::open_ext(
@@ -224,7 +235,7 @@ impl Store {
             RepositoryOpenFlags::empty(),
             std::iter::empty::<&str>(),
         ) {
-            Ok(repo) => Ok(Store { repo }),
+            Ok(repo) => Ok(Store::new(repo)),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Err(StoreError::NotARepository {
                 path: dir.to_path_buf(),
             }),
@@ -242,7 +253,7 @@ impl Store {
             RepositoryOpenFlags::NO_SEARCH,
             std::iter::empty::<&str>(),
         ) {
-            return Ok((Store { repo }, false));
+            return Ok((Store::new(repo), false));
         }
         if let Ok(store) = Store::open(dir) {
             if store.read_file("tenantgit.toml")?.is_some() {
@@ -255,7 +266,7 @@ impl Store {
             "creating a repository in {}",
             dir.display()
         )))?;
-        Ok((Store { repo }, true))
+        Ok((Store::new(repo), true))
     }
 
     /// The underlying libgit2 repository, for what the store does not cover.

@@ -73,11 +73,10 @@ fn a_tree_built_from_the_changes_equals_one_built_from_scratch() {
             index.get(&path) != Some(blob_id(crate::yaml::emit_object(o).as_bytes()))
         })
         .collect();
-    let states: Vec<KindState<'_>> = scope()
+    let kept: Vec<Vec<(String, Oid)>> = scope()
         .into_iter()
-        .map(|k| KindState {
-            kind: k,
-            kept: index
+        .map(|k| {
+            index
                 .iter()
                 .filter(|(path, kind, _)| {
                     kind.kind == k.kind
@@ -89,7 +88,15 @@ fn a_tree_built_from_the_changes_equals_one_built_from_scratch() {
                         })
                 })
                 .map(|(path, _, oid)| (path.to_string(), oid))
-                .collect(),
+                .collect()
+        })
+        .collect();
+    let states: Vec<KindState<'_>> = scope()
+        .into_iter()
+        .zip(&kept)
+        .map(|(k, kept)| KindState {
+            kind: k,
+            kept,
             objects: changed
                 .iter()
                 .copied()
