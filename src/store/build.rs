@@ -240,7 +240,7 @@ impl Store {
             Deflater::FAST
         };
         let mut prepared = prepare(&objects, &known, level);
-        super::timing::mark("build: prepare (emit, hash, deflate)");
+        super::timing::mark(&format!("build: prepare {} objects", objects.len()));
         let entries: Vec<Option<PackEntry>> = prepared.iter_mut().map(|p| p.entry.take()).collect();
 
         let odb = repo
@@ -298,6 +298,7 @@ impl Store {
                 )?;
             }
         }
+        super::timing::mark("build: placed kept files");
         for (p, entry) in prepared.iter().zip(entries) {
             let kind = p.object.kind.spec();
             *totals.entry(kind.kind.as_str()).or_default() += 1;

@@ -234,8 +234,9 @@ pub(super) struct Checkout<'r> {
 
 impl<'r> Checkout<'r> {
     /// Steps 1 to 3 for the commit `commit` (tree `new_tree`) on `branch`, which must still
-    /// point at `parent`; `changes` are the files that differ between the two trees, when the
-    /// caller knows them (else the trees are compared). A failure after step 1 undoes what was done before returning.
+    /// point at `parent`. `changes` are the files that differ between the two trees when the
+    /// caller knows them and has checked them with `worktree::check_clean` (which refuses an
+    /// untracked file in the way); else the trees are compared and that is checked here. A failure after step 1 undoes what was done before returning.
     pub(super) fn prepare(
         repo: &'r Repository,
         workdir: &Path,
@@ -248,11 +249,12 @@ impl<'r> Checkout<'r> {
     ) -> Result<Checkout<'r>, StoreError> {
         let changes = match changes {
             Some(changes) => changes,
-            None => worktree::changes(repo, old_tree, Some(new_tree))?,
+            None => {
+                let changes = worktree::changes(repo, old_tree, Some(new_tree))?;
+                worktree::check_untracked(repo, workdir, &changes)?;
+                changes
+            }
         };
-        super::timing::mark("checkout: tree diff");
-        worktree::check_untracked(repo, workdir, &changes)?;
-        super::timing::mark("checkout: check_untracked");
         let p = paths(repo);
         let record = Record {
             old_tree: old_tree.map(|t| t.to_string()),

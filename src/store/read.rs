@@ -170,7 +170,9 @@ impl Store {
                 return Ok(Rc::clone(index));
             }
         }
+        super::timing::mark("tree_index: (miss)");
         let index = Rc::new(self.walk_tree_index(commit)?);
+        super::timing::mark("tree_index: walked");
         *self.last_index.borrow_mut() = Some((commit, Rc::clone(&index)));
         Ok(index)
     }

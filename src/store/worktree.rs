@@ -63,11 +63,11 @@ fn refuse_dirty(mut paths: Vec<String>) -> Result<(), StoreError> {
 
 /// Refuses when a file the snapshot writes or removes (`changes`, against the branch's tree)
 /// holds anything but the branch's version: changed or deleted in the working tree, staged
-/// differently, in conflict, or added to the index where the branch has no file. As with
-/// `git checkout`, only those files are looked at, so the check costs what the snapshot
-/// changes; other files, edited or not, are never touched (and never committed: the commit is
-/// made from trees, not from the index). An untracked file where a new file goes is
-/// `check_untracked`'s.
+/// differently, in conflict, or added to the index where the branch has no file
+/// ([`StoreError::DirtyWorktree`]); then when an untracked file stands where a new file goes
+/// ([`StoreError::UntrackedInTheWay`]). As with `git checkout`, only those files are looked at,
+/// so the check costs what the snapshot changes; other files, edited or not, are never touched
+/// (and never committed: the commit is made from trees, not from the index).
 pub(super) fn check_clean(
     repo: &git2::Repository,
     workdir: &Path,
@@ -77,11 +77,14 @@ pub(super) fn check_clean(
         return Ok(());
     }
     let index_path = repo.path().join("index");
+    super::timing::mark("check_clean: start");
     let index = match std::fs::metadata(&index_path) {
         Ok(_) => git2::Index::open(&index_path).map_err(|e| StoreError::UnreadableIndex {
             detail: e.message().to_string(),
         })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            git2::Index::new().map_err(StoreError::git("making an empty index"))?
+        }
         Err(e) => return Err(StoreError::io("reading the index", &index_path)(e)),
     };
     // Entries written in the same second as the index may hide a later edit of the same size
@@ -91,13 +94,23 @@ pub(super) fn check_clean(
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs());
+    super::timing::mark("check_clean: index read");
     let mut dirty = Vec::new();
+    let mut in_the_way = None;
     for c in changes {
         let path = Path::new(&c.path);
         let conflicted = (1..=3).any(|stage| index.get_path(path, stage).is_some());
         let clean = !conflicted
             && match (c.old, index.get_path(path, 0)) {
-                (None, None) => true,
+                (None, None) => {
+                    if c.new.is_some()
+                        && in_the_way.is_none()
+                        && std::fs::symlink_metadata(workdir.join(&c.path)).is_ok()
+                    {
+                        in_the_way = Some(c.path.clone());
+                    }
+                    true
+                }
                 (None, Some(_)) | (Some(_), None) => false,
                 (Some(old), Some(entry)) => {
                     entry.id == old && file_matches(workdir, &c.path, &entry, index_time)
@@ -107,7 +120,11 @@ pub(super) fn check_clean(
             dirty.push(c.path.clone());
         }
     }
-    refuse_dirty(dirty)
+    refuse_dirty(dirty)?;
+    match in_the_way {
+        Some(path) => Err(StoreError::UntrackedInTheWay { path }),
+        None => Ok(()),
+    }
 }
 
 /// Whether the working-tree file of an index entry holds the entry's content (a file left out
@@ -319,11 +336,16 @@ pub(super) fn rebuild_index(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(StoreError::io("removing an unfinished index", target)(e)),
     }
-    let current = git2::Index::open(source).map_err(StoreError::git("reading the index"))?;
-    if source.exists() && updates.len() <= current.len() / 8 {
-        drop(current);
-        std::fs::copy(source, target).map_err(StoreError::io("copying the index", target))?;
-        let mut index = git2::Index::open(target).map_err(StoreError::git("reading the index"))?;
+    super::timing::mark("rebuild_index: start");
+    // Opened from a copy, so that writing it leaves the real index as it is.
+    let copied = match std::fs::copy(source, target) {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(StoreError::io("copying the index", target)(e)),
+    };
+    let mut index = git2::Index::open(target).map_err(StoreError::git("reading the index"))?;
+    super::timing::mark("rebuild_index: opened copy");
+    if copied && updates.len() <= index.len() / 8 {
         let git = StoreError::git;
         for (path, entry) in updates {
             let path = Path::new(std::str::from_utf8(&path).map_err(|_| {
@@ -344,16 +366,24 @@ pub(super) fn rebuild_index(
                 None => {}
             }
         }
-        return index.write().map_err(StoreError::git("writing the index"));
+        super::timing::mark("rebuild_index: updated");
+        let r = index.write().map_err(StoreError::git("writing the index"));
+        super::timing::mark("rebuild_index: written");
+        return r;
     }
-    let mut entries: Vec<git2::IndexEntry> = current
+    let mut entries: Vec<git2::IndexEntry> = index
         .iter()
         .filter(|e| !updates.contains_key(&e.path))
         .collect();
-    drop(current);
+    drop(index);
     entries.extend(updates.into_values().flatten());
     let stage = |e: &git2::IndexEntry| (e.flags >> 12) & 3;
     entries.sort_by(|a, b| a.path.cmp(&b.path).then(stage(a).cmp(&stage(b))));
+    match std::fs::remove_file(target) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io("removing an unfinished index", target)(e)),
+    }
     let mut index = git2::Index::open(target).map_err(StoreError::git("creating the index"))?;
     for e in &entries {
         index

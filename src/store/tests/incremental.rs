@@ -327,3 +327,25 @@ fn a_file_where_a_folder_must_go_is_replaced() {
     );
     assert_same(&snap, &store.load_worktree(&no_filter).unwrap());
 }
+
+#[test]
+fn an_untracked_file_in_the_way_of_a_first_snapshot_is_refused() {
+    // A new repository has no index yet.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open_or_init(dir.path()).unwrap();
+    assert!(!dir.path().join(".git/index").exists());
+    let snap = tenant(4);
+    let u = user(1, "");
+    let path = crate::layout::path_for(&u.kind, &u.id, u.name_for_path());
+    std::fs::create_dir_all(dir.path().join(&path).parent().unwrap()).unwrap();
+    std::fs::write(dir.path().join(&path), "mine\n").unwrap();
+    match store.commit_snapshot(&snap, &scope(), &[], &options()) {
+        Err(StoreError::UntrackedInTheWay { path: named }) => assert_eq!(named, path),
+        other => panic!("expected UntrackedInTheWay, got {other:?}"),
+    }
+    assert_eq!(store.head().unwrap(), None);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(&path)).unwrap(),
+        "mine\n"
+    );
+}
