@@ -73,42 +73,52 @@ pub async fn commit_vs_live(
     read: &live::Options,
     progress: &dyn ReadProgress,
 ) -> Result<(Report, Vec<String>), Error> {
+    store::timing::mark("diff: start");
     let index = store.tree_index(commit)?;
-    let live = live::read(store, client, &selection.kinds, read, progress).await?;
+    store::timing::mark("diff: tree_index");
+    let mut live = live::read(store, client, &selection.kinds, read, progress).await?;
+    store::timing::mark("diff: live::read");
     let notices = live.notices.clone();
+    let mut read_objects = Snapshot::default();
+    for k in &mut live.kinds {
+        for o in std::mem::take(&mut k.objects) {
+            read_objects.insert(o);
+        }
+    }
     let files = file_refs(&index);
-    let kept: Vec<(String, &'static KindSpec, String, Oid)> = live
+    let kept: Vec<(&str, &'static KindSpec, String, Oid)> = live
         .kinds
         .iter()
         .flat_map(|k| {
             k.kept.iter().map(move |(path, oid)| {
                 let hint = layout::id_hint_from_path(k.kind, path).unwrap_or_default();
-                (path.clone(), k.kind, hint, *oid)
+                (path.as_str(), k.kind, hint, *oid)
             })
         })
         .collect();
-    let mut read_objects = Snapshot::default();
-    for k in live.kinds {
-        for o in k.objects {
-            read_objects.insert(o);
-        }
-    }
-    let kept_refs = kept.iter().map(|(path, kind, hint, _)| FileRef {
-        path,
-        kind,
-        id_hint: hint,
-    });
+    // A kept file at a path the commit has is the same selection input as the commit's file.
+    let kept_refs = kept
+        .iter()
+        .filter(|(path, ..)| index.get(path).is_none())
+        .map(|(path, kind, hint, _)| FileRef {
+            path,
+            kind,
+            id_hint: hint,
+        });
+    store::timing::mark("diff: file refs, kept");
     let resolved = selection.resolve(as_refs(&files).chain(kept_refs), &read_objects)?;
     let read_objects = resolved.filter(read_objects);
+    store::timing::mark("diff: resolve");
     // Objects whose canonical bytes equal the commit's blob at the same path are identical.
-    let mut same_paths: HashSet<String> = HashSet::new();
+    let mut same_paths: HashSet<&str> = HashSet::new();
+    let mut same_read: HashSet<String> = HashSet::new();
     let mut changed = Snapshot::default();
     for (path, kind, hint, oid) in &kept {
         if !resolved.contains(kind, hint) {
             continue;
         }
         if index.get(path) == Some(*oid) {
-            same_paths.insert(path.clone());
+            same_paths.insert(path);
         } else {
             let bytes = store.read_blob(*oid)?;
             let text = String::from_utf8_lossy(&bytes);
@@ -122,13 +132,15 @@ pub async fn commit_vs_live(
     for (key, object) in read_objects.objects {
         let path = layout::path_for(object.kind.spec(), &object.id, object.name_for_path());
         if index.get(&path) == Some(store::blob_id(yaml::emit_object(&object).as_bytes())) {
-            same_paths.insert(path);
+            same_read.insert(path);
         } else {
             changed.objects.insert(key, object);
         }
     }
-    let old = store.load_snapshot(commit, &|kind, path| {
+    store::timing::mark("diff: compare ids, emit read objects");
+    let old = store.load_indexed(&index, &|kind, path| {
         !same_paths.contains(path)
+            && !same_read.contains(path)
             && layout::id_hint_from_path(kind, path).is_some_and(|h| resolved.contains(kind, &h))
     })?;
     let old = resolved.filter(old);
@@ -159,7 +171,9 @@ pub async fn commit_vs_live(
             })
             .collect()
     };
+    store::timing::mark("diff: load_snapshot, deleted");
     let changes = diff::diff(&old, &changed, &deleted, options);
+    store::timing::mark("diff: diff");
     let report = Report {
         from: commit_side(store, rev, commit)?,
         to: Side {

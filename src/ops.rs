@@ -35,8 +35,10 @@ pub async fn snapshot(
     progress: &dyn ReadProgress,
 ) -> Result<SnapshotRun, Error> {
     let started = Instant::now();
+    crate::store::timing::mark("snapshot: start");
     let live = live::read(store, client, kinds, read, progress).await?;
     let read_seconds = started.elapsed().as_secs_f64();
+    crate::store::timing::mark("snapshot: live::read");
     let objects = live.len();
     // Objects a restore created carry new ids; the journal says which desired object each is.
     let journals = crate::apply::journal::read_all(store.common_dir())?;
@@ -47,6 +49,7 @@ pub async fn snapshot(
             .filter_map(|c| Some((c.old_id, c.new_id?))),
     );
     let outcome = store.commit_states(&live.states(), extra_files, &options)?;
+    crate::store::timing::mark("snapshot: commit_states");
     let mut notices = live.notices.clone();
     if let Some(note) = live.note() {
         let target = match outcome.commit {
@@ -61,6 +64,7 @@ pub async fn snapshot(
             }
         }
     }
+    crate::store::timing::mark("snapshot: note");
     Ok(SnapshotRun {
         outcome,
         objects,

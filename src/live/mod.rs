@@ -92,7 +92,7 @@ impl Live {
             .iter()
             .map(|k| KindState {
                 kind: k.kind,
-                kept: k.kept.clone(),
+                kept: &k.kept,
                 objects: k.objects.iter().collect(),
             })
             .collect()
@@ -175,6 +175,7 @@ pub async fn read(
     );
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut fetched = read::fetch(client, fetches(&plans), &stamp, progress).await?;
+    crate::store::timing::mark("live: fetch");
     // Graph refused some tokens: those kinds, and the kinds that link to them, read in full.
     let refused: Vec<(usize, String)> = fetched
         .iter()
@@ -216,7 +217,7 @@ pub async fn read(
         }
     }
 
-    let mut indexes: HashMap<Oid, TreeIndex> = HashMap::new();
+    let mut indexes: HashMap<Oid, std::rc::Rc<TreeIndex>> = HashMap::new();
     let mut live = Live {
         kinds: Vec::new(),
         notices,
@@ -265,7 +266,9 @@ pub async fn read(
         };
         live.kinds.push(lk);
     }
+    crate::store::timing::mark("live: assemble kinds (since)");
     name_ends(client, &mut live, &follow.unnamed).await?;
+    crate::store::timing::mark("live: name_ends");
     if !follow.renamed.is_empty() {
         follow_renames(store, client, &mut live, &follow.renamed).await?;
     }

@@ -234,18 +234,27 @@ pub(super) struct Checkout<'r> {
 
 impl<'r> Checkout<'r> {
     /// Steps 1 to 3 for the commit `commit` (tree `new_tree`) on `branch`, which must still
-    /// point at `parent`. A failure after step 1 undoes what was done before returning.
+    /// point at `parent`. `changes` are the files that differ between the two trees when the
+    /// caller knows them and has checked them with `worktree::check_clean` (which refuses an
+    /// untracked file in the way); else the trees are compared and that is checked here. A failure after step 1 undoes what was done before returning.
     pub(super) fn prepare(
         repo: &'r Repository,
         workdir: &Path,
         old_tree: Option<Oid>,
         new_tree: Oid,
+        changes: Option<Vec<Change>>,
         commit: Oid,
         branch: &str,
         parent: Option<Oid>,
     ) -> Result<Checkout<'r>, StoreError> {
-        let changes = worktree::changes(repo, old_tree, Some(new_tree))?;
-        worktree::check_untracked(repo, workdir, &changes)?;
+        let changes = match changes {
+            Some(changes) => changes,
+            None => {
+                let changes = worktree::changes(repo, old_tree, Some(new_tree))?;
+                worktree::check_untracked(repo, workdir, &changes)?;
+                changes
+            }
+        };
         let p = paths(repo);
         let record = Record {
             old_tree: old_tree.map(|t| t.to_string()),
@@ -276,6 +285,7 @@ impl<'r> Checkout<'r> {
             Err(e) => return Err(checkout.fail(e)),
         };
         failpoint::hit("snapshot.worktree-written", repo.path());
+        super::timing::mark("checkout: write_files");
         let updates = checkout
             .changes
             .iter()
@@ -290,6 +300,7 @@ impl<'r> Checkout<'r> {
             return Err(checkout.fail(e));
         }
         failpoint::hit("snapshot.index-written", repo.path());
+        super::timing::mark("checkout: rebuild_index");
         Ok(checkout)
     }
 

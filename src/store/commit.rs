@@ -1,25 +1,22 @@
 //! Writing a snapshot: files and trees hashed in memory, only new objects packed, a commit only
 //! when the tree changed (the module doc of `store` lists the steps and what a failure leaves).
 
-use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use git2::{Oid, Signature};
 
+use super::build::Built;
 use super::checkout::Checkout;
-use super::message::{self, ChangeSummary, CommitOptions, NewFile, OldFile};
-use super::pack::{blob_id, write_pack, Deflater, ObjKind, PackEntry};
+use super::message::{self, ChangeSummary, CommitOptions};
+use super::pack::write_pack;
 use super::pending::{self, DesiredChange};
-use super::tree::{empty_tree_id, Dir, Node, FILE_MODE};
+use super::worktree::{self, Change};
 use super::{Store, StoreError};
 use crate::failpoint;
 use crate::layout;
 use crate::model::{Object, Snapshot};
 use crate::schema::KindSpec;
 use crate::yaml;
-
-/// Objects in a first snapshot above which its pack is stored uncompressed.
-const LARGE_FIRST_SNAPSHOT: usize = 20_000;
 
 /// What a snapshot commit did.
 #[derive(Debug, Clone)]
@@ -49,7 +46,7 @@ pub struct CommitOutcome {
 pub struct KindState<'a> {
     pub kind: &'static KindSpec,
     /// (path, blob id) of files kept as they are.
-    pub kept: Vec<(String, Oid)>,
+    pub kept: &'a [(String, Oid)],
     pub objects: Vec<&'a Object>,
 }
 
@@ -58,7 +55,7 @@ impl<'a> KindState<'a> {
     pub fn full(kind: &'static KindSpec, snapshot: &'a Snapshot) -> KindState<'a> {
         KindState {
             kind,
-            kept: Vec::new(),
+            kept: &[],
             objects: snapshot
                 .objects
                 .values()
@@ -66,128 +63,6 @@ impl<'a> KindState<'a> {
                 .collect(),
         }
     }
-}
-
-/// The new tree and what it takes to write it.
-struct Built {
-    tree: Oid,
-    /// Objects the repository lacks, compressed.
-    pack: Vec<PackEntry>,
-    summary: ChangeSummary,
-}
-
-/// One object's file, hashed, compressed when the old tree does not have it.
-struct Prepared<'a> {
-    object: &'a Object,
-    path: String,
-    oid: Oid,
-    entry: Option<PackEntry>,
-}
-
-fn in_scope(kinds: &[&'static KindSpec], kind: &KindSpec) -> bool {
-    kinds.iter().any(|k| k.kind == kind.kind)
-}
-
-/// Whether a folder may hold object files of the kinds being written.
-fn may_own(kinds: &[&'static KindSpec], folder: &str) -> bool {
-    let below = format!("{folder}/");
-    kinds.iter().any(|k| match &k.file {
-        Some(file) => file.starts_with(&below),
-        None => {
-            k.dir == folder
-                || k.dir.starts_with(&below)
-                || folder.starts_with(&format!("{}/", k.dir))
-        }
-    })
-}
-
-/// Removes the object files of the kinds being written from a tree copied from the old
-/// commit, expanding only folders that may hold them; records what was removed and every id
-/// seen on the way.
-fn prune(
-    repo: &git2::Repository,
-    dir: &mut Dir,
-    prefix: &str,
-    kinds: &[&'static KindSpec],
-    known: &mut HashSet<Oid>,
-    old: &mut Vec<OldFile>,
-) -> Result<(), git2::Error> {
-    let entries = std::mem::take(&mut dir.entries);
-    for (name, node) in entries {
-        let path = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let node = match node {
-            Node::Leaf { oid, mode } => {
-                known.insert(oid);
-                match layout::kind_for_path(&path).filter(|k| in_scope(kinds, k)) {
-                    Some(kind) => {
-                        old.push(OldFile { kind, path, oid });
-                        continue;
-                    }
-                    None => Node::Leaf { oid, mode },
-                }
-            }
-            Node::Tree(oid) if may_own(kinds, &path) => {
-                known.insert(oid);
-                let mut sub = Dir::from_tree(repo, oid)?;
-                prune(repo, &mut sub, &path, kinds, known, old)?;
-                Node::Dir(sub)
-            }
-            Node::Dir(mut sub) => {
-                prune(repo, &mut sub, &path, kinds, known, old)?;
-                Node::Dir(sub)
-            }
-            other => other,
-        };
-        dir.entries.insert(name, node);
-    }
-    Ok(())
-}
-
-/// Paths and hashes of every object file, computed on all cores; file bytes the old tree does
-/// not have are compressed for the pack right away, so that only compressed data is kept.
-fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>, level: u32) -> Vec<Prepared<'a>> {
-    let one = |object: &&'a Object, deflater: &mut Deflater| {
-        let path = layout::path_for(object.kind.spec(), &object.id, object.name_for_path());
-        let text = yaml::emit_object(object);
-        let oid = blob_id(text.as_bytes());
-        let entry = (!known.contains(&oid))
-            .then(|| PackEntry::new(ObjKind::Blob, text.as_bytes(), deflater));
-        Prepared {
-            object,
-            path,
-            oid,
-            entry,
-        }
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads == 1 || objects.len() < 512 {
-        let mut deflater = Deflater::with_level(level);
-        return objects.iter().map(|o| one(o, &mut deflater)).collect();
-    }
-    let chunk = objects.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = objects
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut deflater = Deflater::with_level(level);
-                    part.iter()
-                        .map(|o| one(o, &mut deflater))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("hashing threads do not panic"))
-            .collect()
-    })
 }
 
 impl Store {
@@ -231,7 +106,9 @@ impl Store {
         let kinds = kinds.as_slice();
         let start = Instant::now();
         let repo = &self.repo;
+        super::timing::mark("commit: start");
         self.recover_interrupted()?;
+        super::timing::mark("commit: recover_interrupted");
         let branch = self.current_branch()?;
         let parent = match repo.find_reference(&branch) {
             Ok(r) => Some(
@@ -241,24 +118,38 @@ impl Store {
             Err(e) if e.code() == git2::ErrorCode::NotFound => None,
             Err(e) => return Err(StoreError::git(format!("reading {branch}"))(e)),
         };
-        if repo.workdir().is_some() {
-            self.check_clean(kinds)?;
-        }
-        let live = |kind: &'static KindSpec, id: &str| self.live_object(states, kind, id);
-        let desired = match &parent {
-            Some(p) => self.desired_changes(p.id(), kinds, &live, &options.recreated)?,
-            None => Vec::new(),
-        };
-        let unapplied: Vec<&DesiredChange> = desired.iter().filter(|d| !d.applied).collect();
-        if !unapplied.is_empty() && !options.record_drift {
-            return Err(pending::refusal(&unapplied));
-        }
         let parent_tree = parent.as_ref().map(|c| c.tree_id());
         let Built {
             tree,
             pack,
             summary,
-        } = self.build(states, extra_files, parent_tree, options.max_named)?;
+            changes,
+        } = self.build(
+            states,
+            extra_files,
+            parent.as_ref().map(|p| (p.id(), p.tree_id())),
+            options.max_named,
+        )?;
+        super::timing::mark("commit: build");
+        // Files the snapshot writes or removes must hold what the branch has (else they are the
+        // user's edits, which it would overwrite); the others are never touched.
+        if let Some(workdir) = repo.workdir() {
+            match &changes {
+                Some(changes) => worktree::check_clean(repo, workdir, changes)?,
+                None => self.check_clean_kinds(kinds)?,
+            }
+        }
+        super::timing::mark("commit: check_clean");
+        let live = |kind: &'static KindSpec, id: &str| self.live_object(states, kind, id);
+        let desired = match &parent {
+            Some(p) => self.desired_changes(p.id(), kinds, &live, &options.recreated)?,
+            None => Vec::new(),
+        };
+        super::timing::mark("commit: desired_changes");
+        let unapplied: Vec<&DesiredChange> = desired.iter().filter(|d| !d.applied).collect();
+        if !unapplied.is_empty() && !options.record_drift {
+            return Err(pending::refusal(&unapplied));
+        }
         // Desired changes now in the tenant need a snapshot commit even when the tree is the same:
         // it marks them observed, so that a later change of those objects in the tenant is
         // recorded as drift, not mistaken for a change still to apply.
@@ -280,6 +171,7 @@ impl Store {
         let bytes_written = write_pack(&odb, &pack).map_err(StoreError::git("writing the pack"))?;
         let objects_written = pack.len();
         drop(pack);
+        super::timing::mark("commit: write_pack");
         failpoint::hit("snapshot.pack-written", repo.path());
 
         let tree_obj = repo
@@ -298,6 +190,7 @@ impl Store {
             .commit(None, &sig, &sig, &message, &tree_obj, &parents)
             .map_err(StoreError::git("writing the commit"))?;
         failpoint::hit("snapshot.commit-written", repo.path());
+        super::timing::mark("commit: commit object");
 
         let log_message = format!("tenantgit: {}", options.message_title);
         let worktree_seconds = self.publish(
@@ -305,9 +198,11 @@ impl Store {
             parent.as_ref().map(|p| (p.id(), p.tree_id())),
             commit,
             tree,
+            changes,
             &sig,
             &log_message,
         )?;
+        super::timing::mark("commit: publish");
         Ok(CommitOutcome {
             commit: Some(commit),
             tree,
@@ -317,153 +212,6 @@ impl Store {
             bytes_written,
             git_seconds: start.elapsed().as_secs_f64(),
             worktree_seconds,
-        })
-    }
-
-    /// The new tree: the old one without the object files of `kinds`, the snapshot's files and
-    /// `extra_files` laid over it. Objects the repository lacks are compressed for the pack.
-    fn build(
-        &self,
-        states: &[KindState<'_>],
-        extra_files: &[(String, Vec<u8>)],
-        parent_tree: Option<Oid>,
-        max_named: usize,
-    ) -> Result<Built, StoreError> {
-        let kinds: Vec<&'static KindSpec> = states.iter().map(|s| s.kind).collect();
-        let kinds = kinds.as_slice();
-        let repo = &self.repo;
-        // The old tree without the object files being replaced.
-        let mut known = HashSet::new();
-        let mut old = Vec::new();
-        let mut root = match parent_tree {
-            Some(t) => Dir::from_tree(repo, t).map_err(StoreError::git("reading HEAD's tree"))?,
-            None => Dir::default(),
-        };
-        prune(repo, &mut root, "", kinds, &mut known, &mut old)
-            .map_err(StoreError::git("reading HEAD's tree"))?;
-
-        let objects: Vec<&Object> = states
-            .iter()
-            .flat_map(|s| s.objects.iter().copied())
-            .collect();
-        // The first snapshot of a large tenant is stored uncompressed in its pack: it is written
-        // in well under half the time, and git's own maintenance (`git gc`) compresses it.
-        let level = if parent_tree.is_none() && objects.len() > LARGE_FIRST_SNAPSHOT {
-            Deflater::STORED
-        } else {
-            Deflater::FAST
-        };
-        let mut prepared = prepare(&objects, &known, level);
-
-        let odb = repo
-            .odb()
-            .map_err(StoreError::git("opening the object database"))?;
-        let is_new = |oid: Oid, queued: &HashSet<Oid>| {
-            !known.contains(&oid)
-                && !queued.contains(&oid)
-                && !odb.exists_ext(oid, git2::OdbLookupFlags::NO_REFRESH)
-        };
-        let mut queued: HashSet<Oid> = HashSet::new();
-        let mut pack: Vec<PackEntry> = Vec::new();
-        let mut placed: HashMap<String, String> = HashMap::new();
-        let mut deflater = Deflater::new();
-        let insert_err = |path: &str| StoreError::git(format!("building the tree at {path}"));
-
-        for (path, bytes) in extra_files {
-            let oid = blob_id(bytes);
-            if is_new(oid, &queued) {
-                queued.insert(oid);
-                pack.push(PackEntry::new(ObjKind::Blob, bytes, &mut deflater));
-            }
-            root.insert(repo, path, oid, FILE_MODE)
-                .map_err(insert_err(path))?;
-            placed.insert(path.clone(), format!("file {path}"));
-        }
-        // Kept files: already in the repository, placed as they are.
-        let kept: Vec<(&'static KindSpec, &str, Oid, String, String)> = states
-            .iter()
-            .flat_map(|s| {
-                s.kept.iter().map(move |(path, oid)| {
-                    let id = layout::id_hint_from_path(s.kind, path).unwrap_or_default();
-                    (
-                        s.kind,
-                        path.as_str(),
-                        *oid,
-                        id,
-                        message::name_from_path(path),
-                    )
-                })
-            })
-            .collect();
-        for (_, path, oid, id, _) in &kept {
-            if let Some(other) = placed.insert(path.to_string(), id.clone()) {
-                return Err(StoreError::PathCollision {
-                    path: path.to_string(),
-                    ids: vec![other, id.clone()],
-                });
-            }
-            root.insert(repo, path, *oid, FILE_MODE)
-                .map_err(insert_err(path))?;
-        }
-        for p in &mut prepared {
-            if let Some(other) = placed.insert(p.path.clone(), p.object.id.clone()) {
-                return Err(StoreError::PathCollision {
-                    path: p.path.clone(),
-                    ids: vec![other, p.object.id.clone()],
-                });
-            }
-            root.insert(repo, &p.path, p.oid, FILE_MODE)
-                .map_err(insert_err(&p.path))?;
-            if let Some(entry) = p.entry.take() {
-                if is_new(p.oid, &queued) {
-                    queued.insert(p.oid);
-                    pack.push(entry);
-                }
-            }
-        }
-
-        let mut trees: Vec<(Oid, Vec<u8>)> = Vec::new();
-        let tree = root
-            .hash(&mut |oid, data| trees.push((oid, data)))
-            .unwrap_or_else(|| {
-                trees.push((empty_tree_id(), Vec::new()));
-                empty_tree_id()
-            });
-        let names: Vec<String> = prepared
-            .iter()
-            .map(|p| p.object.name_for_path().to_string())
-            .collect();
-        let new_files: Vec<NewFile<'_>> = prepared
-            .iter()
-            .zip(&names)
-            .map(|(p, name)| NewFile {
-                kind: p.object.kind.spec(),
-                id: &p.object.id,
-                name,
-                path: &p.path,
-                oid: p.oid,
-            })
-            .chain(kept.iter().map(|(kind, path, oid, id, name)| NewFile {
-                kind,
-                id,
-                name,
-                path,
-                oid: *oid,
-            }))
-            .collect();
-        let summary = self.summarize(kinds, &new_files, old, max_named);
-        if parent_tree != Some(tree) {
-            for (oid, data) in &trees {
-                if is_new(*oid, &queued) {
-                    queued.insert(*oid);
-                    pack.push(PackEntry::new(ObjKind::Tree, data, &mut deflater));
-                }
-            }
-        }
-        Ok(Built {
-            tree,
-            pack,
-            summary,
         })
     }
 
@@ -477,6 +225,7 @@ impl Store {
         parent: Option<(Oid, Oid)>,
         commit: Oid,
         tree: Oid,
+        changes: Option<Vec<Change>>,
         sig: &Signature<'_>,
         log_message: &str,
     ) -> Result<f64, StoreError> {
@@ -490,6 +239,7 @@ impl Store {
                 workdir,
                 parent.map(|(_, t)| t),
                 tree,
+                changes,
                 commit,
                 branch,
                 parent.map(|(c, _)| c),
@@ -497,6 +247,7 @@ impl Store {
             None => None,
         };
         let worktree_seconds = started.elapsed().as_secs_f64();
+        super::timing::mark("publish: checkout prepare");
         let moved = match parent {
             Some((p, _)) => repo.reference_matching(branch, commit, true, p, log_message),
             None => repo.reference(branch, commit, false, log_message),
@@ -520,6 +271,7 @@ impl Store {
                 .map_err(StoreError::git(format!("writing the reflog of {name}")))?;
         }
         failpoint::hit("snapshot.ref-moved", repo.path());
+        super::timing::mark("publish: ref + reflog");
         let finish_started = Instant::now();
         if let Some(checkout) = checkout {
             checkout.finish()?;

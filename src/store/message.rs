@@ -280,18 +280,30 @@ impl Store {
         sig.map_err(StoreError::git("making the commit signature"))
     }
 
-    /// Matches new and old files by kind and the id in the file name (so a rename is a change,
-    /// not a removal and an addition).
+    /// Matches the new files that differ from the old tree's (`new`) with the old files they
+    /// replace or that are gone (`old`) by kind and the id in the file name, so that a rename is
+    /// a change, not a removal and an addition. `totals` counts every object file per kind in
+    /// the new tree.
     pub(super) fn summarize(
         &self,
         kinds: &[&'static KindSpec],
         new: &[NewFile<'_>],
         old: Vec<OldFile>,
+        totals: &HashMap<&str, usize>,
         max_named: usize,
     ) -> ChangeSummary {
         let mut per_kind: BTreeMap<String, KindChanges> = kinds
             .iter()
-            .map(|k| (k.kind.clone(), KindChanges::default()))
+            .map(|k| {
+                let total = totals.get(k.kind.as_str()).copied().unwrap_or(0);
+                (
+                    k.kind.clone(),
+                    KindChanges {
+                        total,
+                        ..KindChanges::default()
+                    },
+                )
+            })
             .collect();
         let hint = |kind: &KindSpec, path: &str| {
             layout::id_hint_from_path(kind, path).unwrap_or_else(|| path.to_string())
@@ -303,7 +315,6 @@ impl Store {
         for p in new {
             let kind = p.kind;
             let entry = per_kind.entry(kind.kind.clone()).or_default();
-            entry.total += 1;
             let named = (p.id.to_string(), p.name.to_string());
             match old_by_key.remove(&(kind.kind.as_str(), hint(kind, p.path))) {
                 None => entry.added.push(named),

@@ -1,21 +1,24 @@
 //! The git store: a snapshot written as a tree and committed, and read back from any revision or
 //! from the working tree.
 //!
-//! Writing ([`Store::commit_snapshot`]) hashes every file and tree in memory, compares the ids
+//! Writing ([`Store::commit_snapshot`]) hashes every file it writes in memory, compares the ids
 //! with the current branch's tree (whose folders are read, never its blobs), and hands only the
 //! objects the repository lacks to libgit2 as one pack. An unchanged tenant therefore writes
-//! nothing and makes no commit. What happens, in order:
+//! nothing and makes no commit, and a small change costs about what it changes. What happens,
+//! in order:
 //!
 //! 0. A checkout that a killed run left half done is finished first
 //!    ([`Store::recover_interrupted`], see `checkout`).
 //! 1. `HEAD` must name a branch (it may be unborn); a detached `HEAD` is refused.
-//! 2. With a working tree, tracked files under the folders of the kinds being written must have
-//!    no uncommitted changes, staged or not — they would be overwritten — or nothing happens
-//!    ([`StoreError::DirtyWorktree`]). Untracked files are left alone; one that stands where a
-//!    new file must go makes the checkout in step 5 fail before any file is written.
-//! 3. The new tree is the branch's tree with every object file of those kinds replaced by the
-//!    snapshot's files; other files (`tenantgit.toml`, `README.md`, other kinds, anything
-//!    unknown) are kept, then `extra_files` are laid over it.
+//! 2. The new tree is the branch's tree with every object file of the kinds being written
+//!    replaced by the snapshot's files; other files (`tenantgit.toml`, `README.md`, other
+//!    kinds, anything unknown) are kept, then `extra_files` are laid over it. Only the files
+//!    that differ are placed (`build`), which also gives the list of paths that change.
+//! 3. With a working tree, each of those paths must hold the branch's version, in the working
+//!    tree and in the index — else it holds the user's edit (staged or not), which would be
+//!    overwritten, and nothing happens ([`StoreError::DirtyWorktree`]); an untracked file where
+//!    a new file must go is refused too ([`StoreError::UntrackedInTheWay`]). Files the snapshot
+//!    does not change are never looked at, nor touched, as with `git checkout`.
 //! 4. Objects the repository does not have are written as one pack, then the commit object.
 //! 5. With a working tree, the files that changed between the two trees are written and a new
 //!    index prepared, under the index lock and a record of the checkout (`checkout`); every
@@ -34,6 +37,7 @@
 //! Reading ([`Store::tree_index`], [`Store::load_snapshot`]) is split so that callers compare
 //! blob ids first and parse only the files that differ: parsing YAML is the expensive part.
 
+mod build;
 mod checkout;
 mod commit;
 mod desired;
@@ -42,13 +46,16 @@ mod message;
 mod pack;
 mod pending;
 mod read;
+pub mod timing;
 mod tree;
 mod worktree;
 
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
@@ -212,9 +219,18 @@ pub const NOTES_REF: &str = "refs/notes/tenantgit";
 /// A snapshot repository, bare or with a working tree.
 pub struct Store {
     repo: Repository,
+    /// The last [`Store::tree_index`] made, by commit.
+    last_index: RefCell<Option<(Oid, Rc<TreeIndex>)>>,
 }
 
 impl Store {
+    fn new(repo: Repository) -> Store {
+        Store {
+            repo,
+            last_index: RefCell::new(None),
+        }
+    }
+
     /// The repository at DIR, found as `git -C DIR` finds it (DIR or a folder above it).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         match Repository::open_ext(
@@ -222,7 +238,7 @@ impl Store {
             RepositoryOpenFlags::empty(),
             std::iter::empty::<&str>(),
         ) {
-            Ok(repo) => Ok(Store { repo }),
+            Ok(repo) => Ok(Store::new(repo)),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Err(StoreError::NotARepository {
                 path: dir.to_path_buf(),
             }),
@@ -240,7 +256,7 @@ impl Store {
             RepositoryOpenFlags::NO_SEARCH,
             std::iter::empty::<&str>(),
         ) {
-            return Ok((Store { repo }, false));
+            return Ok((Store::new(repo), false));
         }
         if let Ok(store) = Store::open(dir) {
             if store.read_file("tenantgit.toml")?.is_some() {
@@ -253,7 +269,7 @@ impl Store {
             "creating a repository in {}",
             dir.display()
         )))?;
-        Ok((Store { repo }, true))
+        Ok((Store::new(repo), true))
     }
 
     /// The underlying libgit2 repository, for what the store does not cover.

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use git2::{Oid, TreeWalkMode, TreeWalkResult};
 
@@ -18,31 +19,32 @@ use crate::yaml::YamlError;
 /// the file name.
 #[derive(Debug, Clone, Default)]
 pub struct TreeIndex {
-    files: BTreeMap<String, (&'static KindSpec, Oid)>,
+    /// path → (kind, blob id, file mode)
+    files: BTreeMap<String, (&'static KindSpec, Oid, i32)>,
     by_id: HashMap<&'static str, HashMap<String, String>>,
 }
 
 impl TreeIndex {
-    fn insert(&mut self, kind: &'static KindSpec, path: String, oid: Oid) {
+    fn insert(&mut self, kind: &'static KindSpec, path: String, oid: Oid, mode: i32) {
         if let Some(id) = layout::id_hint_from_path(kind, &path) {
             self.by_id
                 .entry(kind.kind.as_str())
                 .or_default()
                 .insert(id, path.clone());
         }
-        self.files.insert(path, (kind, oid));
+        self.files.insert(path, (kind, oid, mode));
     }
 
     /// Blob id of the object file at `path`.
     pub fn get(&self, path: &str) -> Option<Oid> {
-        self.files.get(path).map(|(_, oid)| *oid)
+        self.files.get(path).map(|(_, oid, _)| *oid)
     }
 
     /// Path and blob id of the file whose name carries this id (confirm against the file's
     /// `id:` before relying on it; see `layout::id_hint_from_path`).
     pub fn find(&self, kind: &str, id: &str) -> Option<(&str, Oid)> {
         let path = self.by_id.get(kind)?.get(id)?;
-        let (_, oid) = self.files.get(path)?;
+        let (_, oid, _) = self.files.get(path)?;
         Some((path.as_str(), *oid))
     }
 
@@ -50,7 +52,16 @@ impl TreeIndex {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &'static KindSpec, Oid)> + '_ {
         self.files
             .iter()
-            .map(|(path, (kind, oid))| (path.as_str(), *kind, *oid))
+            .map(|(path, (kind, oid, _))| (path.as_str(), *kind, *oid))
+    }
+
+    /// Every object file in path order with its mode: (path, kind, blob id, mode).
+    pub(super) fn iter_with_modes(
+        &self,
+    ) -> impl Iterator<Item = (&str, &'static KindSpec, Oid, i32)> + '_ {
+        self.files
+            .iter()
+            .map(|(path, (kind, oid, mode))| (path.as_str(), *kind, *oid, *mode))
     }
 
     pub fn len(&self) -> usize {
@@ -149,8 +160,24 @@ fn into_snapshot(files: &[String], objects: Vec<Object>) -> Result<Snapshot, Sto
 }
 
 impl Store {
-    /// Every object file of a commit with its blob id; trees are walked, no blob is read.
-    pub fn tree_index(&self, commit: Oid) -> Result<TreeIndex, StoreError> {
+    /// Every object file of a commit with its blob id; trees are walked, no blob is read. The
+    /// last index made is kept (a commit's files never change), so that the steps of one run
+    /// that look at the same commit — the incremental read, the comparison, the new snapshot's
+    /// tree — walk it once.
+    pub fn tree_index(&self, commit: Oid) -> Result<Rc<TreeIndex>, StoreError> {
+        if let Some((at, index)) = &*self.last_index.borrow() {
+            if *at == commit {
+                return Ok(Rc::clone(index));
+            }
+        }
+        super::timing::mark("tree_index: (miss)");
+        let index = Rc::new(self.walk_tree_index(commit)?);
+        super::timing::mark("tree_index: walked");
+        *self.last_index.borrow_mut() = Some((commit, Rc::clone(&index)));
+        Ok(index)
+    }
+
+    fn walk_tree_index(&self, commit: Oid) -> Result<TreeIndex, StoreError> {
         let tree = self
             .repo
             .find_commit(commit)
@@ -174,7 +201,7 @@ impl Store {
             }
             let path = format!("{dir}{}", String::from_utf8_lossy(entry.name_bytes()));
             if let Some(kind) = layout::kind_for_path(&path) {
-                index.insert(kind, path, entry.id());
+                index.insert(kind, path, entry.id(), entry.filemode());
             }
             TreeWalkResult::Ok
         })
@@ -224,6 +251,15 @@ impl Store {
         filter: &dyn Fn(&KindSpec, &str) -> bool,
     ) -> Result<Snapshot, StoreError> {
         let index = self.tree_index(commit)?;
+        self.load_indexed(&index, filter)
+    }
+
+    /// The objects of the files of `index` (a commit's) that pass `filter(kind, path)`.
+    pub fn load_indexed(
+        &self,
+        index: &TreeIndex,
+        filter: &dyn Fn(&KindSpec, &str) -> bool,
+    ) -> Result<Snapshot, StoreError> {
         let mut files = Vec::new();
         for (path, kind, oid) in index.iter() {
             if filter(kind, path) {

@@ -22,6 +22,18 @@ pub(crate) enum Node {
     Dir(Dir),
 }
 
+/// What [`Dir::insert`] displaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Displaced {
+    /// Nothing was at the path.
+    Nothing,
+    /// A file, with its id and mode.
+    File { oid: Oid, mode: i32 },
+    /// A folder at the path, or a file where a folder on the way had to go: more changed than
+    /// the one file.
+    Other,
+}
+
 #[derive(Default)]
 pub(crate) struct Dir {
     pub entries: BTreeMap<String, Node>,
@@ -47,40 +59,83 @@ impl Dir {
         Ok(Dir { entries })
     }
 
-    /// The folder at `name`, expanding an existing tree or replacing a file of that name.
-    pub fn subdir(&mut self, repo: &Repository, name: &str) -> Result<&mut Dir, git2::Error> {
+    /// The folder at `name`, expanding an existing tree or replacing a file of that name; the
+    /// boolean says whether a file was replaced.
+    fn subdir(&mut self, repo: &Repository, name: &str) -> Result<(&mut Dir, bool), git2::Error> {
         let node = self
             .entries
             .entry(name.to_string())
             .or_insert_with(|| Node::Dir(Dir::default()));
+        let mut replaced = false;
         match node {
             Node::Dir(_) => {}
             Node::Tree(oid) => *node = Node::Dir(Dir::from_tree(repo, *oid)?),
-            Node::Leaf { .. } => *node = Node::Dir(Dir::default()),
+            Node::Leaf { .. } => {
+                replaced = true;
+                *node = Node::Dir(Dir::default());
+            }
         }
         match node {
-            Node::Dir(dir) => Ok(dir),
+            Node::Dir(dir) => Ok((dir, replaced)),
             _ => unreachable!("the node was made a folder just above"),
         }
     }
 
-    /// Puts a file at a slash-separated path; returns what was there.
+    /// Puts a file at a slash-separated path, expanding only the folders on the way; says what
+    /// it displaced.
     pub fn insert(
         &mut self,
         repo: &Repository,
         path: &str,
         oid: Oid,
         mode: i32,
-    ) -> Result<Option<Node>, git2::Error> {
+    ) -> Result<Displaced, git2::Error> {
+        let mut dir = self;
+        let mut replaced_file = false;
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                let before = dir
+                    .entries
+                    .insert(part.to_string(), Node::Leaf { oid, mode });
+                return Ok(match before {
+                    _ if replaced_file => Displaced::Other,
+                    None => Displaced::Nothing,
+                    Some(Node::Leaf { oid, mode }) => Displaced::File { oid, mode },
+                    Some(_) => Displaced::Other,
+                });
+            }
+            let (sub, replaced) = dir.subdir(repo, part)?;
+            replaced_file |= replaced;
+            dir = sub;
+        }
+        Ok(Displaced::Nothing)
+    }
+
+    /// Removes the file at a slash-separated path, expanding only the folders on the way; a
+    /// folder emptied this way disappears from the hashed tree (git stores no empty folder).
+    /// Returns the removed file's id and mode; `None` when no file is there.
+    pub fn remove(
+        &mut self,
+        repo: &Repository,
+        path: &str,
+    ) -> Result<Option<(Oid, i32)>, git2::Error> {
         let mut dir = self;
         let mut parts = path.split('/').peekable();
         while let Some(part) = parts.next() {
             if parts.peek().is_none() {
-                return Ok(dir
-                    .entries
-                    .insert(part.to_string(), Node::Leaf { oid, mode }));
+                if !matches!(dir.entries.get(part), Some(Node::Leaf { .. })) {
+                    return Ok(None);
+                }
+                return Ok(match dir.entries.remove(part) {
+                    Some(Node::Leaf { oid, mode }) => Some((oid, mode)),
+                    _ => None,
+                });
             }
-            dir = dir.subdir(repo, part)?;
+            match dir.entries.get(part) {
+                Some(Node::Tree(_)) | Some(Node::Dir(_)) => dir = dir.subdir(repo, part)?.0,
+                _ => return Ok(None),
+            }
         }
         Ok(None)
     }

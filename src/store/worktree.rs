@@ -24,8 +24,9 @@ pub(super) struct Change {
 }
 
 impl Store {
-    /// Refuses when tracked files under the folders of `kinds` differ from `HEAD`.
-    pub(super) fn check_clean(&self, kinds: &[&'static KindSpec]) -> Result<(), StoreError> {
+    /// Refuses when tracked files under the folders of `kinds` differ from `HEAD`: the check for
+    /// when the files a snapshot changes are not known one by one (see [`check_clean`]).
+    pub(super) fn check_clean_kinds(&self, kinds: &[&'static KindSpec]) -> Result<(), StoreError> {
         if kinds.is_empty() {
             return Ok(());
         }
@@ -40,19 +41,131 @@ impl Store {
             .repo
             .statuses(Some(&mut opts))
             .map_err(StoreError::git("checking the working tree for changes"))?;
-        let mut paths: Vec<String> = statuses
+        let paths: Vec<String> = statuses
             .iter()
             .filter(|s| s.status() != git2::Status::CURRENT && !s.status().is_ignored())
             .filter_map(|s| s.path().map(str::to_string))
             .collect();
-        if paths.is_empty() {
-            return Ok(());
-        }
-        paths.sort();
-        let more = paths.len().saturating_sub(5);
-        paths.truncate(5);
-        Err(StoreError::DirtyWorktree { paths, more })
+        refuse_dirty(paths)
     }
+}
+
+/// [`StoreError::DirtyWorktree`] naming the first few of `paths`, when there are any.
+fn refuse_dirty(mut paths: Vec<String>) -> Result<(), StoreError> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    paths.sort();
+    let more = paths.len().saturating_sub(5);
+    paths.truncate(5);
+    Err(StoreError::DirtyWorktree { paths, more })
+}
+
+/// Refuses when a file the snapshot writes or removes (`changes`, against the branch's tree)
+/// holds anything but the branch's version: changed or deleted in the working tree, staged
+/// differently, in conflict, or added to the index where the branch has no file
+/// ([`StoreError::DirtyWorktree`]); then when an untracked file stands where a new file goes
+/// ([`StoreError::UntrackedInTheWay`]). As with `git checkout`, only those files are looked at,
+/// so the check costs what the snapshot changes; other files, edited or not, are never touched
+/// (and never committed: the commit is made from trees, not from the index).
+pub(super) fn check_clean(
+    repo: &git2::Repository,
+    workdir: &Path,
+    changes: &[Change],
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let index_path = repo.path().join("index");
+    super::timing::mark("check_clean: start");
+    let index = match std::fs::metadata(&index_path) {
+        Ok(_) => git2::Index::open(&index_path).map_err(|e| StoreError::UnreadableIndex {
+            detail: e.message().to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            git2::Index::new().map_err(StoreError::git("making an empty index"))?
+        }
+        Err(e) => return Err(StoreError::io("reading the index", &index_path)(e)),
+    };
+    // Entries written in the same second as the index may hide a later edit of the same size
+    // ("racily clean", in git's words): their files are hashed whatever their status says.
+    let index_time = std::fs::metadata(&index_path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    super::timing::mark("check_clean: index read");
+    let mut dirty = Vec::new();
+    let mut in_the_way = None;
+    for c in changes {
+        let path = Path::new(&c.path);
+        let conflicted = (1..=3).any(|stage| index.get_path(path, stage).is_some());
+        let clean = !conflicted
+            && match (c.old, index.get_path(path, 0)) {
+                (None, None) => {
+                    if c.new.is_some()
+                        && in_the_way.is_none()
+                        && std::fs::symlink_metadata(workdir.join(&c.path)).is_ok()
+                    {
+                        in_the_way = Some(c.path.clone());
+                    }
+                    true
+                }
+                (None, Some(_)) | (Some(_), None) => false,
+                (Some(old), Some(entry)) => {
+                    entry.id == old && file_matches(workdir, &c.path, &entry, index_time)
+                }
+            };
+        if !clean {
+            dirty.push(c.path.clone());
+        }
+    }
+    refuse_dirty(dirty)?;
+    match in_the_way {
+        Some(path) => Err(StoreError::UntrackedInTheWay { path }),
+        None => Ok(()),
+    }
+}
+
+/// Whether the working-tree file of an index entry holds the entry's content (a file left out
+/// of a sparse checkout does).
+fn file_matches(workdir: &Path, path: &str, entry: &git2::IndexEntry, index_time: u64) -> bool {
+    if git2::IndexEntryExtendedFlag::from_bits_truncate(entry.flags_extended).is_skip_worktree() {
+        return true;
+    }
+    let full = workdir.join(path);
+    let Ok(meta) = std::fs::symlink_metadata(&full) else {
+        return false;
+    };
+    if !meta.file_type().is_file() || executable(&meta) != (entry.mode & 0o111 != 0) {
+        return false;
+    }
+    if stat_matches(entry, &meta) && u64::from(entry.mtime.seconds() as u32) < index_time {
+        return true;
+    }
+    std::fs::read(&full).is_ok_and(|bytes| super::blob_id(&bytes) == entry.id)
+}
+
+#[cfg(unix)]
+fn executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn executable(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Whether a file's status is the one its index entry recorded (as git compares them: the
+/// 32-bit fields, truncated).
+fn stat_matches(entry: &git2::IndexEntry, meta: &std::fs::Metadata) -> bool {
+    let now = self::entry("", entry.id, entry.mode, Some(meta));
+    now.mtime == entry.mtime
+        && now.ctime == entry.ctime
+        && now.ino == entry.ino
+        && now.dev == entry.dev
+        && now.file_size == entry.file_size
 }
 
 /// The files that differ between two trees (`None`: the empty tree), in path order.
@@ -209,20 +322,60 @@ pub(super) fn entry(
 
 /// Writes to `target` (a new file) the index at `source` with the entries of the paths in
 /// `updates` replaced (`None`: removed). Every other entry (a user's staged change outside the
-/// managed folders, a conflict) is kept as it is, with its file status. The index is built from
-/// a sorted list, so that adding thousands of entries costs no more than reading them.
+/// managed folders, a conflict) is kept as it is, with its file status. A few updates are made
+/// in a copy of the index, which costs what they change; many are merged into a sorted list
+/// the index is built from, since libgit2 inserts an entry in the middle of its list by moving
+/// all that follow.
 pub(super) fn rebuild_index(
     source: &Path,
     target: &Path,
     updates: IndexUpdates,
 ) -> Result<(), StoreError> {
-    let mut entries: Vec<git2::IndexEntry> = {
-        let current = git2::Index::open(source).map_err(StoreError::git("reading the index"))?;
-        current
-            .iter()
-            .filter(|e| !updates.contains_key(&e.path))
-            .collect()
+    match std::fs::remove_file(target) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io("removing an unfinished index", target)(e)),
+    }
+    super::timing::mark("rebuild_index: start");
+    // Opened from a copy, so that writing it leaves the real index as it is.
+    let copied = match std::fs::copy(source, target) {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(StoreError::io("copying the index", target)(e)),
     };
+    let mut index = git2::Index::open(target).map_err(StoreError::git("reading the index"))?;
+    super::timing::mark("rebuild_index: opened copy");
+    if copied && updates.len() <= index.len() / 8 {
+        let git = StoreError::git;
+        for (path, entry) in updates {
+            let path = Path::new(std::str::from_utf8(&path).map_err(|_| {
+                StoreError::git("updating the index")(git2::Error::from_str("a path is not UTF-8"))
+            })?);
+            for stage in 1..=3 {
+                if index.get_path(path, stage).is_some() {
+                    index
+                        .remove(path, stage)
+                        .map_err(git("updating the index"))?;
+                }
+            }
+            match entry {
+                Some(entry) => index.add(&entry).map_err(git("updating the index"))?,
+                None if index.get_path(path, 0).is_some() => {
+                    index.remove(path, 0).map_err(git("updating the index"))?
+                }
+                None => {}
+            }
+        }
+        super::timing::mark("rebuild_index: updated");
+        let r = index.write().map_err(StoreError::git("writing the index"));
+        super::timing::mark("rebuild_index: written");
+        return r;
+    }
+    let mut entries: Vec<git2::IndexEntry> = index
+        .iter()
+        .filter(|e| !updates.contains_key(&e.path))
+        .collect();
+    drop(index);
     entries.extend(updates.into_values().flatten());
     let stage = |e: &git2::IndexEntry| (e.flags >> 12) & 3;
     entries.sort_by(|a, b| a.path.cmp(&b.path).then(stage(a).cmp(&stage(b))));

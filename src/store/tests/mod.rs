@@ -12,6 +12,7 @@ use crate::normalize::normalize;
 use crate::schema::{self, KindSpec};
 
 mod checkout;
+mod incremental;
 mod lock;
 mod pending;
 

@@ -1,0 +1,365 @@
+//! The tree of a new snapshot, built as the difference from the branch's tree: only the files
+//! that differ are placed, so only the folders holding them are read, rebuilt and hashed, and a
+//! snapshot that changes 1% of the files costs about 1% of a full one. Every file is hashed in
+//! memory; file bytes the repository lacks are compressed for the pack right away.
+
+use std::collections::{HashMap, HashSet};
+
+use git2::Oid;
+
+use super::commit::KindState;
+use super::message::{name_from_path, ChangeSummary, NewFile, OldFile};
+use super::pack::{blob_id, Deflater, ObjKind, PackEntry};
+use super::tree::{empty_tree_id, Dir, Displaced, FILE_MODE};
+use super::worktree::Change;
+use super::{Store, StoreError};
+use crate::layout;
+use crate::model::Object;
+use crate::schema::KindSpec;
+use crate::yaml;
+
+/// Objects in a first snapshot above which its pack is stored uncompressed.
+const LARGE_FIRST_SNAPSHOT: usize = 20_000;
+
+/// The new tree and what it takes to write it.
+pub(super) struct Built {
+    pub tree: Oid,
+    /// Objects the repository lacks, compressed.
+    pub pack: Vec<PackEntry>,
+    pub summary: ChangeSummary,
+    /// The files that differ between the branch's tree and the new one, in path order; `None`
+    /// when a file took the place of a folder or the other way round, and only comparing the
+    /// two trees tells every path that changed.
+    pub changes: Option<Vec<Change>>,
+}
+
+/// One object's file, hashed, compressed when the old tree does not have it.
+struct Prepared<'a> {
+    object: &'a Object,
+    path: String,
+    oid: Oid,
+    entry: Option<PackEntry>,
+}
+
+/// An object file of the kinds being written, in the branch's tree.
+struct Old {
+    kind: &'static KindSpec,
+    oid: Oid,
+    mode: i32,
+}
+
+/// What stands at a path of the new tree, to name both sides of a collision.
+enum Placed<'a> {
+    Extra,
+    Kept(&'static KindSpec),
+    Object(&'a Object),
+}
+
+impl Placed<'_> {
+    fn label(&self, path: &str) -> String {
+        match self {
+            Placed::Extra => format!("file {path}"),
+            Placed::Kept(kind) => layout::id_hint_from_path(kind, path).unwrap_or_default(),
+            Placed::Object(o) => o.id.clone(),
+        }
+    }
+}
+
+fn in_scope(kinds: &[&'static KindSpec], kind: &KindSpec) -> bool {
+    kinds.iter().any(|k| k.kind == kind.kind)
+}
+
+/// Paths and hashes of every object file, computed on all cores; file bytes the old tree does
+/// not have are compressed for the pack right away, so that only compressed data is kept.
+fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>, level: u32) -> Vec<Prepared<'a>> {
+    let one = |object: &&'a Object, deflater: &mut Deflater| {
+        let path = layout::path_for(object.kind.spec(), &object.id, object.name_for_path());
+        let text = yaml::emit_object(object);
+        let oid = blob_id(text.as_bytes());
+        let entry = (!known.contains(&oid))
+            .then(|| PackEntry::new(ObjKind::Blob, text.as_bytes(), deflater));
+        Prepared {
+            object,
+            path,
+            oid,
+            entry,
+        }
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads == 1 || objects.len() < 512 {
+        let mut deflater = Deflater::with_level(level);
+        return objects.iter().map(|o| one(o, &mut deflater)).collect();
+    }
+    let chunk = objects.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = objects
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut deflater = Deflater::with_level(level);
+                    part.iter()
+                        .map(|o| one(o, &mut deflater))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("hashing threads do not panic"))
+            .collect()
+    })
+}
+
+/// The differences from the old tree, gathered while the new files are placed.
+struct Delta<'r> {
+    repo: &'r git2::Repository,
+    root: Dir,
+    /// The old tree's object files of the kinds being written, by path, until a new file
+    /// takes their place.
+    old: HashMap<&'r str, Old>,
+    changes: Vec<Change>,
+    /// Whether `changes` is every difference (see [`Built::changes`]).
+    exact: bool,
+    /// For the summary: new files that differ from the old tree's, as (kind, path, oid, id,
+    /// name), and the old files they replace or that are gone.
+    added: Vec<(&'static KindSpec, String, Oid, String, String)>,
+    replaced: Vec<OldFile>,
+}
+
+impl Delta<'_> {
+    /// Puts the file at `path`; `kind` is `None` for a file that is not an object file.
+    fn place(
+        &mut self,
+        kind: Option<&'static KindSpec>,
+        path: &str,
+        oid: Oid,
+        id: impl FnOnce() -> String,
+        name: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        let before = self.old.remove(path);
+        if before
+            .as_ref()
+            .is_some_and(|o| o.oid == oid && o.mode == FILE_MODE)
+        {
+            return Ok(());
+        }
+        let displaced = self
+            .root
+            .insert(self.repo, path, oid, FILE_MODE)
+            .map_err(StoreError::git(format!("building the tree at {path}")))?;
+        let old = match displaced {
+            Displaced::Nothing => None,
+            Displaced::File { oid: was, mode } if was == oid && mode == FILE_MODE => return Ok(()),
+            Displaced::File { oid: was, .. } => Some(was),
+            Displaced::Other => {
+                self.exact = false;
+                None
+            }
+        };
+        self.changes.push(Change {
+            path: path.to_string(),
+            old,
+            new: Some((oid, FILE_MODE as u32)),
+        });
+        if let Some(o) = before {
+            self.replaced.push(OldFile {
+                kind: o.kind,
+                path: path.to_string(),
+                oid: o.oid,
+            });
+        }
+        if let Some(kind) = kind {
+            self.added.push((kind, path.to_string(), oid, id(), name()));
+        }
+        Ok(())
+    }
+
+    /// Removes the old files no new file replaced.
+    fn remove_rest(&mut self) -> Result<(), StoreError> {
+        for (path, o) in std::mem::take(&mut self.old) {
+            self.root
+                .remove(self.repo, path)
+                .map_err(StoreError::git(format!("building the tree without {path}")))?;
+            self.changes.push(Change {
+                path: path.to_string(),
+                old: Some(o.oid),
+                new: None,
+            });
+            self.replaced.push(OldFile {
+                kind: o.kind,
+                path: path.to_string(),
+                oid: o.oid,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The new tree: the old one with the object files of the kinds of `states` replaced by
+    /// theirs, and `extra_files` laid over it. Only files that differ are placed; objects the
+    /// repository lacks are compressed for the pack.
+    pub(super) fn build(
+        &self,
+        states: &[KindState<'_>],
+        extra_files: &[(String, Vec<u8>)],
+        parent: Option<(Oid, Oid)>,
+        max_named: usize,
+    ) -> Result<Built, StoreError> {
+        let kinds: Vec<&'static KindSpec> = states.iter().map(|s| s.kind).collect();
+        let kinds = kinds.as_slice();
+        let repo = &self.repo;
+        let parent_tree = parent.map(|(_, tree)| tree);
+        let (root, index) = match parent {
+            Some((commit, tree)) => (
+                Dir::from_tree(repo, tree).map_err(StoreError::git("reading HEAD's tree"))?,
+                Some(self.tree_index(commit)?),
+            ),
+            None => (Dir::default(), None),
+        };
+        let old: HashMap<&str, Old> = index
+            .iter()
+            .flat_map(|index| index.iter_with_modes())
+            .filter(|(_, kind, _, _)| in_scope(kinds, kind))
+            .map(|(path, kind, oid, mode)| (path, Old { kind, oid, mode }))
+            .collect();
+        super::timing::mark("build: old files");
+        let known: HashSet<Oid> = old.values().map(|o| o.oid).collect();
+
+        let objects: Vec<&Object> = states
+            .iter()
+            .flat_map(|s| s.objects.iter().copied())
+            .collect();
+        // The first snapshot of a large tenant is stored uncompressed in its pack: it is written
+        // in well under half the time, and git's own maintenance (`git gc`) compresses it.
+        let level = if parent_tree.is_none() && objects.len() > LARGE_FIRST_SNAPSHOT {
+            Deflater::STORED
+        } else {
+            Deflater::FAST
+        };
+        let mut prepared = prepare(&objects, &known, level);
+        super::timing::mark(&format!("build: prepare {} objects", objects.len()));
+        let entries: Vec<Option<PackEntry>> = prepared.iter_mut().map(|p| p.entry.take()).collect();
+
+        let odb = repo
+            .odb()
+            .map_err(StoreError::git("opening the object database"))?;
+        let is_new = |oid: Oid, queued: &HashSet<Oid>| {
+            !known.contains(&oid)
+                && !queued.contains(&oid)
+                && !odb.exists_ext(oid, git2::OdbLookupFlags::NO_REFRESH)
+        };
+        let mut queued: HashSet<Oid> = HashSet::new();
+        let mut pack: Vec<PackEntry> = Vec::new();
+        let mut deflater = Deflater::new();
+        let mut delta = Delta {
+            repo,
+            root,
+            old,
+            changes: Vec::new(),
+            exact: true,
+            added: Vec::new(),
+            replaced: Vec::new(),
+        };
+        let mut placed: HashMap<&str, Placed<'_>> = HashMap::new();
+        let collision =
+            |path: &str, first: &Placed<'_>, second: &Placed<'_>| StoreError::PathCollision {
+                path: path.to_string(),
+                ids: vec![first.label(path), second.label(path)],
+            };
+        let mut totals: HashMap<&str, usize> = HashMap::new();
+
+        for (path, bytes) in extra_files {
+            let oid = blob_id(bytes);
+            if is_new(oid, &queued) {
+                queued.insert(oid);
+                pack.push(PackEntry::new(ObjKind::Blob, bytes, &mut deflater));
+            }
+            if let Some(first) = placed.insert(path, Placed::Extra) {
+                return Err(collision(path, &first, &Placed::Extra));
+            }
+            delta.place(None, path, oid, String::new, String::new)?;
+        }
+        // Kept files: already in the repository, usually where they were.
+        for state in states {
+            *totals.entry(state.kind.kind.as_str()).or_default() += state.kept.len();
+            for (path, oid) in state.kept {
+                if let Some(first) = placed.insert(path, Placed::Kept(state.kind)) {
+                    return Err(collision(path, &first, &Placed::Kept(state.kind)));
+                }
+                delta.place(
+                    Some(state.kind),
+                    path,
+                    *oid,
+                    || layout::id_hint_from_path(state.kind, path).unwrap_or_default(),
+                    || name_from_path(path),
+                )?;
+            }
+        }
+        super::timing::mark("build: placed kept files");
+        for (p, entry) in prepared.iter().zip(entries) {
+            let kind = p.object.kind.spec();
+            *totals.entry(kind.kind.as_str()).or_default() += 1;
+            if let Some(first) = placed.insert(&p.path, Placed::Object(p.object)) {
+                return Err(collision(&p.path, &first, &Placed::Object(p.object)));
+            }
+            delta.place(
+                Some(kind),
+                &p.path,
+                p.oid,
+                || p.object.id.clone(),
+                || p.object.name_for_path().to_string(),
+            )?;
+            if let Some(entry) = entry {
+                if is_new(p.oid, &queued) {
+                    queued.insert(p.oid);
+                    pack.push(entry);
+                }
+            }
+        }
+        drop(placed);
+        delta.remove_rest()?;
+        super::timing::mark("build: place changed files");
+
+        let mut trees: Vec<(Oid, Vec<u8>)> = Vec::new();
+        let tree = delta
+            .root
+            .hash(&mut |oid, data| trees.push((oid, data)))
+            .unwrap_or_else(|| {
+                trees.push((empty_tree_id(), Vec::new()));
+                empty_tree_id()
+            });
+        super::timing::mark("build: hash trees");
+        let new_files: Vec<NewFile<'_>> = delta
+            .added
+            .iter()
+            .map(|(kind, path, oid, id, name)| NewFile {
+                kind,
+                id,
+                name,
+                path,
+                oid: *oid,
+            })
+            .collect();
+        let summary = self.summarize(kinds, &new_files, delta.replaced, &totals, max_named);
+        super::timing::mark("build: summarize");
+        if parent_tree != Some(tree) {
+            for (oid, data) in &trees {
+                if is_new(*oid, &queued) {
+                    queued.insert(*oid);
+                    pack.push(PackEntry::new(ObjKind::Tree, data, &mut deflater));
+                }
+            }
+        }
+        let mut changes = delta.changes;
+        changes.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Built {
+            tree,
+            pack,
+            summary,
+            changes: delta.exact.then_some(changes),
+        })
+    }
+}
