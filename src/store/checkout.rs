@@ -223,6 +223,26 @@ fn settle(
     Ok((updates, done))
 }
 
+/// A snapshot commit's move of its branch: `branch` goes from `parent` (commit, tree) to
+/// `commit` (tree `tree`).
+#[derive(Clone, Copy)]
+pub(super) struct BranchMove<'a> {
+    pub branch: &'a str,
+    pub parent: Option<(Oid, Oid)>,
+    pub commit: Oid,
+    pub tree: Oid,
+}
+
+impl BranchMove<'_> {
+    pub fn old_tree(&self) -> Option<Oid> {
+        self.parent.map(|(_, t)| t)
+    }
+
+    pub fn old_commit(&self) -> Option<Oid> {
+        self.parent.map(|(c, _)| c)
+    }
+}
+
 /// A checkout between its steps 3 and 4 (see the module doc): files written, the new index
 /// prepared, the index lock held.
 pub(super) struct Checkout<'r> {
@@ -233,20 +253,17 @@ pub(super) struct Checkout<'r> {
 }
 
 impl<'r> Checkout<'r> {
-    /// Steps 1 to 3 for the commit `commit` (tree `new_tree`) on `branch`, which must still
-    /// point at `parent`. `changes` are the files that differ between the two trees when the
-    /// caller knows them and has checked them with `worktree::check_clean` (which refuses an
-    /// untracked file in the way); else the trees are compared and that is checked here. A failure after step 1 undoes what was done before returning.
+    /// Steps 1 to 3 for the move `to`: its branch must still point at its parent. `changes` are
+    /// the files that differ between the two trees when the caller knows them and has checked them with `worktree::check_clean` (which refuses an
+    /// untracked file in the way); else the trees are compared and that is checked here. A
+    /// failure after step 1 undoes what was done before returning.
     pub(super) fn prepare(
         repo: &'r Repository,
         workdir: &Path,
-        old_tree: Option<Oid>,
-        new_tree: Oid,
+        to: BranchMove<'_>,
         changes: Option<Vec<Change>>,
-        commit: Oid,
-        branch: &str,
-        parent: Option<Oid>,
     ) -> Result<Checkout<'r>, StoreError> {
+        let (old_tree, new_tree, commit) = (to.old_tree(), to.tree, to.commit);
         let changes = match changes {
             Some(changes) => changes,
             None => {
@@ -273,11 +290,11 @@ impl<'r> Checkout<'r> {
             old_tree,
             changes,
         };
-        let at = repo.find_reference(branch).ok().and_then(|r| r.target());
-        if at != parent {
+        let at = repo.find_reference(to.branch).ok().and_then(|r| r.target());
+        if at != to.old_commit() {
             checkout.roll_back()?;
             return Err(StoreError::BranchMoved {
-                branch: branch.to_string(),
+                branch: to.branch.to_string(),
             });
         }
         let stats = match worktree::write_files(repo, workdir, &checkout.changes) {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use git2::{Oid, Signature};
 
 use super::build::Built;
-use super::checkout::Checkout;
+use super::checkout::{BranchMove, Checkout};
 use super::message::{self, ChangeSummary, CommitOptions};
 use super::pack::write_pack;
 use super::pending::{self, DesiredChange};
@@ -193,15 +193,13 @@ impl Store {
         super::timing::mark("commit: commit object");
 
         let log_message = format!("tenantgit: {}", options.message_title);
-        let worktree_seconds = self.publish(
-            &branch,
-            parent.as_ref().map(|p| (p.id(), p.tree_id())),
+        let to = BranchMove {
+            branch: &branch,
+            parent: parent.as_ref().map(|p| (p.id(), p.tree_id())),
             commit,
             tree,
-            changes,
-            &sig,
-            &log_message,
-        )?;
+        };
+        let worktree_seconds = self.publish(to, changes, &sig, &log_message)?;
         super::timing::mark("commit: publish");
         Ok(CommitOutcome {
             commit: Some(commit),
@@ -215,35 +213,29 @@ impl Store {
         })
     }
 
-    /// Checks the new tree out (with a working tree; see `checkout`) and moves `branch` from
-    /// `parent` (commit, tree) to `commit`, compare-and-swap. When the branch cannot move, the
+    /// Checks the new tree out (with a working tree; see `checkout`) and moves the branch,
+    /// compare-and-swap. When the branch cannot move, the
     /// working tree is rolled back before the error returns. Returns the seconds spent on the
     /// working tree.
     fn publish(
         &self,
-        branch: &str,
-        parent: Option<(Oid, Oid)>,
-        commit: Oid,
-        tree: Oid,
+        to: BranchMove<'_>,
         changes: Option<Vec<Change>>,
         sig: &Signature<'_>,
         log_message: &str,
     ) -> Result<f64, StoreError> {
         let repo = &self.repo;
+        let BranchMove {
+            branch,
+            parent,
+            commit,
+            tree,
+        } = to;
         let started = Instant::now();
         let checkout = match repo.workdir() {
             // A commit that only marks desired changes as observed changes no file.
             Some(_) if parent.map(|(_, t)| t) == Some(tree) => None,
-            Some(workdir) => Some(Checkout::prepare(
-                repo,
-                workdir,
-                parent.map(|(_, t)| t),
-                tree,
-                changes,
-                commit,
-                branch,
-                parent.map(|(c, _)| c),
-            )?),
+            Some(workdir) => Some(Checkout::prepare(repo, workdir, to, changes)?),
             None => None,
         };
         let worktree_seconds = started.elapsed().as_secs_f64();
