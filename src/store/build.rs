@@ -9,7 +9,7 @@ use git2::Oid;
 
 use super::commit::KindState;
 use super::message::{name_from_path, ChangeSummary, NewFile, OldFile};
-use super::pack::{blob_id, Deflater, ObjKind, PackEntry};
+use super::pack::{blob_id, pack_entry, Deflater, ObjKind, Spool};
 use super::tree::{empty_tree_id, Dir, Displaced, FILE_MODE};
 use super::worktree::Change;
 use super::{Store, StoreError};
@@ -25,7 +25,7 @@ const LARGE_FIRST_SNAPSHOT: usize = 20_000;
 pub(super) struct Built {
     pub tree: Oid,
     /// Objects the repository lacks, compressed.
-    pub pack: Vec<PackEntry>,
+    pub pack: Spool,
     pub summary: ChangeSummary,
     /// The files that differ between the branch's tree and the new one, in path order; `None`
     /// when a file took the place of a folder or the other way round, and only comparing the
@@ -33,12 +33,11 @@ pub(super) struct Built {
     pub changes: Option<Vec<Change>>,
 }
 
-/// One object's file, hashed, compressed when the old tree does not have it.
+/// One object's file, hashed.
 struct Prepared<'a> {
     object: &'a Object,
     path: String,
     oid: Oid,
-    entry: Option<PackEntry>,
 }
 
 /// An object file of the kinds being written, in the branch's tree.
@@ -69,46 +68,76 @@ fn in_scope(kinds: &[&'static KindSpec], kind: &KindSpec) -> bool {
     kinds.iter().any(|k| k.kind == kind.kind)
 }
 
-/// Paths and hashes of every object file, computed on all cores; file bytes the old tree does
-/// not have are compressed for the pack right away, so that only compressed data is kept.
-fn prepare<'a>(objects: &[&'a Object], known: &HashSet<Oid>, level: u32) -> Vec<Prepared<'a>> {
+/// Paths and hashes of every object file, computed on all cores. The file bytes the old tree
+/// does not have are handed to `new_blob` as pack entries as soon as they are made (through a
+/// bounded channel), so that only paths and ids stay in memory.
+fn prepare<'a>(
+    objects: &[&'a Object],
+    known: &HashSet<Oid>,
+    level: u32,
+    new_blob: &mut dyn FnMut(Oid, Vec<u8>) -> Result<(), StoreError>,
+) -> Result<Vec<Prepared<'a>>, StoreError> {
     let one = |object: &&'a Object, deflater: &mut Deflater| {
         let path = layout::path_for(object.kind.spec(), &object.id, object.name_for_path());
         let text = yaml::emit_object(object);
         let oid = blob_id(text.as_bytes());
-        let entry = (!known.contains(&oid))
-            .then(|| PackEntry::new(ObjKind::Blob, text.as_bytes(), deflater));
-        Prepared {
-            object,
-            path,
-            oid,
-            entry,
-        }
+        let entry =
+            (!known.contains(&oid)).then(|| pack_entry(ObjKind::Blob, text.as_bytes(), deflater));
+        (Prepared { object, path, oid }, entry)
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if threads == 1 || objects.len() < 512 {
         let mut deflater = Deflater::with_level(level);
-        return objects.iter().map(|o| one(o, &mut deflater)).collect();
+        let mut out = Vec::with_capacity(objects.len());
+        for o in objects {
+            let (prepared, entry) = one(o, &mut deflater);
+            if let Some(entry) = entry {
+                new_blob(prepared.oid, entry)?;
+            }
+            out.push(prepared);
+        }
+        return Ok(out);
     }
     let chunk = objects.len().div_ceil(threads);
     std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Oid, Vec<u8>)>(256);
         let handles: Vec<_> = objects
             .chunks(chunk)
             .map(|part| {
+                let tx = tx.clone();
                 s.spawn(move || {
                     let mut deflater = Deflater::with_level(level);
-                    part.iter()
-                        .map(|o| one(o, &mut deflater))
-                        .collect::<Vec<_>>()
+                    let mut out = Vec::with_capacity(part.len());
+                    for o in part {
+                        let (prepared, entry) = one(o, &mut deflater);
+                        if let Some(entry) = entry {
+                            // The receiver drains until every worker is done, even after a
+                            // failure, so a send never blocks for good.
+                            let _ = tx.send((prepared.oid, entry));
+                        }
+                        out.push(prepared);
+                    }
+                    out
                 })
             })
             .collect();
-        handles
+        drop(tx);
+        let mut failed = None;
+        for (oid, entry) in rx {
+            if failed.is_none() {
+                failed = new_blob(oid, entry).err();
+            }
+        }
+        let out: Vec<Prepared<'a>> = handles
             .into_iter()
             .flat_map(|h| h.join().expect("hashing threads do not panic"))
-            .collect()
+            .collect();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     })
 }
 
@@ -239,10 +268,6 @@ impl Store {
         } else {
             Deflater::FAST
         };
-        let mut prepared = prepare(&objects, &known, level);
-        super::timing::mark(&format!("build: prepare {} objects", objects.len()));
-        let entries: Vec<Option<PackEntry>> = prepared.iter_mut().map(|p| p.entry.take()).collect();
-
         let odb = repo
             .odb()
             .map_err(StoreError::git("opening the object database"))?;
@@ -252,7 +277,16 @@ impl Store {
                 && !odb.exists_ext(oid, git2::OdbLookupFlags::NO_REFRESH)
         };
         let mut queued: HashSet<Oid> = HashSet::new();
-        let mut pack: Vec<PackEntry> = Vec::new();
+        let mut pack = Spool::new(repo.path());
+        let spool_err = || StoreError::io("writing the pack", repo.path());
+        let prepared = prepare(&objects, &known, level, &mut |oid, entry| {
+            if is_new(oid, &queued) {
+                queued.insert(oid);
+                pack.push(&entry).map_err(spool_err())?;
+            }
+            Ok(())
+        })?;
+        super::timing::mark(&format!("build: prepare {} objects", objects.len()));
         let mut deflater = Deflater::new();
         let mut delta = Delta {
             repo,
@@ -275,7 +309,8 @@ impl Store {
             let oid = blob_id(bytes);
             if is_new(oid, &queued) {
                 queued.insert(oid);
-                pack.push(PackEntry::new(ObjKind::Blob, bytes, &mut deflater));
+                pack.push(&pack_entry(ObjKind::Blob, bytes, &mut deflater))
+                    .map_err(spool_err())?;
             }
             if let Some(first) = placed.insert(path, Placed::Extra) {
                 return Err(collision(path, &first, &Placed::Extra));
@@ -299,7 +334,7 @@ impl Store {
             }
         }
         super::timing::mark("build: placed kept files");
-        for (p, entry) in prepared.iter().zip(entries) {
+        for p in &prepared {
             let kind = p.object.kind.spec();
             *totals.entry(kind.kind.as_str()).or_default() += 1;
             if let Some(first) = placed.insert(&p.path, Placed::Object(p.object)) {
@@ -312,12 +347,6 @@ impl Store {
                 || p.object.id.clone(),
                 || p.object.name_for_path().to_string(),
             )?;
-            if let Some(entry) = entry {
-                if is_new(p.oid, &queued) {
-                    queued.insert(p.oid);
-                    pack.push(entry);
-                }
-            }
         }
         drop(placed);
         delta.remove_rest()?;
@@ -346,10 +375,13 @@ impl Store {
         let summary = self.summarize(kinds, &new_files, delta.replaced, &totals, max_named);
         super::timing::mark("build: summarize");
         if parent_tree != Some(tree) {
+            // Trees are mostly object ids, which do not compress: the fastest level will do.
+            let mut deflater = Deflater::with_level(Deflater::FASTEST);
             for (oid, data) in &trees {
                 if is_new(*oid, &queued) {
                     queued.insert(*oid);
-                    pack.push(PackEntry::new(ObjKind::Tree, data, &mut deflater));
+                    pack.push(&pack_entry(ObjKind::Tree, data, &mut deflater))
+                        .map_err(spool_err())?;
                 }
             }
         }

@@ -168,9 +168,8 @@ impl Store {
         let odb = repo
             .odb()
             .map_err(StoreError::git("opening the object database"))?;
-        let bytes_written = write_pack(&odb, &pack).map_err(StoreError::git("writing the pack"))?;
         let objects_written = pack.len();
-        drop(pack);
+        let bytes_written = write_pack(&odb, pack).map_err(StoreError::git("writing the pack"))?;
         super::timing::mark("commit: write_pack");
         failpoint::hit("snapshot.pack-written", repo.path());
 

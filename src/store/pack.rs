@@ -2,9 +2,13 @@
 //! store can tell which ones the repository already has before writing anything; the new ones
 //! go to the object database as one plain pack (version 2, every object zlib-compressed whole,
 //! no deltas), which libgit2's pack writer indexes. Searching for deltas is what makes libgit2's
-//! own packbuilder slow on a first snapshot, and loose objects cost one file per object.
+//! own packbuilder slow on a first snapshot, and loose objects cost one file per object. The
+//! entries are spooled to an unnamed temporary file as they are made ([`Spool`]), so that a
+//! first snapshot never holds all its objects' bytes in memory.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{Odb, Oid};
@@ -49,20 +53,51 @@ pub(crate) fn object_id(kind: ObjKind, data: &[u8]) -> Oid {
     Oid::from_bytes(&hasher.finalize()).expect("a SHA-1 digest is 20 bytes, an object id's size")
 }
 
-/// One object ready for the pack: its type, uncompressed size and zlib stream.
-pub(crate) struct PackEntry {
-    pub kind: ObjKind,
-    pub size: usize,
-    pub deflated: Vec<u8>,
+/// One object as a pack entry: the type-and-size header, then the zlib stream.
+pub(crate) fn pack_entry(kind: ObjKind, data: &[u8], deflater: &mut Deflater) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 80);
+    entry_header(kind, data.len(), &mut out);
+    deflater.deflate_into(data, &mut out);
+    out
 }
 
-impl PackEntry {
-    pub fn new(kind: ObjKind, data: &[u8], deflater: &mut Deflater) -> PackEntry {
-        PackEntry {
-            kind,
-            size: data.len(),
-            deflated: deflater.deflate(data),
+/// Pack entries waiting to be written, in an unnamed temporary file in the git dir (gone with
+/// the process, however it ends), created with the first entry.
+pub(crate) struct Spool {
+    dir: PathBuf,
+    file: Option<BufWriter<File>>,
+    count: u32,
+}
+
+impl Spool {
+    pub fn new(dir: &Path) -> Spool {
+        Spool {
+            dir: dir.to_path_buf(),
+            file: None,
+            count: 0,
         }
+    }
+
+    /// Adds one entry made by [`pack_entry`].
+    pub fn push(&mut self, entry: &[u8]) -> std::io::Result<()> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(BufWriter::with_capacity(
+                1 << 20,
+                tempfile::tempfile_in(&self.dir)?,
+            )),
+        };
+        file.write_all(entry)?;
+        self.count = self
+            .count
+            .checked_add(1)
+            .ok_or_else(|| std::io::Error::other("more than 2^32 objects in one pack"))?;
+        Ok(())
+    }
+
+    /// Objects spooled.
+    pub fn len(&self) -> usize {
+        self.count as usize
     }
 }
 
@@ -78,6 +113,8 @@ impl Deflater {
     /// A fast level: compression is most of the CPU time of a commit, and small files
     /// compressed one by one gain little from higher levels.
     pub const FAST: u32 = 3;
+    /// The fastest level that still compresses.
+    pub const FASTEST: u32 = 1;
     /// Stored, not compressed: twice the bytes, but a first snapshot of 130k objects is written
     /// in 3.7 s instead of 6 s; `git gc` compresses (and deltifies) it later.
     pub const STORED: u32 = 0;
@@ -86,17 +123,18 @@ impl Deflater {
         Deflater(Compress::new(Compression::new(level), true))
     }
 
-    pub fn deflate(&mut self, data: &[u8]) -> Vec<u8> {
+    /// Appends the zlib stream of `data` to `out`.
+    pub fn deflate_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
         self.0.reset();
-        let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 64);
+        out.reserve(data.len() + data.len() / 8 + 64);
         loop {
             let consumed = usize::try_from(self.0.total_in()).expect("input fits in memory");
             let status = self
                 .0
-                .compress_vec(&data[consumed..], &mut out, FlushCompress::Finish)
+                .compress_vec(&data[consumed..], out, FlushCompress::Finish)
                 .expect("compressing into a Vec cannot fail");
             if status == Status::StreamEnd {
-                return out;
+                return;
             }
             out.reserve(out.capacity().max(64));
         }
@@ -123,30 +161,33 @@ fn entry_header(kind: ObjKind, size: usize, out: &mut Vec<u8>) {
     out.push(byte);
 }
 
-/// Streams `entries` as one pack into the object database. Returns the pack's size in bytes.
-/// An error leaves at most an unreferenced, unindexed temporary file behind.
-pub(crate) fn write_pack(odb: &Odb<'_>, entries: &[PackEntry]) -> Result<u64, git2::Error> {
-    if entries.is_empty() {
+/// Streams the spooled entries as one pack into the object database. Returns the pack's size
+/// in bytes. An error leaves at most an unreferenced, unindexed temporary file behind.
+pub(crate) fn write_pack(odb: &Odb<'_>, spool: Spool) -> Result<u64, git2::Error> {
+    let io = |e: std::io::Error| git2::Error::from_str(&format!("reading the spooled pack: {e}"));
+    let Some(file) = spool.file else {
         return Ok(0);
-    }
+    };
+    let mut file = file.into_inner().map_err(|e| io(e.into_error()))?;
+    file.rewind().map_err(io)?;
     let mut writer = odb.packwriter()?;
     let mut sha = Sha1::new();
-    let mut total = 0u64;
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    buf.extend_from_slice(b"PACK");
-    buf.extend_from_slice(&2u32.to_be_bytes());
-    let count = u32::try_from(entries.len())
-        .map_err(|_| git2::Error::from_str("more than 2^32 objects in one pack"))?;
-    buf.extend_from_slice(&count.to_be_bytes());
-    for (i, e) in entries.iter().enumerate() {
-        entry_header(e.kind, e.size, &mut buf);
-        buf.extend_from_slice(&e.deflated);
-        if buf.len() >= 1 << 20 || i + 1 == entries.len() {
-            sha.update(&buf);
-            total += buf.len() as u64;
-            send(&mut writer, &buf)?;
-            buf.clear();
+    let mut header = Vec::with_capacity(12);
+    header.extend_from_slice(b"PACK");
+    header.extend_from_slice(&2u32.to_be_bytes());
+    header.extend_from_slice(&spool.count.to_be_bytes());
+    sha.update(&header);
+    send(&mut writer, &header)?;
+    let mut total = header.len() as u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
         }
+        sha.update(&buf[..n]);
+        send(&mut writer, &buf[..n])?;
+        total += n as u64;
     }
     let trailer = sha.finalize();
     send(&mut writer, &trailer)?;
@@ -174,9 +215,12 @@ mod tests {
         let mut d = Deflater::new();
         let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7919 % 251) as u8).collect();
         for data in [&b""[..], b"hello hello hello\n", &big[..], b"again"] {
-            let packed = d.deflate(data);
+            let mut packed = b"kept".to_vec();
+            d.deflate_into(data, &mut packed);
+            assert_eq!(&packed[..4], b"kept");
+            let packed = &packed[4..];
             let mut back = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(&packed[..]), &mut back)
+            std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(packed), &mut back)
                 .unwrap();
             assert_eq!(back, data);
         }

@@ -824,15 +824,17 @@ fn bench_pieces() {
     eprintln!("sha1: {:.2?} ({})", t.elapsed(), ids.len());
     let t = std::time::Instant::now();
     let mut deflater = pack::Deflater::new();
-    let packed: Vec<pack::PackEntry> = texts
-        .iter()
-        .map(|s| pack::PackEntry::new(pack::ObjKind::Blob, s.as_bytes(), &mut deflater))
-        .collect();
-    let size: usize = packed.iter().map(|p| p.deflated.len()).sum();
-    eprintln!("deflate: {:.2?} ({:.1} MB)", t.elapsed(), size as f64 / 1e6);
     let (_dir, store) = bare_repo();
+    let mut spool = pack::Spool::new(store.git_dir());
+    let mut size = 0;
+    for text in &texts {
+        let entry = pack::pack_entry(pack::ObjKind::Blob, text.as_bytes(), &mut deflater);
+        size += entry.len();
+        spool.push(&entry).unwrap();
+    }
+    eprintln!("deflate: {:.2?} ({:.1} MB)", t.elapsed(), size as f64 / 1e6);
     let odb = store.repository().odb().unwrap();
     let t = std::time::Instant::now();
-    pack::write_pack(&odb, &packed).unwrap();
+    pack::write_pack(&odb, spool).unwrap();
     eprintln!("pack writer: {:.2?}", t.elapsed());
 }
