@@ -9,6 +9,7 @@ pub mod compare;
 pub mod config;
 pub mod diff;
 pub mod emulator;
+pub mod equality;
 pub mod error;
 pub mod failpoint;
 pub mod graph;

@@ -505,6 +505,20 @@ impl<'de> Deserialize<'de> for Kind {
     }
 }
 
+impl crate::write_rules::KindRules for KindSpec {
+    fn write_rules(&self) -> &[crate::write_rules::WriteRule] {
+        &self.write_rules
+    }
+
+    fn disable_first(&self) -> &[crate::write_rules::DisableFirst] {
+        &self.disable_first
+    }
+
+    fn recreate_through(&self) -> &[crate::write_rules::RecreateThrough] {
+        &self.recreate_through
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,13 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::schema::KindSpec;
+/// The rules of one kind (`crate::schema::KindSpec` has them as data): the evaluator needs
+/// nothing else of the kind.
+pub trait KindRules {
+    fn write_rules(&self) -> &[WriteRule];
+    fn disable_first(&self) -> &[DisableFirst];
+    fn recreate_through(&self) -> &[RecreateThrough];
+}
 
 /// What the rules need to know beyond the object itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -164,46 +170,46 @@ pub struct RecreateThrough {
 
 /// The first rule that keeps `prop` of an object in `state` from being written.
 pub fn property_rule<'k>(
-    kind: &'k KindSpec,
+    kind: &'k impl KindRules,
     state: &Map<String, Value>,
     prop: &str,
     cx: &RuleContext,
 ) -> Option<&'k WriteRule> {
-    kind.write_rules
+    kind.write_rules()
         .iter()
         .find(|r| r.covers_property(prop, cx) && r.holds(state, cx))
 }
 
 /// The first rule that keeps the ends of `link` of an object in `state` from being written.
 pub fn link_rule<'k>(
-    kind: &'k KindSpec,
+    kind: &'k impl KindRules,
     state: &Map<String, Value>,
     link: &str,
     cx: &RuleContext,
 ) -> Option<&'k WriteRule> {
-    kind.write_rules
+    kind.write_rules()
         .iter()
         .find(|r| r.links.iter().any(|l| l == link) && r.holds(state, cx))
 }
 
 /// The first rule that keeps an object with the properties `desired` from being created.
 pub fn create_rule<'k>(
-    kind: &'k KindSpec,
+    kind: &'k impl KindRules,
     desired: &Map<String, Value>,
     cx: &RuleContext,
 ) -> Option<&'k WriteRule> {
-    kind.write_rules
+    kind.write_rules()
         .iter()
         .find(|r| r.create && r.holds(desired, cx))
 }
 
 /// How an object with the properties `desired` is re-created, when not by a plain create.
 pub fn recreate_hook(
-    kind: &KindSpec,
+    kind: &impl KindRules,
     desired: &Map<String, Value>,
     cx: &RuleContext,
 ) -> Option<RecreateHook> {
-    kind.recreate_through
+    kind.recreate_through()
         .iter()
         .find(|r| r.when.iter().all(|c| c.holds(desired, cx)))
         .map(|r| r.hook)
@@ -227,13 +233,13 @@ pub struct Disabled {
 /// disabling it) is disabled first, all else of the live collections unchanged. `None` when no
 /// entry needs it.
 pub fn disable_first(
-    kind: &KindSpec,
+    kind: &impl KindRules,
     live: &Map<String, Value>,
     body: &Map<String, Value>,
 ) -> Option<(Map<String, Value>, Vec<Disabled>)> {
     let mut out = Map::new();
     let mut disabled = Vec::new();
-    for d in &kind.disable_first {
+    for d in kind.disable_first() {
         let (top, rest) = match d.path.split_once('.') {
             Some((top, rest)) => (top, Some(rest)),
             None => (d.path.as_str(), None),
@@ -343,7 +349,7 @@ fn same_entry(a: &Value, b: &Value, d: &DisableFirst) -> bool {
     x.len() == y.len()
         && x.iter()
             .zip(&y)
-            .all(|((ka, va), (kb, vb))| ka == kb && crate::model::values_equal(va, vb))
+            .all(|((ka, va), (kb, vb))| ka == kb && crate::equality::values_equal(va, vb))
 }
 
 #[cfg(test)]

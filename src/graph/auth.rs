@@ -10,8 +10,8 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use super::client::Transport;
 use super::settings::{without_userinfo, Credential, GraphSettings, Secret};
+use super::transport::Transport;
 use super::GraphError;
 
 /// Refresh this long before the token expires (or at half its lifetime when that is shorter),

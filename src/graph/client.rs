@@ -5,14 +5,17 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, ACCEPT, RETRY_AFTER};
+use reqwest::header::{ACCEPT, RETRY_AFTER};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::auth::TokenSource;
 use super::retry::{parse_retry_after, RetryTiming};
-use super::settings::{redact_url, without_userinfo, GraphSettings, Secret};
+use super::settings::{redact_url, without_userinfo, GraphSettings};
+use super::transport::{
+    classify_status, header_str, retry_limit, send_failure, Counters, Failure, Transport,
+};
 use super::GraphError;
 
 /// A cheap-to-clone handle on one Graph connection (settings, token cache, concurrency limit,
@@ -42,23 +45,6 @@ pub(super) struct Inner {
 
 /// How long after a throttled write the client keeps writing one request at a time.
 const WRITE_THROTTLE_MEMORY: Duration = Duration::from_secs(10);
-
-/// The reqwest client with what every request shares: retry policy and counters.
-pub(crate) struct Transport {
-    http: reqwest::Client,
-    counters: Counters,
-    pub(super) timing: RetryTiming,
-    pub(super) max_retries: u32,
-}
-
-#[derive(Default)]
-struct Counters {
-    requests: AtomicU64,
-    batch_items: AtomicU64,
-    bytes_read: AtomicU64,
-    retries: AtomicU64,
-    throttled: AtomicU64,
-}
 
 /// What a client has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,18 +82,6 @@ pub(super) struct Request<'a> {
     pub(super) idempotent: bool,
     /// A `Prefer` header (`return=minimal` for delta rounds).
     pub(super) prefer: Option<&'static str>,
-}
-
-enum Failure {
-    Retry {
-        error: GraphError,
-        after: Option<Duration>,
-    },
-    Unauthorized {
-        error: GraphError,
-        token: Secret,
-    },
-    Fatal(GraphError),
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -533,98 +507,6 @@ impl GraphClient {
     }
 }
 
-impl Transport {
-    fn count_request(&self) {
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn count_bytes(&self, n: usize) {
-        self.counters
-            .bytes_read
-            .fetch_add(n as u64, Ordering::Relaxed);
-    }
-
-    /// POSTs a token request form, retrying throttling, 5xx and connection failures (a token
-    /// request changes nothing, so it is always safe to repeat). Returns status and body.
-    pub(crate) async fn post_token_form(
-        &self,
-        url: &str,
-        form: &[(&str, String)],
-    ) -> Result<(u16, Vec<u8>), GraphError> {
-        // The authority host may carry a user name and password; errors show it without them.
-        let path = redact_url(url);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.count_request();
-            let failure = match self
-                .http
-                .post(url)
-                .header(ACCEPT, "application/json")
-                .form(form)
-                .send()
-                .await
-            {
-                Err(e) => send_failure(e, "POST", &path, url, true),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let after = header_str(resp.headers(), RETRY_AFTER.as_str())
-                        .as_deref()
-                        .and_then(parse_retry_after);
-                    match resp.bytes().await {
-                        Ok(body) if !matches!(status, 429 | 500 | 502 | 503 | 504) => {
-                            self.count_bytes(body.len());
-                            return Ok((status, body.to_vec()));
-                        }
-                        Ok(body) => {
-                            self.count_bytes(body.len());
-                            Failure::Retry {
-                                error: GraphError::Http {
-                                    method: "POST",
-                                    path: path.clone(),
-                                    status,
-                                    code: String::new(),
-                                    message: "the token endpoint is unavailable".into(),
-                                    request_id: None,
-                                },
-                                after,
-                            }
-                        }
-                        Err(e) => Failure::Retry {
-                            error: GraphError::InvalidResponse {
-                                method: "POST",
-                                path: path.clone(),
-                                detail: format!(
-                                    "the connection broke while reading the answer ({e})"
-                                ),
-                            },
-                            after: None,
-                        },
-                    }
-                }
-            };
-            match failure {
-                Failure::Retry { error, after } => {
-                    if attempt > retry_limit(&error, self.max_retries) {
-                        return Err(GraphError::RetriesExhausted {
-                            method: "POST",
-                            path,
-                            attempts: attempt,
-                            last: Box::new(error),
-                        });
-                    }
-                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    if matches!(error, GraphError::Http { status: 429, .. }) {
-                        self.counters.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    tokio::time::sleep(self.timing.delay(attempt, after)).await;
-                }
-                Failure::Fatal(e) | Failure::Unauthorized { error: e, .. } => return Err(e),
-            }
-        }
-    }
-}
-
 /// The method's name for errors; Graph only ever sees the standard ones.
 pub(super) fn method_name(method: &Method) -> &'static str {
     match *method {
@@ -635,60 +517,6 @@ pub(super) fn method_name(method: &Method) -> &'static str {
         Method::DELETE => "DELETE",
         Method::HEAD => "HEAD",
         _ => "OTHER",
-    }
-}
-
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// A request that got no HTTP answer.
-/// How many retries an error deserves: a host that refuses connections is usually a wrong URL
-/// or a network that is down, so it gets a few quick tries rather than minutes of backoff.
-fn retry_limit(error: &GraphError, max_retries: u32) -> u32 {
-    match error {
-        GraphError::Unreachable { .. } => max_retries.min(3),
-        _ => max_retries,
-    }
-}
-
-fn send_failure(
-    e: reqwest::Error,
-    method: &'static str,
-    path: &str,
-    url: &str,
-    idempotent: bool,
-) -> Failure {
-    if e.is_connect() {
-        // Nothing reached the server, so even a write is safe to send again.
-        return Failure::Retry {
-            error: GraphError::Unreachable {
-                url: redact_url(url.split('?').next().unwrap_or(url)),
-                source: e.without_url(),
-            },
-            after: None,
-        };
-    }
-    let detail = if e.is_timeout() {
-        "no answer in time".to_string()
-    } else {
-        format!(
-            "the connection closed before an answer arrived ({})",
-            e.without_url()
-        )
-    };
-    let error = GraphError::InvalidResponse {
-        method,
-        path: path.into(),
-        detail,
-    };
-    if idempotent {
-        Failure::Retry { error, after: None }
-    } else {
-        Failure::Fatal(error)
     }
 }
 
@@ -758,22 +586,6 @@ pub(super) fn error_from_value(
         message: field("message"),
         request_id: request_id.or(inner_id),
     })
-}
-
-fn classify_status(
-    status: u16,
-    idempotent: bool,
-    error: GraphError,
-    after: Option<Duration>,
-    token: Secret,
-) -> Failure {
-    match status {
-        401 => Failure::Unauthorized { error, token },
-        // Graph has not acted on a throttled or unavailable request: safe for writes too.
-        429 | 503 => Failure::Retry { error, after },
-        500 | 502 | 504 if idempotent => Failure::Retry { error, after },
-        _ => Failure::Fatal(error),
-    }
 }
 
 /// A URL or relative path with the values of opaque token parameters (`$skiptoken`,

@@ -11,6 +11,7 @@ mod delta;
 mod extensions;
 mod retry;
 mod settings;
+mod transport;
 
 #[cfg(test)]
 pub(crate) mod test_server;

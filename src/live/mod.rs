@@ -34,7 +34,7 @@ use crate::error::Error;
 use crate::graph::GraphClient;
 use crate::layout;
 use crate::model::{Object, Snapshot};
-use crate::read::delta::{DeltaToken, Round};
+use crate::read::round::{DeltaToken, Round};
 use crate::read::{self, incremental, Fetch, Fetched, ReadProgress};
 use crate::schema::KindSpec;
 use crate::store::{KindState, Store, TreeIndex};

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::graph::GraphError;
-use crate::read::delta::{self, DeltaToken};
+use crate::read::delta;
+use crate::read::round::DeltaToken;
 use crate::read::{self, Fetch};
 use crate::schema::KindSpec;
 use crate::store::Store;

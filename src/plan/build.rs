@@ -12,11 +12,11 @@ use crate::write_rules::{self, RecreateHook, RuleContext};
 
 use super::cannot_restore::{self, Unwritable};
 mod children;
+mod hooks;
 
 use children::empty_like;
 
 use super::fingerprint::{fingerprint, ABSENT};
-use super::hooks;
 use super::model::*;
 use super::recreate::{recreated, remap_snapshot, RecreateInput};
 use super::safety::{refusals, SafetySettings};

@@ -4,51 +4,13 @@
 //! plan document and its renderings ("cannot be restored through Graph"); they are not failures
 //! and change no exit status.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::diff::AttributeChange;
 use crate::model::{LinkRef, Object};
-use crate::schema::Kind;
 use crate::write_rules::WriteRule;
 
-use super::model::{Action, Op, Phase, PlanAttribute, PlanLink};
-
-/// Differences of one object that one write rule keeps from being written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CannotRestore {
-    pub kind: Kind,
-    pub id: String,
-    pub display_name: String,
-    /// The rule's name in `schema/<kind>.yaml` (`syncedFromActiveDirectory`).
-    pub rule: String,
-    /// Why Graph refuses.
-    pub reason: String,
-    /// Where the change has to be made instead (`change on-premises (synced from Active
-    /// Directory)`, `managed in Exchange Online`, `computed from the membership rule`).
-    pub fix: String,
-    /// The object is missing live and Graph cannot create it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub missing: bool,
-    /// Attributes that differ, live → desired.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attributes: Vec<PlanAttribute>,
-    /// Link ends that differ.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub links: Vec<CannotRestoreLink>,
-}
-
-/// The ends of one link that the desired side adds or removes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CannotRestoreLink {
-    pub link: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub add: Vec<PlanLink>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub remove: Vec<PlanLink>,
-}
+use super::model::{Action, CannotRestore, CannotRestoreLink, Op, Phase, PlanAttribute, PlanLink};
 
 /// The entries of a plan being built.
 #[derive(Debug, Default)]

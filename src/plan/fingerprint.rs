@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{Object, ObjectKey, Snapshot};
 use crate::schema;
 
-use super::model::Plan;
+use super::model::{hex, Plan};
 use super::PlanError;
 
 /// Fingerprint of an object that does not exist live.
@@ -65,12 +65,4 @@ pub fn stale_objects(plan: &Plan, live_now: &Snapshot) -> Vec<String> {
         }
     }
     out
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

@@ -17,7 +17,6 @@ mod cannot_restore;
 mod extension_tests;
 mod file;
 mod fingerprint;
-mod hooks;
 mod model;
 mod recreate;
 mod safety;
@@ -25,9 +24,9 @@ mod safety;
 mod tests;
 
 pub use build::{plan, PlanInput};
-pub use cannot_restore::{CannotRestore, CannotRestoreLink};
 pub use file::{load, save, to_json, PlanError};
 pub use fingerprint::{ensure_fresh, fingerprint, stale_objects, ABSENT};
 pub use model::*;
+pub use model::{CannotRestore, CannotRestoreLink};
 pub use recreate::{recreated, CreateRecord, RecreateInput};
 pub use safety::{ensure_allowed, refusals, KindThreshold, SafetySettings};

@@ -11,9 +11,6 @@ use crate::diff::AttributeChange;
 use crate::model::{LinkRef, Object, ObjectKey};
 use crate::schema::Kind;
 
-use super::cannot_restore::CannotRestore;
-use super::fingerprint::hex;
-
 /// Bumped whenever the plan document's shape changes incompatibly.
 pub const PLAN_VERSION: u32 = 2;
 
@@ -485,6 +482,51 @@ pub struct PlanSummary {
     pub refusals: usize,
 }
 
+/// Differences of one object that one write rule keeps from being written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CannotRestore {
+    pub kind: Kind,
+    pub id: String,
+    pub display_name: String,
+    /// The rule's name in `schema/<kind>.yaml` (`syncedFromActiveDirectory`).
+    pub rule: String,
+    /// Why Graph refuses.
+    pub reason: String,
+    /// Where the change has to be made instead (`change on-premises (synced from Active
+    /// Directory)`, `managed in Exchange Online`, `computed from the membership rule`).
+    pub fix: String,
+    /// The object is missing live and Graph cannot create it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
+    /// Attributes that differ, live → desired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<PlanAttribute>,
+    /// Link ends that differ.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<CannotRestoreLink>,
+}
+
+/// The ends of one link that the desired side adds or removes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CannotRestoreLink {
+    pub link: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<PlanLink>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<PlanLink>,
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+/// Lower-case hexadecimal of a digest (checksums and fingerprints).
+pub(super) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }

@@ -11,7 +11,7 @@ use crate::model::{LinkRef, Object};
 use crate::normalize::normalize;
 use crate::schema::KindSpec;
 
-use super::delta::{ObjectDelta, Round};
+use super::round::{ObjectDelta, Round};
 use super::ReadError;
 
 /// What a round does to one object: its new state, or `None` when it left the tenant.
@@ -78,7 +78,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::read::delta::{DeltaToken, LinkDelta, Removed};
+    use crate::read::round::{DeltaToken, LinkDelta, Removed};
     use crate::schema;
 
     fn round(objects: Vec<(&str, ObjectDelta)>) -> Round {

@@ -11,6 +11,7 @@ pub mod children;
 pub mod delta;
 pub mod extensions;
 pub mod incremental;
+pub mod round;
 
 pub use children::read_untracked;
 
@@ -86,7 +87,7 @@ pub enum Fetch {
     /// untracked links through `$batch`; and a token for the next round.
     Initial,
     /// The changes since a token.
-    Since(delta::DeltaToken),
+    Since(round::DeltaToken),
 }
 
 /// What reading one kind gave.
@@ -100,7 +101,7 @@ pub enum Fetched {
 
 /// A delta round with the objects of an initial round.
 pub struct FetchedRound {
-    pub round: delta::Round,
+    pub round: round::Round,
     /// For an initial round: every object (links tracked by delta not yet named).
     pub objects: Option<Vec<Object>>,
 }

@@ -7,19 +7,43 @@ use std::collections::{HashMap, HashSet};
 
 use git2::Oid;
 
-use super::commit::KindState;
 use super::message::{name_from_path, ChangeSummary, NewFile, OldFile};
 use super::pack::{blob_id, pack_entry, Deflater, ObjKind, Spool};
 use super::tree::{empty_tree_id, Dir, Displaced, FILE_MODE};
 use super::worktree::Change;
 use super::{Store, StoreError};
 use crate::layout;
-use crate::model::Object;
+use crate::model::{Object, Snapshot};
 use crate::schema::KindSpec;
 use crate::yaml;
 
 /// Objects in a first snapshot above which its pack is stored uncompressed.
 const LARGE_FIRST_SNAPSHOT: usize = 20_000;
+
+/// The new state of one kind's files: files carried over unchanged from an earlier snapshot
+/// (an incremental read changes only what Graph reported), and the objects whose files are
+/// written. A full read has no kept files.
+pub struct KindState<'a> {
+    pub kind: &'static KindSpec,
+    /// (path, blob id) of files kept as they are.
+    pub kept: &'a [(String, Oid)],
+    pub objects: Vec<&'a Object>,
+}
+
+impl<'a> KindState<'a> {
+    /// Every object of the kind in `snapshot`, nothing kept.
+    pub fn full(kind: &'static KindSpec, snapshot: &'a Snapshot) -> KindState<'a> {
+        KindState {
+            kind,
+            kept: &[],
+            objects: snapshot
+                .objects
+                .values()
+                .filter(|o| o.kind.name() == kind.kind)
+                .collect(),
+        }
+    }
+}
 
 /// The new tree and what it takes to write it.
 pub(super) struct Built {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use git2::{Oid, Signature};
 
-use super::build::Built;
+use super::build::{Built, KindState};
 use super::checkout::{BranchMove, Checkout};
 use super::message::{self, ChangeSummary, CommitOptions};
 use super::pack::write_pack;
@@ -38,31 +38,6 @@ pub struct CommitOutcome {
     /// Of `git_seconds`, the time spent writing files into the working tree (0 when bare): it
     /// depends on the file system more than on tenantgit.
     pub worktree_seconds: f64,
-}
-
-/// The new state of one kind's files: files carried over unchanged from an earlier snapshot
-/// (an incremental read changes only what Graph reported), and the objects whose files are
-/// written. A full read has no kept files.
-pub struct KindState<'a> {
-    pub kind: &'static KindSpec,
-    /// (path, blob id) of files kept as they are.
-    pub kept: &'a [(String, Oid)],
-    pub objects: Vec<&'a Object>,
-}
-
-impl<'a> KindState<'a> {
-    /// Every object of the kind in `snapshot`, nothing kept.
-    pub fn full(kind: &'static KindSpec, snapshot: &'a Snapshot) -> KindState<'a> {
-        KindState {
-            kind,
-            kept: &[],
-            objects: snapshot
-                .objects
-                .values()
-                .filter(|o| o.kind.name() == kind.kind)
-                .collect(),
-        }
-    }
 }
 
 impl Store {

@@ -59,8 +59,9 @@ use std::rc::Rc;
 
 use git2::{Oid, Repository, RepositoryInitOptions, RepositoryOpenFlags};
 
+pub use build::KindState;
 pub use checkout::Recovered;
-pub use commit::{CommitOutcome, KindState};
+pub use commit::CommitOutcome;
 pub use desired::{DesiredFiles, DesiredObjects, FileRef};
 pub use lock::{LockOwner, RepoLock};
 pub use message::{parse_git_date, ChangeSummary, CommitOptions, KindChanges};

@@ -68,6 +68,7 @@ mod test_extension_attributes;
 #[cfg(unix)]
 mod test_fault_matrix;
 mod test_incremental;
+mod test_module_graph;
 mod test_normalize_samples;
 mod test_restore;
 mod test_restore_hazards;

@@ -9,8 +9,8 @@ use crate::model::Object;
 use crate::schema::KindSpec;
 use crate::write_rules::{self, Disabled};
 
-use super::build::Builder;
-use super::model::{Op, Phase, PlanAttribute};
+use super::super::model::{Op, Phase, PlanAttribute};
+use super::Builder;
 
 /// Where a re-invited guest is sent after redeeming (required by `POST invitations`): the
 /// user's own applications portal, as for any invitation made in the admin center.
@@ -125,7 +125,7 @@ impl Builder {
             if k == "id"
                 || k == "@odata.type"
                 || v.is_null()
-                || super::build::not_writable(kind, k).is_some()
+                || super::not_writable(kind, k).is_some()
             {
                 continue;
             }
@@ -140,7 +140,7 @@ impl Builder {
                 self.unwritable.attribute(desired, rule, &a);
                 continue;
             }
-            if super::build::is_empty_value(v) {
+            if super::is_empty_value(v) {
                 continue;
             }
             shown.push(PlanAttribute {
