@@ -1,7 +1,8 @@
 //! `tenantgit restore` end to end: the real binary against the in-process emulator seeded with
-//! example-repo. Each test damages the tenant through Graph, snapshots the damage, restores the
-//! commit before it, and checks the tenant through Graph, the emulator's write counter, the
-//! output, and finally `tenantgit diff REV --exit-code`.
+//! example-repo. Each test damages the tenant through Graph (cloud-only objects) or through the
+//! emulator's Entra Connect (synced ones), snapshots the damage, restores the commit before it,
+//! and checks the tenant through Graph, the emulator's write counter, the output, and finally
+//! `tenantgit diff REV --exit-code`.
 
 use serde_json::{json, Value};
 
@@ -173,6 +174,66 @@ fn a_soft_deleted_user_comes_back_with_the_same_id() {
         "no longer in the recycle bin"
     );
     assert_matches(&h, "HEAD~1");
+}
+
+/// A hybrid bad day: Active Directory moves a synced user to another department and manager and
+/// Entra Connect syncs it, which takes her out of the dynamic group of Sales staff. Graph refuses
+/// to write any of it back: the plan lists the user under "Cannot be restored through Graph" with
+/// the fix "change on-premises", the group's members as computed from its rule, and a restore
+/// writes nothing.
+#[test]
+fn a_synced_users_department_and_manager_are_changed_on_premises() {
+    let h = healthy();
+    let emma = id(&h, "users/", "emma.larsen");
+    let boss = id(&h, "users/", "zoe.wang");
+    let all_sales = id(&h, "groups/", "all-sales-staff");
+    let manager =
+        |h: &TestEnvironment| get(h, &format!("users/{emma}/manager?$select=id"))["id"].clone();
+    let old_boss = manager(&h);
+    assert!(link_ids(&h, &all_sales, "members").contains(&emma));
+    sync(
+        &h,
+        json!([{"id": emma, "set": {"department": "Operations"}, "manager": boss}]),
+    );
+    assert!(
+        !link_ids(&h, &all_sales, "members").contains(&emma),
+        "Entra computed the dynamic group again"
+    );
+    snapshot_damage(&h);
+
+    let out = run_without_writes(&h, &["restore", "HEAD~1"]);
+    assert_snapshot!("synced_user_plan", out);
+    let out = run_without_writes(&h, &["restore", "HEAD~1", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan = &json_docs(&out)[0];
+    let actions = plan["actions"].as_array().unwrap();
+    assert!(
+        actions
+            .iter()
+            .all(|a| a["id"] != emma && a["id"] != all_sales),
+        "{plan:#}"
+    );
+    let entry = plan["cannotRestore"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == emma)
+        .unwrap_or_else(|| panic!("the synced user is listed: {plan:#}"));
+    assert_eq!(entry["rule"], "syncedFromActiveDirectory");
+    assert_eq!(
+        entry["fix"],
+        "change on-premises (synced from Active Directory)"
+    );
+    assert_eq!(entry["attributes"][0]["path"], "department");
+    assert_eq!(entry["attributes"][0]["new"], "Sales");
+    assert_eq!(entry["links"][0]["link"], "manager", "{entry:#}");
+    assert_eq!(entry["links"][0]["add"][0]["id"], old_boss);
+
+    let out = run_without_writes(&h, &["restore", "HEAD~1", "--yes"]);
+    assert_status(&out, 0);
+    assert!(out.stdout.contains("change on-premises"), "{}", out.stdout);
+    assert_eq!(user(&h, &emma)["department"], "Operations");
+    assert_eq!(manager(&h), json!(boss));
 }
 
 /// A security group is deleted for good; a CA policy still names its old id. The restore

@@ -123,6 +123,20 @@ pub fn ids_under(h: &TestEnvironment, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// Changes synced objects the way Entra Connect does when Active Directory changes them
+/// (`POST /_emulator/sync`: properties, a user's manager, a group's members), where Graph
+/// refuses the same writes.
+#[track_caller]
+pub fn sync(h: &TestEnvironment, changes: Value) {
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{}/_emulator/sync", h.emulator.url()))
+        .json(&json!({ "changes": changes }))
+        .send()
+        .expect("sync request");
+    let status = resp.status().as_u16();
+    assert_eq!(status, 200, "{}", resp.text().unwrap_or_default());
+}
+
 /// Ids of the users whose file at HEAD has this line.
 fn users_with(h: &TestEnvironment, line: &str) -> BTreeSet<String> {
     let pattern = format!("^{line}$");
