@@ -9,9 +9,10 @@ use tenantgit::emulator::FaultRule;
 use crate::assert_snapshot;
 use crate::common::*;
 
-/// The tenant of example-repo, snapshotted, then changed through Graph: two users lose their
-/// department and job title, one user is deleted (recycle bin), a security group is deleted
-/// (gone), a department group loses a member, a CA policy is disabled, a named location appears.
+/// The tenant of example-repo, snapshotted, then changed through Graph: two cloud-only users lose
+/// their department and job title (Active Directory masters them for synced users), one user is
+/// deleted (recycle bin), a security group is deleted (gone), a cloud-only department group loses
+/// a member, a CA policy is disabled, a named location appears.
 struct Scenario {
     h: TestEnvironment,
     user: String,
@@ -22,11 +23,11 @@ struct Scenario {
 fn scenario() -> Scenario {
     let h = TestEnvironment::seeded(&Path::new(env!("CARGO_MANIFEST_DIR")).join("example-repo"));
     assert_status(&h.run(&["snapshot"]), 0);
-    let user = h.id_of(&h.file("users/", "emma.larsen"));
-    let other = h.id_of(&h.file("users/", "miguel.singh"));
-    let deleted_user = h.id_of(&h.file("users/", "carla.kim"));
+    let user = h.id_of(&h.file("users/", "adele.lindqvist"));
+    let other = h.id_of(&h.file("users/", "dana.silva"));
+    let deleted_user = h.id_of(&h.file("users/", "olga.berg"));
     let group = h.id_of(&h.file("groups/", "analytics-squad"));
-    let sales = h.id_of(&h.file("groups/", "dept-sales"));
+    let marketing = h.id_of(&h.file("groups/", "dept-marketing"));
     let ca = h.id_of(&h.file("conditionalAccessPolicies/", "ca002"));
     for id in [&user, &other] {
         let (status, _) = h.graph(
@@ -41,19 +42,20 @@ fn scenario() -> Scenario {
         204
     );
     assert_eq!(h.graph("DELETE", &format!("groups/{group}"), None).0, 204);
-    let members = std::fs::read_to_string(h.repo.join(h.file("groups/", "dept-sales"))).unwrap();
+    let members =
+        std::fs::read_to_string(h.repo.join(h.file("groups/", "dept-marketing"))).unwrap();
     let member = members
         .lines()
         .skip_while(|l| !l.starts_with("members:"))
         .nth(1)
         .and_then(|l| l.strip_prefix("- "))
         .and_then(|l| l.split_whitespace().next())
-        .expect("dept-sales has members")
+        .expect("dept-marketing has members")
         .to_string();
     assert_eq!(
         h.graph(
             "DELETE",
-            &format!("groups/{sales}/members/{member}/$ref"),
+            &format!("groups/{marketing}/members/{member}/$ref"),
             None
         )
         .0,
@@ -273,7 +275,7 @@ fn bad_input_is_a_clear_error() {
     }
 
     // A committed file that is not valid YAML: file, line and column.
-    let bad = s.h.file("users/", "emma.larsen");
+    let bad = s.h.file("users/", "adele.lindqvist");
     std::fs::write(s.h.repo.join(&bad), "id: x\ndisplayName: [unclosed\n").unwrap();
     s.h.git(&[
         "-c",

@@ -153,25 +153,33 @@ fn duplicates(h: &TestEnvironment) -> Vec<String> {
     out
 }
 
-/// Damage a restore repairs: departments wiped, a member removed, a security group deleted
-/// for good (so that the restore re-creates it). Returns the deleted group's name.
+/// Damage a restore repairs: departments of cloud-only users wiped, a member removed from a
+/// cloud-only department group, a security group deleted for good (so that the restore
+/// re-creates it). Returns the deleted group's name.
 fn damage(h: &TestEnvironment) -> String {
-    for u in ids_under(h, "users/").iter().take(3) {
+    for u in cloud_only_users(h).iter().take(3) {
         patch_user(h, u, json!({"department": null}));
     }
-    let groups = get(h, "groups?$select=id,displayName,groupTypes&$top=999");
+    let groups = get(
+        h,
+        "groups?$select=id,displayName,groupTypes,mailEnabled,onPremisesSyncEnabled&$top=999",
+    );
     let security: Vec<&Value> = groups["value"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|g| g["groupTypes"].as_array().is_none_or(|t| t.is_empty()))
+        .filter(|g| g["mailEnabled"] == false)
         .filter(|g| !g["displayName"].as_str().unwrap().starts_with("Dept"))
         .collect();
     let dept = groups["value"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|g| g["displayName"].as_str().unwrap().starts_with("Dept"))
+        .find(|g| {
+            g["displayName"].as_str().unwrap().starts_with("Dept")
+                && g["onPremisesSyncEnabled"] != true
+        })
         .unwrap()["id"]
         .as_str()
         .unwrap()
@@ -232,11 +240,7 @@ fn kill_9_at_every_failpoint_then_the_same_command_just_works() {
         let h = healthy();
         user_edits(&h);
         let before = h.head();
-        patch_user(
-            &h,
-            &ids_under(&h, "users/")[0],
-            json!({"department": "Moved"}),
-        );
+        patch_user(&h, &cloud_only_users(&h)[0], json!({"department": "Moved"}));
         let out = h.run_with(&["snapshot"], |c| c.env("TENANTGIT_FAILPOINT", point));
         let mut lost = Vec::new();
         if !killed(&out) {
@@ -343,11 +347,7 @@ fn network_faults_on_half_of_the_reads_and_writes_never_lose_anything() {
         let h = healthy();
         user_edits(&h);
         let before = h.head();
-        patch_user(
-            &h,
-            &ids_under(&h, "users/")[1],
-            json!({"jobTitle": "Changed"}),
-        );
+        patch_user(&h, &cloud_only_users(&h)[1], json!({"jobTitle": "Changed"}));
         h.emulator.set_faults(half(&["GET"], action.clone(), 7));
         let mut lost = Vec::new();
         let mut heads = vec![before.clone()];
@@ -459,11 +459,7 @@ fn a_snapshot_an_apply_and_a_restore_at_once_never_interleave() {
     let mut row = Row::new("git commit by the user during a snapshot");
     let h = healthy();
     let head = h.head();
-    patch_user(
-        &h,
-        &ids_under(&h, "users/")[2],
-        json!({"jobTitle": "Racing"}),
-    );
+    patch_user(&h, &cloud_only_users(&h)[2], json!({"jobTitle": "Racing"}));
     let marker = h
         .repo
         .join(".git/tenantgit-failpoint.snapshot.commit-written");

@@ -1,7 +1,8 @@
 //! `tenantgit restore` end to end: the real binary against the in-process emulator seeded with
-//! example-repo. Each test damages the tenant through Graph, snapshots the damage, restores the
-//! commit before it, and checks the tenant through Graph, the emulator's write counter, the
-//! output, and finally `tenantgit diff REV --exit-code`.
+//! example-repo. Each test damages the tenant through Graph (cloud-only objects) or through the
+//! emulator's Entra Connect (synced ones), snapshots the damage, restores the commit before it,
+//! and checks the tenant through Graph, the emulator's write counter, the output, and finally
+//! `tenantgit diff REV --exit-code`.
 
 use serde_json::{json, Value};
 
@@ -9,35 +10,35 @@ use crate::assert_snapshot;
 use crate::common::tenant::*;
 use crate::common::*;
 
-/// Damage of one attribute-and-links kind: Emma loses department and job title and gains a
-/// mobile phone (null in the backup); Grace leaves Dept - Sales and Carla Jensen joins it.
+/// Damage of one attribute-and-links kind: Adele loses department and job title and gains a
+/// mobile phone (null in the backup); Noah leaves Dept - Marketing and Carla Jensen joins it.
 struct Damaged {
     h: TestEnvironment,
-    emma: String,
-    sales: String,
+    adele: String,
+    marketing: String,
     removed_member: String,
     added_member: String,
 }
 
 fn damaged() -> Damaged {
     let h = healthy();
-    let emma = id(&h, "users/", "emma.larsen");
-    let sales = id(&h, "groups/", "dept-sales");
-    let removed_member = id(&h, "users/", "grace.olsen");
+    let adele = id(&h, "users/", "adele.lindqvist");
+    let marketing = id(&h, "groups/", "dept-marketing");
+    let removed_member = id(&h, "users/", "noah.novak");
     let added_member = id(&h, "users/", "carla.jensen");
-    assert!(!link_ids(&h, &sales, "members").contains(&added_member));
+    assert!(!link_ids(&h, &marketing, "members").contains(&added_member));
     patch_user(
         &h,
-        &emma,
+        &adele,
         json!({"department": null, "jobTitle": null, "mobilePhone": "+1 512 555 0000"}),
     );
-    remove_member(&h, &sales, &removed_member);
-    add_member(&h, &sales, &added_member);
+    remove_member(&h, &marketing, &removed_member);
+    add_member(&h, &marketing, &added_member);
     snapshot_damage(&h);
     Damaged {
         h,
-        emma,
-        sales,
+        adele,
+        marketing,
         removed_member,
         added_member,
     }
@@ -48,7 +49,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     let d = damaged();
     let h = &d.h;
     let out = run_without_writes(h, &["restore", "HEAD~1"]);
-    // Emma's department back from null, Dept - Sales's members, and "dry run" on stderr.
+    // Adele's department back from null, Dept - Marketing's members, and "dry run" on stderr.
     assert_snapshot!("restore_plan_human", out);
 
     let out = run_without_writes(h, &["restore", "HEAD~1", "--format", "json"]);
@@ -68,16 +69,16 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
             )
         })
         .collect();
-    assert!(ops.contains(&(d.emma.clone(), "update".into())), "{ops:?}");
+    assert!(ops.contains(&(d.adele.clone(), "update".into())), "{ops:?}");
     let update = plan["actions"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["id"] == d.emma)
+        .find(|a| a["id"] == d.adele)
         .unwrap();
     assert_eq!(
         update["body"],
-        json!({"department": "Sales", "jobTitle": "Sales Manager", "mobilePhone": null}),
+        json!({"department": "Marketing", "jobTitle": "Marketing Manager", "mobilePhone": null}),
         "only the writable properties that differ, nulls to clear"
     );
 
@@ -85,8 +86,8 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     assert_snapshot!("restore_plan_markdown", out);
 
     // Nothing changed in the tenant either.
-    assert_eq!(user(h, &d.emma)["department"], Value::Null);
-    assert!(!link_ids(h, &d.sales, "members").contains(&d.removed_member));
+    assert_eq!(user(h, &d.adele)["department"], Value::Null);
+    assert!(!link_ids(h, &d.marketing, "members").contains(&d.removed_member));
 }
 
 #[test]
@@ -96,19 +97,19 @@ fn attributes_and_links_are_restored() {
     let before = writes(h);
     let out = h.run(&["restore", "HEAD~1", "--yes"]);
     assert_status(&out, 0);
-    // One PATCH for Emma, one add and one remove for the group.
+    // One PATCH for Adele, one add and one remove for the group.
     assert_eq!(writes(h) - before, 3, "{}", out.stdout);
     assert_snapshot!("restore_apply_human", out);
 
-    let emma = user(h, &d.emma);
-    assert_eq!(emma["department"], "Sales");
-    assert_eq!(emma["jobTitle"], "Sales Manager");
+    let adele = user(h, &d.adele);
+    assert_eq!(adele["department"], "Marketing");
+    assert_eq!(adele["jobTitle"], "Marketing Manager");
     assert_eq!(
-        emma["mobilePhone"],
+        adele["mobilePhone"],
         Value::Null,
         "null in the backup: cleared"
     );
-    let members = link_ids(h, &d.sales, "members");
+    let members = link_ids(h, &d.marketing, "members");
     assert!(members.contains(&d.removed_member));
     assert!(!members.contains(&d.added_member));
     assert_matches(h, "HEAD~1");
@@ -117,62 +118,122 @@ fn attributes_and_links_are_restored() {
 #[test]
 fn a_large_membership_goes_through_bind_chunks() {
     let h = healthy();
-    let sales = id(&h, "groups/", "dept-sales");
-    let mut members = link_ids(&h, &sales, "members");
+    let marketing = id(&h, "groups/", "dept-marketing");
+    let mut members = link_ids(&h, &marketing, "members");
     for user in ids_under(&h, "users/") {
         if members.len() >= 33 {
             break;
         }
         if members.insert(user.clone()) {
-            add_member(&h, &sales, &user);
+            add_member(&h, &marketing, &user);
         }
     }
     assert_status(&h.run(&["-q", "snapshot"]), 0);
     for m in &members {
-        remove_member(&h, &sales, m);
+        remove_member(&h, &marketing, m);
     }
     snapshot_damage(&h);
 
     let before = writes(&h);
-    let out = h.run(&["restore", "HEAD~1", "--yes", "--id", &sales]);
+    let out = h.run(&["restore", "HEAD~1", "--yes", "--id", &marketing]);
     assert_status(&out, 0);
     // 33 members: two `members@odata.bind` PATCHes of at most 20, not 33 `$ref` POSTs.
     assert_eq!(writes(&h) - before, 2, "{}", out.stdout);
     let patches = out
         .stdout
         .lines()
-        .filter(|l| l.contains(&format!("PATCH groups/{sales} → 204")))
+        .filter(|l| l.contains(&format!("PATCH groups/{marketing} → 204")))
         .count();
     assert_eq!(patches, 2, "{}", out.stdout);
-    assert_eq!(link_ids(&h, &sales, "members"), members);
+    assert_eq!(link_ids(&h, &marketing, "members"), members);
     assert_matches(&h, "HEAD~1");
 }
 
 #[test]
 fn a_soft_deleted_user_comes_back_with_the_same_id() {
     let h = healthy();
-    let carla = id(&h, "users/", "carla.kim");
-    let operations = id(&h, "groups/", "dept-operations");
-    assert!(link_ids(&h, &operations, "members").contains(&carla));
-    graph_ok(&h, "DELETE", &format!("users/{carla}"), None, 204);
+    let olga = id(&h, "users/", "olga.berg");
+    let product = id(&h, "groups/", "dept-product");
+    assert!(link_ids(&h, &product, "members").contains(&olga));
+    graph_ok(&h, "DELETE", &format!("users/{olga}"), None, 204);
     snapshot_damage(&h);
 
     let out = h.run(&["restore", "HEAD~1", "--yes"]);
     // Restored from the recycle bin (POST directory/deletedItems/{id}/restore), then patched.
     assert_snapshot!(out);
-    assert_eq!(user(&h, &carla)["id"], carla.as_str());
-    assert_eq!(user(&h, &carla)["department"], "Operations");
-    assert!(link_ids(&h, &operations, "members").contains(&carla));
+    assert_eq!(user(&h, &olga)["id"], olga.as_str());
+    assert_eq!(user(&h, &olga)["department"], "Product");
+    assert!(link_ids(&h, &product, "members").contains(&olga));
     let bin = get(&h, "directory/deletedItems/microsoft.graph.user");
     assert!(
         !bin["value"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|o| o["id"] == carla),
+            .any(|o| o["id"] == olga),
         "no longer in the recycle bin"
     );
     assert_matches(&h, "HEAD~1");
+}
+
+/// A hybrid bad day: Active Directory moves a synced user to another department and manager and
+/// Entra Connect syncs it, which takes her out of the dynamic group of Sales staff. Graph refuses
+/// to write any of it back: the plan lists the user under "Cannot be restored through Graph" with
+/// the fix "change on-premises", the group's members as computed from its rule, and a restore
+/// writes nothing.
+#[test]
+fn a_synced_users_department_and_manager_are_changed_on_premises() {
+    let h = healthy();
+    let emma = id(&h, "users/", "emma.larsen");
+    let boss = id(&h, "users/", "zoe.wang");
+    let all_sales = id(&h, "groups/", "all-sales-staff");
+    let manager =
+        |h: &TestEnvironment| get(h, &format!("users/{emma}/manager?$select=id"))["id"].clone();
+    let old_boss = manager(&h);
+    assert!(link_ids(&h, &all_sales, "members").contains(&emma));
+    sync(
+        &h,
+        json!([{"id": emma, "set": {"department": "Operations"}, "manager": boss}]),
+    );
+    assert!(
+        !link_ids(&h, &all_sales, "members").contains(&emma),
+        "Entra computed the dynamic group again"
+    );
+    snapshot_damage(&h);
+
+    let out = run_without_writes(&h, &["restore", "HEAD~1"]);
+    assert_snapshot!("synced_user_plan", out);
+    let out = run_without_writes(&h, &["restore", "HEAD~1", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan = &json_docs(&out)[0];
+    let actions = plan["actions"].as_array().unwrap();
+    assert!(
+        actions
+            .iter()
+            .all(|a| a["id"] != emma && a["id"] != all_sales),
+        "{plan:#}"
+    );
+    let entry = plan["cannotRestore"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == emma)
+        .unwrap_or_else(|| panic!("the synced user is listed: {plan:#}"));
+    assert_eq!(entry["rule"], "syncedFromActiveDirectory");
+    assert_eq!(
+        entry["fix"],
+        "change on-premises (synced from Active Directory)"
+    );
+    assert_eq!(entry["attributes"][0]["path"], "department");
+    assert_eq!(entry["attributes"][0]["new"], "Sales");
+    assert_eq!(entry["links"][0]["link"], "manager", "{entry:#}");
+    assert_eq!(entry["links"][0]["add"][0]["id"], old_boss);
+
+    let out = run_without_writes(&h, &["restore", "HEAD~1", "--yes"]);
+    assert_status(&out, 0);
+    assert!(out.stdout.contains("change on-premises"), "{}", out.stdout);
+    assert_eq!(user(&h, &emma)["department"], "Operations");
+    assert_eq!(manager(&h), json!(boss));
 }
 
 /// A security group is deleted for good; a CA policy still names its old id. The restore
@@ -303,7 +364,7 @@ fn a_second_run_converges_with_no_writes() {
     graph_ok(
         h,
         "DELETE",
-        &format!("users/{}", id(h, "users/", "carla.kim")),
+        &format!("users/{}", id(h, "users/", "olga.berg")),
         None,
         204,
     );
@@ -328,21 +389,24 @@ fn only_the_selection_is_restored() {
         204,
     );
     assert_status(&h.run(&["-q", "snapshot"]), 0);
-    let sales_damaged =
-        |h: &TestEnvironment| !link_ids(h, &d.sales, "members").contains(&d.removed_member);
+    let marketing_damaged =
+        |h: &TestEnvironment| !link_ids(h, &d.marketing, "members").contains(&d.removed_member);
 
-    // --kind users: Emma only.
+    // --kind users: Adele only.
     assert_status(
         &h.run(&["restore", "HEAD~2", "--yes", "--kind", "users"]),
         0,
     );
-    assert_eq!(user(h, &d.emma)["department"], "Sales");
-    assert!(sales_damaged(h));
+    assert_eq!(user(h, &d.adele)["department"], "Marketing");
+    assert!(marketing_damaged(h));
     assert_eq!(get(h, &ca_path)["state"], "disabled");
 
     // --id: the group only.
-    assert_status(&h.run(&["restore", "HEAD~2", "--yes", "--id", &d.sales]), 0);
-    assert!(!sales_damaged(h));
+    assert_status(
+        &h.run(&["restore", "HEAD~2", "--yes", "--id", &d.marketing]),
+        0,
+    );
+    assert!(!marketing_damaged(h));
     assert_eq!(get(h, &ca_path)["state"], "disabled");
 
     // A path glob: the policy.
@@ -403,7 +467,11 @@ fn bad_input_is_an_error_without_writes() {
     ] {
         assert_snapshot!(name, run_without_writes(h, &args));
     }
-    assert_eq!(user(h, &d.emma)["department"], Value::Null, "still damaged");
+    assert_eq!(
+        user(h, &d.adele)["department"],
+        Value::Null,
+        "still damaged"
+    );
 }
 
 #[test]
@@ -412,20 +480,20 @@ fn paths_in_tenantgitignore_are_never_written() {
     let h = &d.h;
     std::fs::write(
         h.repo.join(".tenantgitignore"),
-        "# never touched by restore or apply\nusers/*/emma.larsen*\n",
+        "# never touched by restore or apply\nusers/*/adele.lindqvist*\n",
     )
     .unwrap();
     let before = writes(h);
     let out = h.run(&["restore", "HEAD~1", "--yes"]);
-    // Emma Larsen is not in the plan.
+    // Adele Lindqvist is not in the plan.
     assert_snapshot!("ignored", out);
     assert_eq!(writes(h) - before, 2, "only the group's two link writes");
     assert_eq!(
-        user(h, &d.emma)["department"],
+        user(h, &d.adele)["department"],
         Value::Null,
         "ignored: still damaged"
     );
-    let members = link_ids(h, &d.sales, "members");
+    let members = link_ids(h, &d.marketing, "members");
     assert!(members.contains(&d.removed_member));
 
     std::fs::write(h.repo.join(".tenantgitignore"), "users/[z-a]\n").unwrap();

@@ -29,14 +29,15 @@ fn protect(h: &TestEnvironment, key: &str) {
     std::fs::write(&toml, text).unwrap();
 }
 
+/// The cloud-only members: the users whose department Graph lets an administrator write.
 fn user_ids(h: &TestEnvironment) -> Vec<String> {
-    ids_under(h, "users/")
+    cloud_only_users(h)
 }
 
 #[test]
 fn a_forged_plan_cannot_delete_what_a_fresh_plan_would_not() {
     let h = healthy();
-    let users = user_ids(&h);
+    let users = ids_under(&h, "users/");
     protect(&h, &format!("users/{}", users[0]));
 
     let plan = h.root().join("noop.json");
@@ -178,8 +179,9 @@ fn deleting_what_no_recycle_bin_brings_back_needs_force() {
 #[test]
 fn a_renamed_object_is_one_object_on_both_sides() {
     let h = healthy();
-    let path = h.file("users/", "@");
-    let id = h.id_of(&path);
+    // A cloud-only user: Active Directory masters a synced user's name.
+    let id = user_ids(&h).remove(0);
+    let path = h.file("users/", &id);
     let old_upn = get(&h, &format!("users/{id}?$select=userPrincipalName"))["userPrincipalName"]
         .as_str()
         .unwrap()
@@ -221,12 +223,16 @@ fn named(h: &TestEnvironment, name: &str) -> usize {
 
 /// A security group (deleted for good, re-created on restore): its id and name.
 fn security_group(h: &TestEnvironment, nth: usize) -> (String, String) {
-    let groups = get(h, "groups?$select=id,displayName,groupTypes&$top=999");
+    let groups = get(
+        h,
+        "groups?$select=id,displayName,groupTypes,mailEnabled&$top=999",
+    );
     let g = groups["value"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|g| g["groupTypes"].as_array().is_none_or(|t| t.is_empty()))
+        .filter(|g| g["mailEnabled"] == false)
         .filter(|g| !g["displayName"].as_str().unwrap().starts_with("Dept"))
         .nth(nth)
         .expect("a security group")

@@ -9,98 +9,107 @@ use crate::assert_snapshot;
 use crate::common::tenant::*;
 use crate::common::*;
 
-/// Clears the department of the first `n` users (by path) and snapshots the damage.
-fn clear_departments(h: &TestEnvironment, n: usize) -> Vec<String> {
-    let users: Vec<String> = ids_under(h, "users/").into_iter().take(n).collect();
+/// Clears the usage location of `n` members and snapshots the damage: the cloud-only members
+/// first (some tests then change their job title, which Active Directory masters for the synced
+/// ones), then synced members, whose usage location stays writable in the cloud.
+fn clear_usage_locations(h: &TestEnvironment, n: usize) -> Vec<String> {
+    let mut users = cloud_only_users(h);
+    let synced: Vec<String> = member_users(h)
+        .into_iter()
+        .filter(|u| !users.contains(u))
+        .collect();
+    users.extend(synced);
+    users.truncate(n);
+    assert_eq!(users.len(), n, "enough members");
     for u in &users {
-        patch_user(h, u, json!({"department": null}));
+        patch_user(h, u, json!({"usageLocation": null}));
     }
     snapshot_damage(h);
     users
 }
 
-fn departments_cleared(h: &TestEnvironment, users: &[String]) -> usize {
+fn usage_locations_cleared(h: &TestEnvironment, users: &[String]) -> usize {
     users
         .iter()
-        .filter(|u| user(h, u)["department"].is_null())
+        .filter(|u| user(h, u)["usageLocation"].is_null())
         .count()
 }
 
 #[test]
 fn a_plan_over_the_threshold_needs_force() {
     let h = healthy();
-    // 60 users: 19 is 32%, over the default 30%.
-    let users = clear_departments(&h, 19);
+    // 62 users: 19 is 31%, over the default 30%.
+    let users = clear_usage_locations(&h, 19);
     let out = run_without_writes(&h, &["restore", "HEAD~1", "--yes"]);
-    // Refused: 19 of 60 users; the hint names --force.
+    // Refused: 19 of 62 users; the hint names --force.
     assert_snapshot!("refused", out);
-    assert_eq!(departments_cleared(&h, &users), 19);
+    assert_eq!(usage_locations_cleared(&h, &users), 19);
 
     // A dry run of the same plan is fine: it shows the refusal but writes nothing.
     let out = run_without_writes(&h, &["restore", "HEAD~1"]);
     assert_snapshot!("dry_run", out);
 
     assert_status(&h.run(&["restore", "HEAD~1", "--yes", "--force"]), 0);
-    assert_eq!(departments_cleared(&h, &users), 0);
+    assert_eq!(usage_locations_cleared(&h, &users), 0);
     assert_matches(&h, "HEAD~1");
 }
 
 #[test]
 fn a_per_kind_threshold_changes_the_limit() {
     let h = healthy();
-    let users = clear_departments(&h, 40);
+    let users = clear_usage_locations(&h, 40);
     configure(&h, "[safety.kinds.users]\nthreshold = 0.9\n");
     assert_status(&h.run(&["restore", "HEAD~1", "--yes"]), 0);
-    assert_eq!(departments_cleared(&h, &users), 0);
+    assert_eq!(usage_locations_cleared(&h, &users), 0);
 
-    // And a stricter one refuses what the default allows (3 of 60 is 5%).
+    // And a stricter one refuses what the default allows (3 of 62 is 5%).
     let h = healthy();
-    let users = clear_departments(&h, 3);
+    let users = clear_usage_locations(&h, 3);
     configure(&h, "[safety.kinds.users]\nthreshold = 0.01\n");
     let out = run_without_writes(&h, &["restore", "HEAD~1", "--yes"]);
     assert_snapshot!(out);
-    assert_eq!(departments_cleared(&h, &users), 3);
+    assert_eq!(usage_locations_cleared(&h, &users), 3);
 }
 
 #[test]
 fn a_protected_object_needs_force() {
     let h = healthy();
-    let users = clear_departments(&h, 1);
-    let emma = &users[0];
+    let users = clear_usage_locations(&h, 1);
+    let first = &users[0];
     let toml = h.repo.join("tenantgit.toml");
     let text = std::fs::read_to_string(&toml).unwrap().replace(
         "[safety]\n",
-        &format!("[safety]\nprotected = [\"users/{emma}\"]\n"),
+        &format!("[safety]\nprotected = [\"users/{first}\"]\n"),
     );
     std::fs::write(&toml, text).unwrap();
     let out = run_without_writes(&h, &["restore", "HEAD~1", "--yes"]);
-    // users/<emma> is protected.
+    // users/<first> is protected.
     assert_snapshot!(out);
-    assert_eq!(departments_cleared(&h, &users), 1);
+    assert_eq!(usage_locations_cleared(&h, &users), 1);
     assert_status(&h.run(&["restore", "HEAD~1", "--yes", "--force"]), 0);
-    assert_eq!(departments_cleared(&h, &users), 0);
+    assert_eq!(usage_locations_cleared(&h, &users), 0);
 }
 
 #[test]
 fn a_saved_plan_is_applied_exactly() {
     let h = healthy();
-    let users = clear_departments(&h, 2);
+    let users = clear_usage_locations(&h, 2);
     let file = h.root().join("plan.json");
     let file = file.to_str().unwrap();
     let out = run_without_writes(&h, &["plan", "--from", "HEAD~1", "--out", file]);
     assert_snapshot!("plan", out);
-    assert_eq!(departments_cleared(&h, &users), 2);
+    assert_eq!(usage_locations_cleared(&h, &users), 2);
 
     let out = h.run(&["apply", "--plan", file, "--yes"]);
     assert_snapshot!("apply", out);
-    assert_eq!(departments_cleared(&h, &users), 0);
+    assert_eq!(usage_locations_cleared(&h, &users), 0);
     assert_matches(&h, "HEAD~1");
 }
 
 #[test]
 fn a_saved_plan_is_refused_when_the_tenant_changed_since() {
     let h = healthy();
-    let users = clear_departments(&h, 2);
+    let users = clear_usage_locations(&h, 2);
     let file = h.root().join("plan.json");
     let file = file.to_str().unwrap();
     assert_status(&h.run(&["plan", "--from", "HEAD~1", "--out", file]), 0);
@@ -109,13 +118,13 @@ fn a_saved_plan_is_refused_when_the_tenant_changed_since() {
     let out = run_without_writes(&h, &["apply", "--plan", file, "--yes"]);
     // Names only the changed object, users[1].
     assert_snapshot!(out);
-    assert_eq!(departments_cleared(&h, &users), 2);
+    assert_eq!(usage_locations_cleared(&h, &users), 2);
 }
 
 #[test]
 fn an_edited_plan_is_refused() {
     let h = healthy();
-    let users = clear_departments(&h, 1);
+    let users = clear_usage_locations(&h, 1);
     let path = h.root().join("plan.json");
     let file = path.to_str().unwrap();
     assert_status(&h.run(&["plan", "--from", "HEAD~1", "--out", file]), 0);
@@ -126,32 +135,32 @@ fn an_edited_plan_is_refused() {
         .iter_mut()
         .find(|a| a["id"] == users[0].as_str())
         .expect("the plan updates the user");
-    action["body"]["department"] = json!("Edited");
+    action["body"]["usageLocation"] = json!("Edited");
     let edited = serde_json::to_string_pretty(&plan).unwrap();
     assert!(edited.contains("Edited"), "the edit took: {edited}");
     std::fs::write(&path, edited).unwrap();
     let out = run_without_writes(&h, &["apply", "--plan", file, "--yes"]);
     assert_snapshot!(out);
-    assert_eq!(departments_cleared(&h, &users), 1);
+    assert_eq!(usage_locations_cleared(&h, &users), 1);
 }
 
 #[test]
 fn apply_makes_the_tenant_match_the_working_tree() {
     let h = healthy();
-    let users = clear_departments(&h, 1);
-    let emma_file = h
+    let users = clear_usage_locations(&h, 1);
+    let damaged_file = h
         .git(&["ls-tree", "-r", "--name-only", "HEAD", "users/"])
         .lines()
         .find(|p| h.id_of(p) == users[0])
         .unwrap()
         .to_string();
-    h.git(&["checkout", "HEAD~1", "--", &emma_file]);
+    h.git(&["checkout", "HEAD~1", "--", &damaged_file]);
     let out = h.run(&["apply", "--yes"]);
     assert_status(&out, 0);
-    assert_eq!(departments_cleared(&h, &users), 0);
+    assert_eq!(usage_locations_cleared(&h, &users), 0);
 
     // A hand edit in a pull request.
-    let path = h.repo.join(&emma_file);
+    let path = h.repo.join(&damaged_file);
     let text = std::fs::read_to_string(&path).unwrap();
     let job = text
         .lines()
@@ -167,16 +176,16 @@ fn apply_makes_the_tenant_match_the_working_tree() {
 #[test]
 fn a_malformed_file_means_no_writes() {
     let h = healthy();
-    let users = clear_departments(&h, 1);
-    let emma = h
+    let users = clear_usage_locations(&h, 1);
+    let damaged = h
         .git(&["ls-tree", "-r", "--name-only", "HEAD", "users/"])
         .lines()
         .find(|p| h.id_of(p) == users[0])
         .unwrap()
         .to_string();
     let other = h.file("groups/", "dept-sales");
-    // Emma's good backup is checked out, so every apply below would write her department.
-    h.git(&["checkout", "HEAD~1", "--", &emma]);
+    // The user's good backup is checked out, so every apply below would write its usage location.
+    h.git(&["checkout", "HEAD~1", "--", &damaged]);
     let original = std::fs::read_to_string(h.repo.join(&other)).unwrap();
     let line_of =
         |text: &str, prefix: &str| text.lines().position(|l| l.starts_with(prefix)).unwrap() + 1;
@@ -223,10 +232,10 @@ fn a_malformed_file_means_no_writes() {
     );
     std::fs::remove_dir_all(h.repo.join("robots")).unwrap();
 
-    assert_eq!(departments_cleared(&h, &users), 1);
+    assert_eq!(usage_locations_cleared(&h, &users), 1);
     // With the files fixed, the same apply writes.
     assert_status(&h.run(&["apply", "--yes"]), 0);
-    assert_eq!(departments_cleared(&h, &users), 0);
+    assert_eq!(usage_locations_cleared(&h, &users), 0);
 }
 
 #[test]
@@ -272,7 +281,7 @@ fn failed_writes_are_reported_and_a_re_run_converges() {
         .unwrap()
         .replace("[graph]\n", "[graph]\nmax-retries = 1\n");
     std::fs::write(&toml, text).unwrap();
-    let users = clear_departments(&h, 4);
+    let users = clear_usage_locations(&h, 4);
     let rule: FaultRule = serde_json::from_value(json!({
         "method": "PATCH", "path": "/users", "times": 2,
         "action": {"type": "status", "status": 500}
@@ -313,7 +322,7 @@ fn failed_writes_are_reported_and_a_re_run_converges() {
     // The failed ones are still damaged; the others were written.
     for u in &users {
         let failed_here = failed.iter().any(|f| f["id"] == u.as_str());
-        assert_eq!(user(&h, u)["department"].is_null(), failed_here, "{u}");
+        assert_eq!(user(&h, u)["usageLocation"].is_null(), failed_here, "{u}");
     }
 
     // The human report names them too.
@@ -338,7 +347,7 @@ fn failed_writes_are_reported_and_a_re_run_converges() {
     h.emulator.set_faults(Vec::new());
     let out = h.run(&["restore", "HEAD~1", "--yes"]);
     assert_status(&out, 0);
-    assert_eq!(departments_cleared(&h, &users), 0);
+    assert_eq!(usage_locations_cleared(&h, &users), 0);
     assert_matches(&h, "HEAD~1");
 }
 
@@ -348,7 +357,7 @@ fn failed_writes_are_reported_and_a_re_run_converges() {
 #[test]
 fn no_read_only_property_is_ever_sent() {
     let h = healthy();
-    let ids = ids_under(&h, "users/");
+    let ids = cloud_only_users(&h);
     let (soft, hard) = (&ids[0], &ids[1]);
     let (status, body) = h.graph(
         "PATCH",

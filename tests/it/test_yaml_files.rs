@@ -24,23 +24,23 @@ fn names(h: &TestEnvironment, id: &str) -> (Value, Value) {
 #[test]
 fn special_characters_snapshot_diff_and_restore() {
     let h = healthy();
-    let emma = id(&h, "users/", "emma.larsen");
-    let grace = id(&h, "users/", "grace.olsen");
-    let sales = id(&h, "groups/", "dept-sales");
-    assert!(link_ids(&h, &sales, "members").contains(&emma));
-    let emma_title = "Director\u{92}s Office\u{7f}";
-    let emma_name = "Emma\u{92}Larsen";
-    let grace_title = "Line one\u{2028}line two\u{2029}\u{85}";
-    let grace_name = " Grace Olsen\u{2028}";
+    let adele = id(&h, "users/", "adele.lindqvist");
+    let noah = id(&h, "users/", "noah.novak");
+    let marketing = id(&h, "groups/", "dept-marketing");
+    assert!(link_ids(&h, &marketing, "members").contains(&adele));
+    let adele_title = "Director\u{92}s Office\u{7f}";
+    let adele_name = "Adele\u{92}Lindqvist";
+    let noah_title = "Line one\u{2028}line two\u{2029}\u{85}";
+    let noah_name = " Noah Novak\u{2028}";
     patch_user(
         &h,
-        &emma,
-        json!({"jobTitle": emma_title, "displayName": emma_name}),
+        &adele,
+        json!({"jobTitle": adele_title, "displayName": adele_name}),
     );
     patch_user(
         &h,
-        &grace,
-        json!({"jobTitle": grace_title, "displayName": grace_name}),
+        &noah,
+        json!({"jobTitle": noah_title, "displayName": noah_name}),
     );
     snapshot_damage(&h);
 
@@ -54,23 +54,23 @@ fn special_characters_snapshot_diff_and_restore() {
         let kind = layout::kind_for_path(path).expect("an object file");
         let object = yaml::parse_object(kind, Path::new(path), &text)
             .unwrap_or_else(|e| panic!("tenantgit cannot read its own file: {e}"));
-        if object.id == emma || object.id == grace {
-            let (name, title) = if object.id == emma {
-                (emma_name, emma_title)
+        if object.id == adele || object.id == noah {
+            let (name, title) = if object.id == adele {
+                (adele_name, adele_title)
             } else {
-                (grace_name, grace_title)
+                (noah_name, noah_title)
             };
             assert_eq!(object.props["jobTitle"], title, "{text}");
             assert_eq!(object.props["displayName"], name, "{text}");
         }
-        if object.id == sales {
+        if object.id == marketing {
             let member = object.links["members"]
                 .iter()
-                .find(|m| m.id == emma)
-                .expect("Emma is a member");
-            assert_eq!(member.display_name.as_deref(), Some(emma_name), "{text}");
+                .find(|m| m.id == adele)
+                .expect("Adele is a member");
+            assert_eq!(member.display_name.as_deref(), Some(adele_name), "{text}");
             assert!(
-                text.contains(&format!("- {emma}  # \"Emma\\u0092Larsen\"\n")),
+                text.contains(&format!("- {adele}  # \"Adele\\u0092Lindqvist\"\n")),
                 "{text}"
             );
         }
@@ -80,12 +80,12 @@ fn special_characters_snapshot_diff_and_restore() {
         for (text, got) in texts.iter().zip(loaded) {
             let got = got.unwrap_or_else(|e| panic!("PyYAML rejects {e}\n{text}"));
             let id = got["id"].as_str().expect("an id");
-            if id == emma {
-                assert_eq!(got["jobTitle"], emma_title);
+            if id == adele {
+                assert_eq!(got["jobTitle"], adele_title);
             }
-            if id == grace {
-                assert_eq!(got["jobTitle"], grace_title);
-                assert_eq!(got["displayName"], grace_name);
+            if id == noah {
+                assert_eq!(got["jobTitle"], noah_title);
+                assert_eq!(got["displayName"], noah_name);
             }
         }
     }
@@ -94,7 +94,7 @@ fn special_characters_snapshot_diff_and_restore() {
     assert_matches(&h, "HEAD");
 
     // Damage both users, then restore them from the snapshot.
-    for user in [&emma, &grace] {
+    for user in [&adele, &noah] {
         patch_user(
             &h,
             user,
@@ -105,18 +105,18 @@ fn special_characters_snapshot_diff_and_restore() {
     assert_status(&out, 1);
     let out = h.run(&["restore", "HEAD", "--yes"]);
     assert_status(&out, 0);
-    assert_eq!(names(&h, &emma), (json!(emma_name), json!(emma_title)));
-    assert_eq!(names(&h, &grace), (json!(grace_name), json!(grace_title)));
+    assert_eq!(names(&h, &adele), (json!(adele_name), json!(adele_title)));
+    assert_eq!(names(&h, &noah), (json!(noah_name), json!(noah_title)));
     assert_matches(&h, "HEAD");
 }
 
 #[test]
 fn a_duplicate_key_is_an_error_naming_it() {
     let h = healthy();
-    let emma = h.file("users/", "emma.larsen");
-    let text = std::fs::read_to_string(h.repo.join(&emma)).expect("file");
+    let adele = h.file("users/", "adele.lindqvist");
+    let text = std::fs::read_to_string(h.repo.join(&adele)).expect("file");
     let line = text.lines().count() + 1;
-    std::fs::write(h.repo.join(&emma), format!("{text}jobTitle: Intern\n")).expect("write");
+    std::fs::write(h.repo.join(&adele), format!("{text}jobTitle: Intern\n")).expect("write");
     h.git(&[
         "-c",
         "user.name=t",
@@ -133,7 +133,7 @@ fn a_duplicate_key_is_an_error_naming_it() {
     ] {
         let out = run_without_writes(&h, args);
         // The file, the line of the second `jobTitle`, column 1.
-        assert!(out.stderr.contains(&format!("{emma}:{line}:1:")), "{out}");
+        assert!(out.stderr.contains(&format!("{adele}:{line}:1:")), "{out}");
         assert_snapshot!(name, out);
     }
 }
@@ -144,33 +144,33 @@ fn a_duplicate_key_is_an_error_naming_it() {
 #[test]
 fn a_backup_an_older_tenantgit_wrote_with_raw_characters_is_read_and_restored() {
     let h = healthy();
-    let emma = id(&h, "users/", "emma.larsen");
+    let adele = id(&h, "users/", "adele.lindqvist");
     let title = "Director\u{92}s\u{2028}Office";
-    let name = "Emma\u{2028}Larsen";
-    patch_user(&h, &emma, json!({"jobTitle": title, "displayName": name}));
+    let name = "Adele\u{2028}Lindqvist";
+    patch_user(&h, &adele, json!({"jobTitle": title, "displayName": name}));
     // The files as older tenantgit wrote them: serde_json quoting, names raw in comments.
     let quoted = |s: &str| serde_json::to_string(s).expect("a string");
     for (prefix, needle, replacements) in [
         (
             "users/",
-            "emma.larsen",
+            "adele.lindqvist",
             vec![
                 (
-                    "jobTitle: Sales Manager".to_string(),
+                    "jobTitle: Marketing Manager".to_string(),
                     format!("jobTitle: {}", quoted(title)),
                 ),
                 (
-                    "displayName: Emma Larsen".to_string(),
+                    "displayName: Adele Lindqvist".to_string(),
                     format!("displayName: {}", quoted(name)),
                 ),
             ],
         ),
         (
             "groups/",
-            "dept-sales",
+            "dept-marketing",
             vec![(
-                format!("{emma}  # Emma Larsen"),
-                format!("{emma}  # {name}"),
+                format!("{adele}  # Adele Lindqvist"),
+                format!("{adele}  # {name}"),
             )],
         ),
     ] {
@@ -196,15 +196,16 @@ fn a_backup_an_older_tenantgit_wrote_with_raw_characters_is_read_and_restored() 
 
     patch_user(
         &h,
-        &emma,
+        &adele,
         json!({"jobTitle": "damaged", "displayName": "damaged"}),
     );
     let out = h.run(&["restore", &backup, "--yes"]);
     assert_status(&out, 0);
-    assert_eq!(names(&h, &emma), (json!(name), json!(title)));
+    assert_eq!(names(&h, &adele), (json!(name), json!(title)));
 
     snapshot_damage(&h);
-    let text = std::fs::read_to_string(h.repo.join(h.file("users/", "emma.larsen"))).expect("file");
+    let text =
+        std::fs::read_to_string(h.repo.join(h.file("users/", "adele.lindqvist"))).expect("file");
     assert!(
         text.contains("jobTitle: \"Director\\u0092s\\LOffice\"\n"),
         "{text}"

@@ -51,7 +51,9 @@ pub fn get(h: &TestEnvironment, path: &str) -> Value {
 pub fn user(h: &TestEnvironment, id: &str) -> Value {
     get(
         h,
-        &format!("users/{id}?$select=id,department,jobTitle,mobilePhone,accountEnabled"),
+        &format!(
+            "users/{id}?$select=id,department,jobTitle,mobilePhone,accountEnabled,usageLocation"
+        ),
     )
 }
 
@@ -118,6 +120,48 @@ pub fn ids_under(h: &TestEnvironment, prefix: &str) -> Vec<String> {
     h.git(&["ls-tree", "-r", "--name-only", "HEAD", prefix])
         .lines()
         .map(|path| h.id_of(path))
+        .collect()
+}
+
+/// Changes synced objects the way Entra Connect does when Active Directory changes them
+/// (`POST /_emulator/sync`: properties, a user's manager, a group's members), where Graph
+/// refuses the same writes.
+#[track_caller]
+pub fn sync(h: &TestEnvironment, changes: Value) {
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{}/_emulator/sync", h.emulator.url()))
+        .json(&json!({ "changes": changes }))
+        .send()
+        .expect("sync request");
+    let status = resp.status().as_u16();
+    assert_eq!(status, 200, "{}", resp.text().unwrap_or_default());
+}
+
+/// Ids of the users whose file at HEAD has this line.
+fn users_with(h: &TestEnvironment, line: &str) -> BTreeSet<String> {
+    let pattern = format!("^{line}$");
+    h.git(&["grep", "-l", "-e", &pattern, "HEAD", "--", "users/"])
+        .lines()
+        .map(|l| h.id_of(l.strip_prefix("HEAD:").unwrap_or(l)))
+        .collect()
+}
+
+/// Ids of the members (not guests) at HEAD, sorted by path.
+pub fn member_users(h: &TestEnvironment) -> Vec<String> {
+    let members = users_with(h, "userType: Member");
+    ids_under(h, "users/")
+        .into_iter()
+        .filter(|u| members.contains(u))
+        .collect()
+}
+
+/// Ids of the cloud-only members at HEAD (not synced from Active Directory, not guests), sorted
+/// by path: the users whose department, job title and manager Graph lets an administrator write.
+pub fn cloud_only_users(h: &TestEnvironment) -> Vec<String> {
+    let synced = users_with(h, "onPremisesSyncEnabled: true");
+    member_users(h)
+        .into_iter()
+        .filter(|u| !synced.contains(u))
         .collect()
 }
 
