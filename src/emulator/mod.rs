@@ -14,8 +14,8 @@
 //!
 //! Layers, each importing only those before it: `model` (Graph's types, facts and write rules),
 //! `rng`, `faults`, `config`, `odata`, `throttle`, `auth`; `state` (the tenant in memory);
-//! `dynamic` (dynamic group membership); `seed`, `synthetic`, `defaults` (building a tenant);
-//! `sync` (on-premises changes); `shared` (what every request shares); `routes` (Graph
+//! `extensions` (directory extension definitions); `dynamic` (dynamic group membership);
+//! `seed`, `synthetic`, `defaults` (building a tenant); `sync` (on-premises changes); `shared` (what every request shares); `routes` (Graph
 //! semantics); `pipeline` (count → faults → throttle → route); `batch`; `server` (HTTP, the
 //! running [`Emulator`]).
 
@@ -24,6 +24,7 @@ mod batch;
 mod config;
 mod defaults;
 mod dynamic;
+mod extensions;
 mod faults;
 // Crate-visible for the one test that holds schema/ against it (src/schema_check.rs).
 pub(crate) mod model;

@@ -61,6 +61,7 @@ pub(crate) fn refusal(
         body,
         link,
         tenant: &facts,
+        synced_extensions: &[],
     };
     rule_refusal(m, &w).map(|r| r.name.clone())
 }

@@ -3,7 +3,8 @@
 //! group's members — bypassing the write rules that refuse such changes through Graph, and
 //! recorded in the change log like any other change (so delta queries see them). Connect writes
 //! only the objects it synchronizes, so every object named (and every manager or member it
-//! points to) must have `onPremisesSyncEnabled: true`. Each changed object gets a new
+//! points to) must have `onPremisesSyncEnabled: true`; of the directory extension attributes it
+//! writes only those it registered (`isSyncedFromOnPremises`). Each changed object gets a new
 //! `onPremisesLastSyncDateTime`; users move in and out of dynamic groups as their properties
 //! change. All changes are checked before any is applied.
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::dynamic;
+use super::extensions;
 use super::model::{check_value, model};
 use super::state::Tenant;
 
@@ -91,6 +93,19 @@ fn plan(t: &Tenant, c: &SyncChange) -> Result<Planned, String> {
     let ty = entry.ty();
     let mut props = Vec::new();
     for (name, value) in &c.set {
+        if let Some(ext) = extensions::definition(t, name, ty) {
+            if !ext.synced {
+                return Err(format!(
+                    "{}: {} is a directory extension registered in the cloud, which Entra \
+                     Connect does not write",
+                    c.id, ext.name
+                ));
+            }
+            ext.check(value)
+                .map_err(|bad| format!("{}: invalid value for {}: {bad:?}", c.id, ext.name))?;
+            props.push((ext.name, value.clone()));
+            continue;
+        }
         let p = ty
             .prop(name)
             .ok_or_else(|| format!("{}: {} has no property {name:?}", c.id, ty.name))?;
@@ -244,5 +259,41 @@ mod tests {
         .unwrap();
         assert!(apply(&mut t, &bad).is_err());
         assert_eq!(t.changes.seq(), seq);
+    }
+
+    #[test]
+    fn connect_writes_the_extensions_it_syncs_and_no_cloud_one() {
+        let m = model();
+        let (users, apps) = (
+            m.collection("users").unwrap(),
+            m.collection("applications").unwrap(),
+        );
+        let defs = m.collections[apps].child("extensionProperties").unwrap();
+        let mut t = Tenant::new();
+        let app = t.insert(apps, "app".into(), props(json!({"displayName": "A"})));
+        *t.children_mut(app, defs).unwrap() = [("division", true), ("costCenter", false)]
+            .into_iter()
+            .map(|(name, synced)| {
+                props(json!({"id": name, "name": format!("extension_abc_{name}"),
+                    "dataType": "String", "targetObjects": ["User"],
+                    "isSyncedFromOnPremises": synced}))
+            })
+            .collect();
+        let u = t.insert(
+            users,
+            "u".into(),
+            props(json!({"onPremisesSyncEnabled": true})),
+        );
+        let sync = |set: Value| -> SyncRequest {
+            serde_json::from_value(json!({"changes": [{"id": "u", "set": set}]})).unwrap()
+        };
+        apply(&mut t, &sync(json!({"EXTENSION_abc_division": "Retail"}))).unwrap();
+        assert_eq!(
+            t.entry(u).unwrap().str_prop("extension_abc_division"),
+            Some("Retail")
+        );
+        let err = apply(&mut t, &sync(json!({"extension_abc_costCenter": "CC-1"}))).unwrap_err();
+        assert!(err.contains("registered in the cloud"), "{err}");
+        assert!(apply(&mut t, &sync(json!({"extension_abc_division": 7}))).is_err());
     }
 }

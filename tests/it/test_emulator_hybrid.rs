@@ -263,8 +263,13 @@ async fn owners_and_federated_credentials_expand_with_graphs_limits() {
         .get_all("applications?$expand=owners($select=id,displayName),federatedIdentityCredentials&$top=999")
         .await;
     assert_eq!(pages, 1);
-    assert_eq!(apps.len(), 12);
-    for a in &apps {
+    // The registrations asked for and Entra Connect's Tenant Schema Extension App, a system
+    // application without owners.
+    assert_eq!(apps.len(), 13);
+    for a in apps
+        .iter()
+        .filter(|a| a["displayName"] != "Tenant Schema Extension App")
+    {
         let owners = a["owners"].as_array().unwrap();
         assert!(!owners.is_empty());
         let keys: Vec<&String> = owners[0].as_object().unwrap().keys().collect();
@@ -394,7 +399,8 @@ async fn directory_objects_by_ids_and_extension_properties() {
         .await;
     assert_eq!(r.status, 400);
 
-    // The tenant's directory extension definitions, synced ones filtered out or in.
+    // The tenant's directory extension definitions, synced ones filtered out or in: one
+    // registered in the cloud, one Entra Connect syncs from Active Directory.
     let r = g
         .call(
             "POST",
@@ -403,6 +409,15 @@ async fn directory_objects_by_ids_and_extension_properties() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let all = r.body["value"].as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    let r = g
+        .call(
+            "POST",
+            "directoryObjects/getAvailableExtensionProperties",
+            Some(json!({"isSyncedFromOnPremises": false})),
+        )
+        .await;
     let defs = r.body["value"].as_array().unwrap();
     assert_eq!(defs.len(), 1);
     let name = defs[0]["name"].as_str().unwrap();
@@ -416,7 +431,25 @@ async fn directory_objects_by_ids_and_extension_properties() {
             Some(json!({"isSyncedFromOnPremises": true})),
         )
         .await;
-    assert_eq!(synced.body["value"], json!([]));
+    let synced = synced.body["value"].as_array().unwrap();
+    assert_eq!(synced.len(), 1);
+    assert_eq!(synced[0]["appDisplayName"], "Tenant Schema Extension App");
+    assert_eq!(synced[0]["isSyncedFromOnPremises"], true);
+    let division = synced[0]["name"].as_str().unwrap();
+    assert!(division.ends_with("_division"));
+    // Every synced member carries its division, nobody else does.
+    let (users, _) = g
+        .get_all(&format!(
+            "users?$select=id,onPremisesSyncEnabled,{division}&$top=999"
+        ))
+        .await;
+    for u in &users {
+        assert_eq!(
+            u[division].is_string(),
+            u["onPremisesSyncEnabled"] == true,
+            "{u}"
+        );
+    }
     // Values are on some users, returned only on $select.
     let (with, _) = g
         .get_all(&format!("users?$select=id,{name}&$top=999"))
