@@ -458,3 +458,79 @@ async fn directory_objects_by_ids_and_extension_properties() {
     let plain = g.get("users?$top=5").await.body;
     assert!(plain["value"][0].get(name).is_none());
 }
+
+async fn exchange(g: &Graph, changes: Value) -> (u16, Value) {
+    let r = g
+        .http
+        .post(format!("{}/_emulator/exchange", g.emu.url()))
+        .json(&json!({ "changes": changes }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn exchange_online_changes_the_mail_enabled_groups_graph_cannot_write() {
+    let g = tenant().await;
+    let (groups, _) = g
+        .get_all("groups?$select=id,mailEnabled,groupTypes,onPremisesSyncEnabled&$top=999")
+        .await;
+    let unified = |gr: &Value| {
+        gr["groupTypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "Unified")
+    };
+    let mail = |synced: bool| {
+        groups
+            .iter()
+            .filter(|gr| {
+                gr["mailEnabled"] == true
+                    && !unified(gr)
+                    && (gr["onPremisesSyncEnabled"] == true) == synced
+            })
+            .map(id)
+            .collect::<Vec<String>>()
+    };
+    let (cloud, synced) = (mail(false), mail(true));
+    let mut target = None;
+    for gid in &cloud {
+        let members = g.ids(&format!("groups/{gid}/members")).await;
+        if !members.is_empty() {
+            target = Some((gid.clone(), members));
+            break;
+        }
+    }
+    let (gid, members) = target.expect("a cloud mail-enabled group with members");
+    // Graph refuses the member removal; Exchange Online makes it.
+    let r = g
+        .call(
+            "DELETE",
+            &format!("groups/{gid}/members/{}/$ref", members[0]),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "Request_BadRequest"));
+    let (status, body) = exchange(
+        &g,
+        json!([{"id": gid, "removeMembers": [members[0]], "set": {"description": "Trimmed"}}]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changed"], json!([gid]));
+    let after = g.ids(&format!("groups/{gid}/members")).await;
+    assert!(!after.contains(&members[0]));
+    assert_eq!(after.len(), members.len() - 1);
+    let description = g.get(&format!("groups/{gid}?$select=description")).await;
+    assert_eq!(description.body["description"], "Trimmed");
+    // A synced mail-enabled group is changed on-premises, not in Exchange Online.
+    let (status, body) =
+        exchange(&g, json!([{"id": synced[0], "set": {"description": "x"}}])).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a cloud mail-enabled"));
+}
