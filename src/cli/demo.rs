@@ -1,10 +1,12 @@
 //! `tenantgit demo`: the product's motivating story, played on the embedded Graph emulator and
 //! narrated on stderr. A healthy tenant is snapshotted; a bulk script meant to change job titles
-//! instead wipes department, job title and extension attributes of a whole department and
-//! removes those users from their groups; a second snapshot records the damage; the difference
-//! report shows it; a restore from the healthy snapshot puts it back, and a final difference
-//! report proves the tenant matches the snapshot again. Everything goes over real HTTP to the emulator, through the same code paths
-//! as a real tenant. The repository is left behind for `git log -p`.
+//! instead wipes the department and manager of a whole department (in Active Directory for the
+//! synced users) and removes those users from their groups (in Exchange Online for the
+//! mail-enabled ones); a second snapshot records the damage; the difference report shows it; a
+//! restore from the healthy snapshot puts back what Graph can write and lists the rest by where
+//! to fix it, and a final difference report proves only those labelled changes remain.
+//! Everything goes over real HTTP to the emulator, through the same code paths as a real
+//! tenant. The repository is left behind for `git log -p`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -125,16 +127,19 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         "   and manager of all {} users of the department, in Active Directory for the synced ones",
         victims.len()
     ));
-    say("   (Entra Connect carries it up) and through Graph for the cloud-only ones, and removes them");
-    say("   from their groups. The same afternoon someone switches a Conditional Access policy to");
-    say("   report-only, disables FIDO2 security keys, narrows a dynamic group's rule, removes an");
-    say("   app role and deletes a guest for good.");
+    say("   (Entra Connect carries it up) and through Graph for the cloud-only ones, and removes");
+    say("   them from their groups (in Exchange Online for the mail-enabled ones). That afternoon");
+    say("   someone also switches a Conditional Access policy to report-only, disables FIDO2");
+    say("   security keys, narrows a dynamic group's rule, removes an app role and deletes a");
+    say("   guest for good.");
     let done = rt.block_on(damage(&client, &emulator.url(), &healthy, &victims))?;
     say(&format!(
-        "   {} synced users changed on-premises and {} Graph writes later, the tenant is damaged;",
-        done.synced, done.writes
+        "   {} synced users changed on-premises, {} in Exchange Online and {} Graph writes",
+        done.synced,
+        plural(done.exchange, "group", "groups"),
+        done.writes
     ));
-    say("   nobody noticed yet.");
+    say("   later, the tenant is damaged; nobody noticed yet.");
     say("");
 
     say("3. The next scheduled snapshot records the damage");
@@ -321,7 +326,12 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
             "   Everything Graph can write is back. {} objects still differ, each labelled with where",
             after.changes.len() - 2 * recreated.len()
         ));
-        say("   to fix it (the department's synced users are fixed in Active Directory):");
+        if done.exchange > 0 {
+            say("   to fix it (the department's synced users are fixed in Active Directory, the");
+            say("   mail-enabled groups' members in Exchange Online):");
+        } else {
+            say("   to fix it (the department's synced users are fixed in Active Directory):");
+        }
         let fixes = after
             .changes
             .iter()
@@ -428,8 +438,22 @@ fn largest_department(snapshot: &Snapshot) -> (String, Vec<String>) {
 struct Damage {
     /// Synced users changed in Active Directory (and carried up by Entra Connect).
     synced: usize,
+    /// Mail-enabled groups changed in Exchange Online.
+    exchange: usize,
     /// Graph writes of the script: cloud-only users, memberships, the policies.
     writes: usize,
+}
+
+/// Whether a group is managed in Exchange Online: a cloud mail-enabled security group or
+/// distribution list (mail-enabled, not a Microsoft 365 group, not synced from AD).
+fn managed_in_exchange(group: &crate::model::Object) -> bool {
+    let is = |p: &str| group.props.get(p) == Some(&Value::Bool(true));
+    let unified = group
+        .props
+        .get("groupTypes")
+        .and_then(Value::as_array)
+        .is_some_and(|t| t.iter().any(|t| t == "Unified"));
+    is("mailEnabled") && !unified && !is("onPremisesSyncEnabled")
 }
 
 /// Whether a group's members are written through Graph: assigned (not dynamic), not
@@ -446,9 +470,11 @@ fn members_writable(group: &crate::model::Object) -> bool {
 
 /// The bad bulk change. Most of the department is synced from Active Directory: the script ran
 /// there, clearing department and manager, and Entra Connect carried the damage up (the
-/// emulator's `POST /_emulator/sync`). Through Graph it cleared the same on the department's
-/// cloud-only users, removed them from their assigned groups, switched the first enabled
-/// Conditional Access policy to report-only and disabled FIDO2 security keys.
+/// emulator's `POST /_emulator/sync`). In Exchange Online it removed them from the cloud
+/// mail-enabled groups (`POST /_emulator/exchange`: Graph cannot write those). Through Graph it
+/// cleared the same on the department's cloud-only users, removed them from their assigned
+/// groups, switched the first enabled Conditional Access policy to report-only and disabled
+/// FIDO2 security keys.
 async fn damage(
     client: &GraphClient,
     emulator_url: &str,
@@ -477,6 +503,16 @@ async fn damage(
                 format!("users/{}/manager/$ref", user.id),
                 None,
             ));
+        }
+    }
+    let mut exchange = Vec::new();
+    for group in healthy.of_kind("groups").filter(|g| managed_in_exchange(g)) {
+        let gone: Vec<&str> = group
+            .link_ids("members")
+            .filter(|m| victim_set.contains(m))
+            .collect();
+        if !gone.is_empty() {
+            exchange.push(json!({"id": group.id, "removeMembers": gone}));
         }
     }
     for group in healthy.of_kind("groups").filter(|g| members_writable(g)) {
@@ -552,7 +588,11 @@ async fn damage(
     }
     let on_premises = synced.len();
     if !synced.is_empty() {
-        sync(emulator_url, synced).await?;
+        back_door(emulator_url, "sync", "AD", synced).await?;
+    }
+    let in_exchange = exchange.len();
+    if !exchange.is_empty() {
+        back_door(emulator_url, "exchange", "Exchange Online", exchange).await?;
     }
     let total = requests.len();
     let client = Arc::new(client.clone());
@@ -570,20 +610,27 @@ async fn damage(
     }
     Ok(Damage {
         synced: on_premises,
+        exchange: in_exchange,
         writes: total + sequential.len(),
     })
 }
 
-/// Changes synced objects as Entra Connect does after a change in Active Directory.
-async fn sync(emulator_url: &str, changes: Vec<Value>) -> Result<(), Error> {
+/// Changes objects where Graph cannot: in Active Directory, carried up by Entra Connect
+/// (`/_emulator/sync`), or in Exchange Online (`/_emulator/exchange`).
+async fn back_door(
+    emulator_url: &str,
+    path: &str,
+    whose: &str,
+    changes: Vec<Value>,
+) -> Result<(), Error> {
     let bug = |e: String| {
         Error::usage(
-            format!("the demo's AD change failed: {e}"),
+            format!("the demo's {whose} change failed: {e}"),
             "this is a bug in the demo",
         )
     };
     let resp = reqwest::Client::new()
-        .post(format!("{emulator_url}/_emulator/sync"))
+        .post(format!("{emulator_url}/_emulator/{path}"))
         .json(&json!({ "changes": changes }))
         .send()
         .await

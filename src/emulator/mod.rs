@@ -9,13 +9,14 @@
 //! `directReports`); contained children; soft delete and restore through
 //! `directory/deletedItems`; invitations; `directoryObjects/getByIds`; delta queries with opaque,
 //! expiring tokens; the client credentials token endpoint with JWT-shaped tokens, `$batch`,
-//! Graph's resource-unit and write throttles, fault injection, and a simulated Entra Connect
-//! (`POST /_emulator/sync`).
+//! Graph's resource-unit and write throttles, fault injection, a simulated Entra Connect
+//! (`POST /_emulator/sync`) and changes made in Exchange Online (`POST /_emulator/exchange`).
 //!
 //! Layers, each importing only those before it: `model` (Graph's types, facts and write rules),
 //! `rng`, `faults`, `config`, `odata`, `throttle`, `auth`; `state` (the tenant in memory);
-//! `dynamic` (dynamic group membership); `seed`, `synthetic`, `defaults` (building a tenant);
-//! `sync` (on-premises changes); `shared` (what every request shares); `routes` (Graph
+//! `extensions` (directory extension definitions); `dynamic` (dynamic group membership);
+//! `seed`, `synthetic`, `defaults` (building a tenant); `sync` (on-premises changes), `exchange`
+//! (Exchange Online changes); `shared` (what every request shares); `routes` (Graph
 //! semantics); `pipeline` (count → faults → throttle → route); `batch`; `server` (HTTP, the
 //! running [`Emulator`]).
 
@@ -24,6 +25,8 @@ mod batch;
 mod config;
 mod defaults;
 mod dynamic;
+mod exchange;
+mod extensions;
 mod faults;
 // Crate-visible for the one test that holds schema/ against it (src/schema_check.rs).
 pub(crate) mod model;

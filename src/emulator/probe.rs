@@ -48,6 +48,22 @@ pub(crate) fn refusal(
     tenant: &str,
     domain: &str,
 ) -> Option<String> {
+    refusal_with_extensions(type_name, op, state, body, link, tenant, domain, &[])
+}
+
+/// [`refusal`] in a tenant whose directory extension definitions say `synced_extensions` are
+/// synced from on-premises.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn refusal_with_extensions(
+    type_name: &str,
+    op: WriteOp,
+    state: &Map<String, Value>,
+    body: &[(String, Value)],
+    link: Option<&str>,
+    tenant: &str,
+    domain: &str,
+    synced_extensions: &[String],
+) -> Option<String> {
     let m = model();
     let ty = m.entity(type_name)?;
     let facts = TenantFacts {
@@ -61,6 +77,7 @@ pub(crate) fn refusal(
         body,
         link,
         tenant: &facts,
+        synced_extensions,
     };
     rule_refusal(m, &w).map(|r| r.name.clone())
 }

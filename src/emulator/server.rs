@@ -27,7 +27,7 @@ use super::routes::{error, Ctx, Reply};
 use super::shared::{bump, lock, Shared, Stats};
 use super::state::Tenant;
 use super::throttle::format_retry_after;
-use super::{batch, defaults, seed, sync, synthetic};
+use super::{batch, defaults, exchange, seed, sync, synthetic};
 
 /// Builds the tenant a config asks for: seed folder, then synthetic objects, then the policy
 /// singletons Graph always has.
@@ -371,6 +371,26 @@ async fn sync_on_premises(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     }
 }
 
+/// `POST /_emulator/exchange` applies changes made in Exchange Online (module `exchange`): 200
+/// with the ids changed, or 400 with why nothing was applied.
+async fn exchange_online(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request: sync::SyncRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": format!("invalid Exchange request: {e}")})),
+            )
+                .into_response()
+        }
+    };
+    let result = exchange::apply(&mut shared.write(), &request);
+    match result {
+        Ok(changed) => axum::Json(json!({"changed": changed})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response(),
+    }
+}
+
 async fn clear_faults(State(shared): State<Arc<Shared>>) -> StatusCode {
     shared.set_faults(Vec::new());
     StatusCode::NO_CONTENT
@@ -392,6 +412,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/faults", post(set_faults).delete(clear_faults))
         .route("/_emulator/delta/expire", post(expire_delta))
         .route("/_emulator/sync", post(sync_on_premises))
+        .route("/_emulator/exchange", post(exchange_online))
         .fallback(graph)
         .with_state(shared)
 }

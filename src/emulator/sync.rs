@@ -3,16 +3,54 @@
 //! group's members — bypassing the write rules that refuse such changes through Graph, and
 //! recorded in the change log like any other change (so delta queries see them). Connect writes
 //! only the objects it synchronizes, so every object named (and every manager or member it
-//! points to) must have `onPremisesSyncEnabled: true`. Each changed object gets a new
+//! points to) must have `onPremisesSyncEnabled: true`; of the directory extension attributes it
+//! writes only those it registered (`isSyncedFromOnPremises`). Each changed object gets a new
 //! `onPremisesLastSyncDateTime`; users move in and out of dynamic groups as their properties
-//! change. All changes are checked before any is applied.
+//! change. All changes are checked before any is applied. Exchange Online, the other authority
+//! that changes objects Graph refuses to write, uses the same request and path with its own
+//! [`Authority`] (module `exchange`).
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::dynamic;
+use super::extensions;
 use super::model::{check_value, model};
 use super::state::Tenant;
+
+/// Who changes objects behind Graph's back, and what it may change.
+pub(crate) struct Authority {
+    /// Whether it masters an object; the error says why not.
+    pub masters: fn(&Tenant, u32) -> Result<(), String>,
+    /// Whether it may name an object as a member or manager; the error says why not.
+    pub may_name: fn(&Tenant, u32) -> Result<(), String>,
+    /// It writes users' managers.
+    pub manager: bool,
+    /// It writes the directory extension attributes synced from on-premises.
+    pub synced_extensions: bool,
+    /// It stamps `onPremisesLastSyncDateTime` on what it changes.
+    pub stamps_sync: bool,
+}
+
+/// Entra Connect: only the objects it synchronizes, pointing only at such objects.
+const CONNECT: Authority = Authority {
+    masters: only_synced,
+    may_name: only_synced,
+    manager: true,
+    synced_extensions: true,
+    stamps_sync: true,
+};
+
+fn only_synced(t: &Tenant, slot: u32) -> Result<(), String> {
+    if synced(t, slot) {
+        return Ok(());
+    }
+    let id = t.entry(slot).map(|e| e.id.as_str()).unwrap_or_default();
+    Err(format!(
+        "{id:?} is not synchronized from on-premises (onPremisesSyncEnabled is not true); \
+         Entra Connect changes only the objects it synchronizes"
+    ))
+}
 
 /// The body of `POST /_emulator/sync`.
 #[derive(Debug, Deserialize)]
@@ -61,36 +99,48 @@ fn synced(t: &Tenant, slot: u32) -> bool {
         .is_some_and(|e| e.props.get("onPremisesSyncEnabled") == Some(&Value::Bool(true)))
 }
 
-/// A live synced object by id or user principal name.
+/// A live object by id or user principal name.
 fn find(t: &Tenant, id: &str) -> Result<u32, String> {
     let m = model();
     let slot = t.live_slot(id).or_else(|| {
         let users = m.collection("users")?;
         t.find_by(users, "userPrincipalName", id)
     });
-    let slot = slot.ok_or_else(|| format!("no live directory object {id:?}"))?;
-    if !synced(t, slot) {
-        return Err(format!(
-            "{id:?} is not synchronized from on-premises (onPremisesSyncEnabled is not true); \
-             Entra Connect changes only the objects it synchronizes"
-        ));
-    }
-    Ok(slot)
+    slot.ok_or_else(|| format!("no live directory object {id:?}"))
 }
 
 fn kind_of(t: &Tenant, slot: u32) -> Option<&'static str> {
     t.entry(slot).map(|e| e.collection().name.as_str())
 }
 
-fn plan(t: &Tenant, c: &SyncChange) -> Result<Planned, String> {
+fn plan(t: &Tenant, c: &SyncChange, who: &Authority) -> Result<Planned, String> {
     let m = model();
     let slot = find(t, &c.id)?;
+    (who.masters)(t, slot)?;
+    let named = |id: &str| -> Result<u32, String> {
+        let s = find(t, id)?;
+        (who.may_name)(t, s)?;
+        Ok(s)
+    };
     let entry = t
         .entry(slot)
         .ok_or_else(|| format!("no object {:?}", c.id))?;
     let ty = entry.ty();
     let mut props = Vec::new();
     for (name, value) in &c.set {
+        if let Some(ext) = extensions::definition(t, name, ty) {
+            if !ext.synced || !who.synced_extensions {
+                return Err(format!(
+                    "{}: {} is not a directory extension synced from on-premises by Entra \
+                     Connect; this source does not write it",
+                    c.id, ext.name
+                ));
+            }
+            ext.check(value)
+                .map_err(|bad| format!("{}: invalid value for {}: {bad:?}", c.id, ext.name))?;
+            props.push((ext.name, value.clone()));
+            continue;
+        }
         let p = ty
             .prop(name)
             .ok_or_else(|| format!("{}: {} has no property {name:?}", c.id, ty.name))?;
@@ -101,12 +151,15 @@ fn plan(t: &Tenant, c: &SyncChange) -> Result<Planned, String> {
     let kind = kind_of(t, slot);
     let manager = match &c.manager {
         None => None,
+        Some(_) if !who.manager => {
+            return Err(format!("{}: this source does not write managers", c.id));
+        }
         Some(_) if kind != Some("users") => {
             return Err(format!("{}: only users have a manager", c.id));
         }
         Some(Value::Null) => Some(None),
         Some(Value::String(id)) => {
-            let target = find(t, id)?;
+            let target = named(id)?;
             if target == slot || kind_of(t, target) != Some("users") {
                 return Err(format!("{}: the manager must be another synced user", c.id));
             }
@@ -125,7 +178,7 @@ fn plan(t: &Tenant, c: &SyncChange) -> Result<Planned, String> {
         }
         ids.iter()
             .map(|id| {
-                let s = find(t, id)?;
+                let s = named(id)?;
                 match kind_of(t, s) {
                     Some("users" | "groups") if s != slot => Ok(s),
                     _ => Err(format!("{}: {id:?} cannot be a member", c.id)),
@@ -144,11 +197,21 @@ fn plan(t: &Tenant, c: &SyncChange) -> Result<Planned, String> {
 
 /// Applies a sync; returns the ids of the objects it changed, or why nothing was applied.
 pub(crate) fn apply(t: &mut Tenant, req: &SyncRequest) -> Result<Vec<String>, String> {
+    apply_as(t, req, &CONNECT)
+}
+
+/// Applies changes made by `who`; returns the ids of the objects changed, or why nothing was
+/// applied.
+pub(crate) fn apply_as(
+    t: &mut Tenant,
+    req: &SyncRequest,
+    who: &Authority,
+) -> Result<Vec<String>, String> {
     let m = model();
     let planned = req
         .changes
         .iter()
-        .map(|c| plan(t, c))
+        .map(|c| plan(t, c, who))
         .collect::<Result<Vec<_>, String>>()?;
     let users = m.collection("users").ok_or("the model has users")?;
     let groups = m.collection("groups").ok_or("the model has groups")?;
@@ -162,8 +225,12 @@ pub(crate) fn apply(t: &mut Tenant, req: &SyncRequest) -> Result<Vec<String>, St
     let mut changed = Vec::new();
     for p in planned {
         let mut props = p.props;
-        props.push(("onPremisesLastSyncDateTime".into(), stamp.clone()));
-        t.set_props(p.slot, props);
+        if who.stamps_sync {
+            props.push(("onPremisesLastSyncDateTime".into(), stamp.clone()));
+        }
+        if !props.is_empty() {
+            t.set_props(p.slot, props);
+        }
         if let Some(new) = p.manager {
             let old: Vec<u32> = t
                 .entry(p.slot)
@@ -244,5 +311,41 @@ mod tests {
         .unwrap();
         assert!(apply(&mut t, &bad).is_err());
         assert_eq!(t.changes.seq(), seq);
+    }
+
+    #[test]
+    fn connect_writes_the_extensions_it_syncs_and_no_cloud_one() {
+        let m = model();
+        let (users, apps) = (
+            m.collection("users").unwrap(),
+            m.collection("applications").unwrap(),
+        );
+        let defs = m.collections[apps].child("extensionProperties").unwrap();
+        let mut t = Tenant::new();
+        let app = t.insert(apps, "app".into(), props(json!({"displayName": "A"})));
+        *t.children_mut(app, defs).unwrap() = [("division", true), ("costCenter", false)]
+            .into_iter()
+            .map(|(name, synced)| {
+                props(json!({"id": name, "name": format!("extension_abc_{name}"),
+                    "dataType": "String", "targetObjects": ["User"],
+                    "isSyncedFromOnPremises": synced}))
+            })
+            .collect();
+        let u = t.insert(
+            users,
+            "u".into(),
+            props(json!({"onPremisesSyncEnabled": true})),
+        );
+        let sync = |set: Value| -> SyncRequest {
+            serde_json::from_value(json!({"changes": [{"id": "u", "set": set}]})).unwrap()
+        };
+        apply(&mut t, &sync(json!({"EXTENSION_abc_division": "Retail"}))).unwrap();
+        assert_eq!(
+            t.entry(u).unwrap().str_prop("extension_abc_division"),
+            Some("Retail")
+        );
+        let err = apply(&mut t, &sync(json!({"extension_abc_costCenter": "CC-1"}))).unwrap_err();
+        assert!(err.contains("not a directory extension synced"), "{err}");
+        assert!(apply(&mut t, &sync(json!({"extension_abc_division": 7}))).is_err());
     }
 }

@@ -274,7 +274,8 @@ fn the_generated_tenant_holds_only_what_the_model_knows() {
         .flat_map(|a| t.entry(*a).unwrap().children(ext_child).to_vec())
         .filter_map(|d| d["name"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(extensions.len(), 1);
+    // One registered in the cloud, one synced from Active Directory.
+    assert_eq!(extensions.len(), 2);
     let mut checked = 0;
     for k in 0..m.collections.len() {
         for slot in t.live(k).values() {

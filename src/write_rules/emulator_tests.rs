@@ -138,6 +138,53 @@ fn every_write_the_emulator_refuses_is_one_the_schema_holds_back() {
 }
 
 #[test]
+fn both_sides_hold_back_the_synced_directory_extensions_of_synced_objects_only() {
+    // A directory extension Entra Connect syncs (isSyncedFromOnPremises) and one registered in
+    // the cloud, on synced and cloud-only users and groups: the schema holds back exactly what
+    // the emulator refuses.
+    const SYNCED: &str = "extension_0123abcd_division";
+    const CLOUD: &str = "extension_4567ef01_costCenter";
+    let cx = RuleContext {
+        tenant: Some(TENANT.into()),
+        on_premises_extensions: [SYNCED.to_string()].into(),
+    };
+    let synced_names = [SYNCED.to_string()];
+    let mut disagree = Vec::new();
+    for name in ["users", "groups"] {
+        let kind = schema::kind(name).unwrap();
+        for synced_object in [true, false] {
+            let state: Map<String, Value> = json!({"onPremisesSyncEnabled": synced_object})
+                .as_object()
+                .cloned()
+                .unwrap();
+            for ext in [SYNCED, CLOUD] {
+                let body = [(ext.to_string(), json!("x"))];
+                let held = write_rules::property_rule(kind, &state, ext, &cx).is_some();
+                let refused = probe::refusal_with_extensions(
+                    &kind.graph_type,
+                    WriteOp::Update,
+                    &state,
+                    &body,
+                    None,
+                    TENANT,
+                    DOMAIN,
+                    &synced_names,
+                )
+                .is_some();
+                let expected = synced_object && ext == SYNCED;
+                if held != expected || refused != expected {
+                    disagree.push(format!(
+                        "{name} synced={synced_object} {ext}: schema holds {held}, emulator \
+                         refuses {refused}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(disagree.is_empty(), "{disagree:#?}");
+}
+
+#[test]
 fn the_schema_holds_back_no_property_of_a_synced_object_that_graph_takes() {
     // The cloud-writable attributes of synced objects are data on both sides: what the schema
     // lets through the emulator takes, and what it holds back the emulator refuses.

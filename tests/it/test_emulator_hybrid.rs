@@ -263,8 +263,13 @@ async fn owners_and_federated_credentials_expand_with_graphs_limits() {
         .get_all("applications?$expand=owners($select=id,displayName),federatedIdentityCredentials&$top=999")
         .await;
     assert_eq!(pages, 1);
-    assert_eq!(apps.len(), 12);
-    for a in &apps {
+    // The registrations asked for and Entra Connect's Tenant Schema Extension App, a system
+    // application without owners.
+    assert_eq!(apps.len(), 13);
+    for a in apps
+        .iter()
+        .filter(|a| a["displayName"] != "Tenant Schema Extension App")
+    {
         let owners = a["owners"].as_array().unwrap();
         assert!(!owners.is_empty());
         let keys: Vec<&String> = owners[0].as_object().unwrap().keys().collect();
@@ -394,7 +399,8 @@ async fn directory_objects_by_ids_and_extension_properties() {
         .await;
     assert_eq!(r.status, 400);
 
-    // The tenant's directory extension definitions, synced ones filtered out or in.
+    // The tenant's directory extension definitions, synced ones filtered out or in: one
+    // registered in the cloud, one Entra Connect syncs from Active Directory.
     let r = g
         .call(
             "POST",
@@ -403,6 +409,15 @@ async fn directory_objects_by_ids_and_extension_properties() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let all = r.body["value"].as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    let r = g
+        .call(
+            "POST",
+            "directoryObjects/getAvailableExtensionProperties",
+            Some(json!({"isSyncedFromOnPremises": false})),
+        )
+        .await;
     let defs = r.body["value"].as_array().unwrap();
     assert_eq!(defs.len(), 1);
     let name = defs[0]["name"].as_str().unwrap();
@@ -416,7 +431,25 @@ async fn directory_objects_by_ids_and_extension_properties() {
             Some(json!({"isSyncedFromOnPremises": true})),
         )
         .await;
-    assert_eq!(synced.body["value"], json!([]));
+    let synced = synced.body["value"].as_array().unwrap();
+    assert_eq!(synced.len(), 1);
+    assert_eq!(synced[0]["appDisplayName"], "Tenant Schema Extension App");
+    assert_eq!(synced[0]["isSyncedFromOnPremises"], true);
+    let division = synced[0]["name"].as_str().unwrap();
+    assert!(division.ends_with("_division"));
+    // Every synced member carries its division, nobody else does.
+    let (users, _) = g
+        .get_all(&format!(
+            "users?$select=id,onPremisesSyncEnabled,{division}&$top=999"
+        ))
+        .await;
+    for u in &users {
+        assert_eq!(
+            u[division].is_string(),
+            u["onPremisesSyncEnabled"] == true,
+            "{u}"
+        );
+    }
     // Values are on some users, returned only on $select.
     let (with, _) = g
         .get_all(&format!("users?$select=id,{name}&$top=999"))
@@ -424,4 +457,80 @@ async fn directory_objects_by_ids_and_extension_properties() {
     assert!(with.iter().filter(|u| u[name].is_string()).count() > 10);
     let plain = g.get("users?$top=5").await.body;
     assert!(plain["value"][0].get(name).is_none());
+}
+
+async fn exchange(g: &Graph, changes: Value) -> (u16, Value) {
+    let r = g
+        .http
+        .post(format!("{}/_emulator/exchange", g.emu.url()))
+        .json(&json!({ "changes": changes }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn exchange_online_changes_the_mail_enabled_groups_graph_cannot_write() {
+    let g = tenant().await;
+    let (groups, _) = g
+        .get_all("groups?$select=id,mailEnabled,groupTypes,onPremisesSyncEnabled&$top=999")
+        .await;
+    let unified = |gr: &Value| {
+        gr["groupTypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "Unified")
+    };
+    let mail = |synced: bool| {
+        groups
+            .iter()
+            .filter(|gr| {
+                gr["mailEnabled"] == true
+                    && !unified(gr)
+                    && (gr["onPremisesSyncEnabled"] == true) == synced
+            })
+            .map(id)
+            .collect::<Vec<String>>()
+    };
+    let (cloud, synced) = (mail(false), mail(true));
+    let mut target = None;
+    for gid in &cloud {
+        let members = g.ids(&format!("groups/{gid}/members")).await;
+        if !members.is_empty() {
+            target = Some((gid.clone(), members));
+            break;
+        }
+    }
+    let (gid, members) = target.expect("a cloud mail-enabled group with members");
+    // Graph refuses the member removal; Exchange Online makes it.
+    let r = g
+        .call(
+            "DELETE",
+            &format!("groups/{gid}/members/{}/$ref", members[0]),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "Request_BadRequest"));
+    let (status, body) = exchange(
+        &g,
+        json!([{"id": gid, "removeMembers": [members[0]], "set": {"description": "Trimmed"}}]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changed"], json!([gid]));
+    let after = g.ids(&format!("groups/{gid}/members")).await;
+    assert!(!after.contains(&members[0]));
+    assert_eq!(after.len(), members.len() - 1);
+    let description = g.get(&format!("groups/{gid}?$select=description")).await;
+    assert_eq!(description.body["description"], "Trimmed");
+    // A synced mail-enabled group is changed on-premises, not in Exchange Online.
+    let (status, body) =
+        exchange(&g, json!([{"id": synced[0], "set": {"description": "x"}}])).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a cloud mail-enabled"));
 }

@@ -78,19 +78,46 @@ async fn a_synced_user_keeps_its_on_premises_attributes_and_manager() {
         .body;
     assert_eq!(after["jobTitle"], synced[0]["jobTitle"]);
     assert_ne!(after["usageLocation"], "NZ");
-    // Cloud-writable attributes of a synced user, and a directory extension registered in the
-    // cloud.
-    let ext = g
-        .call(
-            "POST",
-            "directoryObjects/getAvailableExtensionProperties",
-            Some(json!({})),
-        )
+    // The directory extensions, one registered in the cloud and one Entra Connect syncs from
+    // Active Directory.
+    let extension = |synced: bool| {
+        let g = &g;
+        async move {
+            let r = g
+                .call(
+                    "POST",
+                    "directoryObjects/getAvailableExtensionProperties",
+                    Some(json!({"isSyncedFromOnPremises": synced})),
+                )
+                .await;
+            assert_eq!(
+                r.body["value"].as_array().map(Vec::len),
+                Some(1),
+                "{}",
+                r.body
+            );
+            r.body["value"][0]["name"].as_str().unwrap().to_string()
+        }
+    };
+    let (ext, division) = (extension(false).await, extension(true).await);
+    // The synced one is mastered on-premises, alone or beside cloud-writable attributes.
+    for body in [
+        json!({division.as_str(): "Retail"}),
+        json!({division.as_str(): null}),
+        json!({"usageLocation": "DE", ext.as_str(): "CC-9", division.as_str(): "Retail"}),
+    ] {
+        let r = g.call("PATCH", &path, Some(body)).await;
+        refused(&r, 400, "Request_BadRequest", ON_PREM);
+    }
+    let after = g
+        .get(&format!("{path}?$select={division},{ext}"))
         .await
-        .body["value"][0]["name"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .body;
+    assert!(after[division.as_str()].is_string(), "{after}");
+    assert_ne!(after[division.as_str()], "Retail");
+    assert_ne!(after[ext.as_str()], "CC-9");
+    // Cloud-writable attributes of a synced user, and the directory extension registered in
+    // the cloud.
     let r = g
         .call(
             "PATCH",
@@ -131,6 +158,16 @@ async fn a_synced_user_keeps_its_on_premises_attributes_and_manager() {
         )
         .await;
     assert_eq!(r.status, 204, "a cloud user may report to a synced one");
+    // A cloud-only user has no on-premises master: the synced extension is written through
+    // Graph like any other.
+    let r = g
+        .call(
+            "PATCH",
+            &format!("users/{}", cloud[0]),
+            Some(json!({division.as_str(): "Retail"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
 }
 
 #[tokio::test]

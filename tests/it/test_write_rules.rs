@@ -224,6 +224,106 @@ fn on_premises_attributes_and_dynamic_members_are_listed_never_written_and_label
     );
 }
 
+/// The name of the tenant's one directory extension registered in the cloud (`false`) or synced
+/// from Active Directory by Entra Connect (`true`).
+fn extension(h: &TestEnvironment, synced: bool) -> String {
+    let defs = graph_ok(
+        h,
+        "POST",
+        "directoryObjects/getAvailableExtensionProperties",
+        Some(json!({"isSyncedFromOnPremises": synced})),
+        200,
+    );
+    assert_eq!(defs["value"].as_array().map(Vec::len), Some(1), "{defs}");
+    text(&defs["value"][0], "name").to_string()
+}
+
+#[test]
+fn a_synced_extension_attribute_is_listed_never_written_and_a_cloud_one_is_restored() {
+    let h = hybrid();
+    let (cloud_ext, synced_ext) = (extension(&h, false), extension(&h, true));
+    let users = list(
+        &h,
+        &format!("users?$select=id,onPremisesSyncEnabled,{cloud_ext},{synced_ext}"),
+    );
+    let u = users
+        .iter()
+        .find(|u| {
+            u["onPremisesSyncEnabled"] == true
+                && u[cloud_ext.as_str()].is_string()
+                && u[synced_ext.as_str()].is_string()
+        })
+        .expect("a synced user with both extensions");
+    let id = text(u, "id");
+    let (cost_center, division) = (
+        u[cloud_ext.as_str()].clone(),
+        u[synced_ext.as_str()].clone(),
+    );
+    // AD changes the synced attribute (Entra Connect carries it up); a script clears the cloud
+    // one through Graph, which Graph allows on a synced user.
+    h.change_user(id, json!({synced_ext.as_str(): "Retail"}));
+    graph_ok(
+        &h,
+        "PATCH",
+        &format!("users/{id}"),
+        Some(json!({cloud_ext.as_str(): null})),
+        204,
+    );
+
+    let out = run_without_writes(&h, &["restore", "HEAD", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan: Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert_valid(&plan, "schema/plan.schema.json");
+    let actions = actions_of(&plan, id);
+    assert_eq!(actions.len(), 1, "{plan:#}");
+    assert_eq!(actions[0]["op"], "update");
+    assert_eq!(
+        actions[0]["body"],
+        json!({cloud_ext.as_str(): cost_center}),
+        "{plan:#}"
+    );
+    let e = entries(&plan, id);
+    assert_eq!(e.len(), 1, "{plan:#}");
+    assert_eq!(e[0]["rule"], "syncedFromActiveDirectory");
+    assert_eq!(
+        e[0]["fix"],
+        "change on-premises (synced from Active Directory)"
+    );
+    assert_eq!(
+        e[0]["attributes"][0]["path"],
+        synced_ext.as_str(),
+        "{plan:#}"
+    );
+    assert_eq!(e[0]["attributes"][0]["new"], division);
+
+    // Carried out: the cloud attribute is back, the synced one is left to AD, and nothing
+    // Graph refuses was sent (the emulator would have failed it).
+    let out = h.run(&["restore", "HEAD", "--yes", "--format", "json"]);
+    assert_status(&out, 0);
+    let report = json_docs(&out).pop().unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    let after = get(&h, &format!("users/{id}?$select={cloud_ext},{synced_ext}"));
+    assert_eq!(after[cloud_ext.as_str()], cost_center);
+    assert_eq!(after[synced_ext.as_str()], "Retail");
+    // What is left is the synced attribute, labelled with where to fix it.
+    let out = h.run(&["diff", "HEAD", "--format", "json"]);
+    assert_status(&out, 0);
+    let diff: Value = serde_json::from_str(&out.stdout).unwrap();
+    let change = diff["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{diff:#}"));
+    let attributes = change["attributes"].as_array().unwrap();
+    assert_eq!(attributes.len(), 1, "{change:#}");
+    assert_eq!(attributes[0]["path"], synced_ext.as_str());
+    assert_eq!(
+        attributes[0]["cannotRestore"]["rule"],
+        "syncedFromActiveDirectory"
+    );
+}
+
 #[test]
 fn enabled_app_roles_and_scopes_that_go_are_disabled_first_in_their_own_patch() {
     let h = hybrid();

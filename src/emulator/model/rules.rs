@@ -54,6 +54,9 @@ pub(crate) enum Check {
     /// The user principal name is outside the tenant's verified domains or carries the `#EXT#`
     /// marker of invited guests.
     ExternalUserPrincipalName,
+    /// The write sets a directory extension attribute whose definition Entra Connect
+    /// registered for an Active Directory attribute (`isSyncedFromOnPremises: true`).
+    SyncedExtensionAttribute,
 }
 
 /// One per-object write rule (facts.yaml `writeRules`).
@@ -97,6 +100,9 @@ pub(crate) struct Write<'a> {
     pub body: &'a [(String, Value)],
     pub link: Option<&'a str>,
     pub tenant: &'a TenantFacts,
+    /// The directory extension attributes of `body` whose definitions are synced from
+    /// on-premises (`isSyncedFromOnPremises: true`), as the tenant's definitions say.
+    pub synced_extensions: &'a [String],
 }
 
 /// What the rules need to know about the tenant itself.
@@ -158,6 +164,11 @@ impl WriteRule {
                 .find(|(k, _)| k == "userPrincipalName")
                 .and_then(|(_, v)| v.as_str())
                 .is_some_and(|upn| external_upn(upn, &w.tenant.domains)),
+            Some(Check::SyncedExtensionAttribute) => w.body.iter().any(|(k, _)| {
+                w.synced_extensions
+                    .iter()
+                    .any(|e| e.eq_ignore_ascii_case(k))
+            }),
             Some(Check::EnabledEntitlementChanged) => w.body.iter().any(|(k, new)| {
                 let old = match k.as_str() {
                     "appRoles" | "oauth2PermissionScopes" => w.state.get(k),

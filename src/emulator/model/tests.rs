@@ -166,6 +166,7 @@ fn write_rules_cover_their_object_state_and_writes() {
         body: &[],
         link: Some("members"),
         tenant: &facts,
+        synced_extensions: &[],
     };
     let rule = m
         .rules
@@ -210,6 +211,7 @@ fn write_rules_cover_their_object_state_and_writes() {
         body: &drop,
         link: None,
         tenant: &facts,
+        synced_extensions: &[],
     };
     assert!(entitlement.applies(m, &base));
     assert!(!entitlement.applies(
@@ -271,12 +273,59 @@ fn write_rules_cover_their_object_state_and_writes() {
         body: &usage,
         link: None,
         tenant: &facts,
+        synced_extensions: &[],
     };
     assert!(!rule.applies(m, &w));
     assert!(rule.applies(m, &Write { body: &title, ..w }));
     // A directory extension registered in the cloud stays writable (an `except` pattern).
     let ext = [("extension_0123abcd_costCenter".to_string(), json!("CC-1"))];
     assert!(!rule.applies(m, &Write { body: &ext, ..w }));
+    // One Entra Connect syncs from Active Directory is refused, with the same answer, by the
+    // rule that knows the tenant's synced definitions; on a cloud-only user it is writable.
+    let division = [("extension_0123abcd_division".to_string(), json!("Retail"))];
+    let synced_names = ["extension_0123abcd_division".to_string()];
+    let synced_ext = Write {
+        body: &division,
+        synced_extensions: &synced_names,
+        ..w
+    };
+    assert!(!rule.applies(m, &synced_ext));
+    let refused = refusal(m, &synced_ext).unwrap();
+    assert_eq!(refused.name, "onPremisesSyncedExtension");
+    assert_eq!(
+        (
+            refused.status,
+            refused.code.as_str(),
+            refused.message.as_str()
+        ),
+        (rule.status, rule.code.as_str(), rule.message.as_str())
+    );
+    let mixed = [division[0].clone(), ext[0].clone(), usage[0].clone()];
+    assert!(refusal(
+        m,
+        &Write {
+            body: &mixed,
+            ..synced_ext
+        }
+    )
+    .is_some());
+    assert!(refusal(
+        m,
+        &Write {
+            body: &ext,
+            ..synced_ext
+        }
+    )
+    .is_none());
+    let cloud_user = props(json!({"displayName": "C"}));
+    assert!(refusal(
+        m,
+        &Write {
+            state: &cloud_user,
+            ..synced_ext
+        }
+    )
+    .is_none());
     // The manager is mastered on-premises; a cloud-only user's is not.
     let manager = Write {
         op: WriteOp::AddLink,
@@ -322,6 +371,7 @@ fn write_rules_cover_their_object_state_and_writes() {
             body: &body,
             link: None,
             tenant: &facts,
+            synced_extensions: &[],
         };
         assert_eq!(external.applies(m, &w), refused, "{upn}");
     }

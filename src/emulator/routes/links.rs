@@ -47,6 +47,7 @@ fn rule_check(
         body: &[],
         link: Some(&link.name),
         tenant,
+        synced_extensions: &[],
     };
     match refusal(model(), &w) {
         Some(rule) => Err(error(ctx, rule.status, &rule.code, &rule.message)),
@@ -76,6 +77,7 @@ pub(crate) fn binds_allowed(
             body: &[],
             link: Some(&coll.links[*li].name),
             tenant,
+            synced_extensions: &[],
         };
         if let Some(rule) = refusal(model(), &w) {
             return Err(error(ctx, rule.status, &rule.code, &rule.message));

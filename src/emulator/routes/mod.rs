@@ -13,7 +13,6 @@ mod delta;
 mod directory;
 mod dispatch;
 mod expand;
-mod extensions;
 mod invitations;
 mod links;
 mod read;

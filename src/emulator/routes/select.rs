@@ -1,8 +1,8 @@
 //! `$select` names resolved against the model: the properties Graph knows on the types a
 //! result can hold, and the directory extensions defined for them, in Graph's spelling.
 
-use super::extensions;
 use super::reply::{bad_request, Ctx, Reply};
+use crate::emulator::extensions;
 use crate::emulator::model::model;
 use crate::emulator::state::Tenant;
 

@@ -5,10 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use super::extensions;
 use super::reply::{
     bad_request, invalid_value, needs_type, read_only, unknown_property, unknown_type, Ctx, Reply,
 };
+use crate::emulator::extensions;
 use crate::emulator::model::{
     check_value, model, Access, Collection, EntityType, TypeBase, TypeRef,
 };
@@ -21,6 +21,8 @@ pub(crate) struct Writes {
     pub props: Vec<(String, Value)>,
     /// Navigation properties written inline (method configurations in the policy PATCH).
     pub inline: Vec<(String, Value)>,
+    /// The directory extensions of `props` whose definitions are synced from on-premises.
+    pub synced_extensions: Vec<String>,
     /// `{link}@odata.bind`: link index and URLs.
     pub binds: Vec<(usize, Vec<String>)>,
     /// The entity type written (the body's `@odata.type`, the object's, or the collection's).
@@ -154,6 +156,9 @@ pub(crate) fn parse_writes(
         if let Some(ext) = extensions::definition(t, &key, ty) {
             if let Err(bad) = ext.check(&value) {
                 return Err(invalid_value(ctx, ty, &bad));
+            }
+            if ext.synced {
+                w.synced_extensions.push(ext.name.clone());
             }
             w.props.push((ext.name, value));
             continue;

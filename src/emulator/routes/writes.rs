@@ -89,6 +89,7 @@ pub(crate) fn create(req: &Req, k: usize) -> Reply {
             body: &written,
             link: None,
             tenant: &req.shared.facts,
+            synced_extensions: &w.synced_extensions,
         },
     );
     if let Err(r) = verdict {
@@ -163,6 +164,7 @@ pub(crate) fn patch(req: &Req, k: usize, slot: u32) -> Reply {
                 body: &written,
                 link: None,
                 tenant: &req.shared.facts,
+                synced_extensions: &w.synced_extensions,
             },
         )
     });
@@ -243,6 +245,7 @@ pub(crate) fn delete(req: &Req, slot: u32) -> Reply {
         body: &[],
         link: None,
         tenant: &req.shared.facts,
+        synced_extensions: &[],
     };
     if let Err(r) = rules_allow(req.ctx, &w) {
         return r;

@@ -2,9 +2,11 @@
 //! roles and delegated permission scopes (most enabled, some disabled, as after a first step of
 //! retiring one), federated identity credentials for GitHub Actions deployments and AKS
 //! workload identities, a directory extension (`extension_<appId>_costCenter` for users) on the
-//! first one; a service principal for each, mirroring its roles and scopes; and the service
-//! principals every tenant holds for Microsoft's first-party applications, whose roles and
-//! scopes are Microsoft's (`appOwnerOrganizationId` is Microsoft's tenant).
+//! first one; the Tenant Schema Extension App with the directory extension Entra Connect syncs
+//! from Active Directory (`extension_<appId>_division`); a service principal for each app,
+//! mirroring its roles and scopes; and the service principals every tenant holds for
+//! Microsoft's first-party applications, whose roles and scopes are Microsoft's
+//! (`appOwnerOrganizationId` is Microsoft's tenant).
 
 use serde_json::{json, Map, Value};
 
@@ -271,6 +273,42 @@ fn scope(id: &str, value: &str, description: &str, admin: bool) -> Value {
 }
 
 /// Service principals of Microsoft's applications, as a tenant has them from its first day.
+/// The application Entra Connect registers when it is set up to sync Active Directory
+/// attributes as directory extensions: named "Tenant Schema Extension App", holding one
+/// definition per synced attribute, each `isSyncedFromOnPremises: true` (entra-docs
+/// how-to-connect-sync-feature-directory-extensions.md; resources/extensionproperty.md). A
+/// system application: no owners, credentials or roles, and no service principal here.
+pub(super) fn schema_extension_app(k: &Kinds, tenant: &mut Tenant, app_id: &str) {
+    let name = "Tenant Schema Extension App";
+    let mut rng = SplitMix64::new(0x7e4a_417a_11e4_00e2);
+    let app = obj(json!({
+        "displayName": name,
+        "appId": app_id,
+        "signInAudience": "AzureADMyOrg",
+        "identifierUris": [],
+        "tags": [],
+        "appRoles": [],
+        "api": {"oauth2PermissionScopes": []},
+        "requiredResourceAccess": [],
+        "keyCredentials": [],
+        "passwordCredentials": [],
+        "publisherDomain": DOMAIN,
+        "createdDateTime": date(EPOCH),
+    }));
+    let slot = tenant.insert(k.apps, rng.guid(), app);
+    let definition = obj(json!({
+        "@odata.type": "#microsoft.graph.extensionProperty",
+        "id": rng.guid(),
+        "name": format!("extension_{}_division", app_id.replace('-', "")),
+        "dataType": "String",
+        "isMultiValued": false,
+        "targetObjects": ["User"],
+        "appDisplayName": name,
+        "isSyncedFromOnPremises": true,
+    }));
+    set_children(tenant, slot, k.extensions, vec![definition]);
+}
+
 fn first_party(k: &Kinds, tenant: &mut Tenant) {
     let apps = [
         (

@@ -7,9 +7,10 @@
 //! whose members follow their rules, mail-enabled security groups and distribution lists,
 //! Microsoft 365 groups (`groups`); app registrations with app roles, permission scopes,
 //! federated credentials and a directory extension, their service principals and Microsoft's
-//! first-party ones (`apps`); named locations, conditional access policies (some requiring an
-//! authentication strength), the authentication methods policy with every method
-//! configuration, and regional administrative units (`policies`).
+//! first-party ones, and the Tenant Schema Extension App through which Entra Connect syncs an
+//! Active Directory attribute as a directory extension (`apps`); named locations, conditional
+//! access policies (some requiring an authentication strength), the authentication methods
+//! policy with every method configuration, and regional administrative units (`policies`).
 
 use serde_json::{Map, Value};
 
@@ -154,7 +155,13 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
     // The first application registers the directory extension users carry values of, so its
     // appId is drawn before the users, from a stream of its own.
     let extension_app = (spec.apps > 0).then(|| SplitMix64::new(0x7e4a_417a_11e4_00e0).guid());
-    let people = people::generate(spec, &k, &mut rng, tenant, extension_app.as_deref());
+    // Likewise the application Entra Connect registers its directory extensions on.
+    let schema_app = (spec.apps > 0).then(|| SplitMix64::new(0x7e4a_417a_11e4_00e1).guid());
+    let extensions = people::Extensions {
+        cloud: extension_app.as_deref(),
+        synced: schema_app.as_deref(),
+    };
+    let people = people::generate(spec, &k, &mut rng, tenant, extensions);
     let groups = groups::generate(spec, &k, &mut rng, tenant, &people);
     let sps = apps::generate(
         spec,
@@ -165,6 +172,9 @@ pub(crate) fn generate(spec: &SyntheticSpec, tenant_id: &str, tenant: &mut Tenan
         &people,
         extension_app.as_deref(),
     );
+    if let Some(app_id) = schema_app.as_deref() {
+        apps::schema_extension_app(&k, tenant, app_id);
+    }
     groups::add_service_principals(&k, &mut rng, tenant, &groups, &sps);
     policies::generate(spec, &k, &mut rng, tenant, &people, &groups);
 }

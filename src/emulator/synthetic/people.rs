@@ -120,12 +120,31 @@ fn on_premises(
     ]);
 }
 
+/// The appIds of the applications whose directory extensions users carry values of.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Extensions<'a> {
+    /// Registered in the cloud (`costCenter`).
+    pub cloud: Option<&'a str>,
+    /// Entra Connect's Tenant Schema Extension App (`division`, synced from AD).
+    pub synced: Option<&'a str>,
+}
+
+/// The Active Directory `division` of a department, which Entra Connect syncs as a directory
+/// extension: derived, so that it draws nothing from the generator.
+fn division(dept: &str) -> &'static str {
+    match dept {
+        "Sales" | "Marketing" | "Customer Support" => "Commercial",
+        "Engineering" | "IT" | "Product" => "Technology",
+        _ => "Corporate",
+    }
+}
+
 fn member(
     rng: &mut SplitMix64,
     i: usize,
     dept: usize,
     synced: bool,
-    extension: Option<&str>,
+    extensions: Extensions,
 ) -> Map<String, Value> {
     let (dname, dcode, _, titles) = DEPARTMENTS[dept];
     let given = *rng.pick(GIVEN);
@@ -205,17 +224,27 @@ fn member(
     }
     let mut out = exact(props);
     // A cloud directory extension (registered on the first app) carries the cost centre of a
-    // quarter of the members.
-    if let Some(app_id) = extension {
+    // quarter of the members; the AD-synced one the division of every synced member.
+    let mut extra = Vec::new();
+    if let Some(app_id) = extensions.cloud {
         if rng.chance(0.25) {
-            let mut with = Map::with_capacity(out.len() + 1);
-            with.extend(out);
-            with.insert(
+            extra.push((
                 format!("extension_{}_costCenter", app_id.replace('-', "")),
                 text(cost_center),
-            );
-            out = with;
+            ));
         }
+    }
+    if let (true, Some(app_id)) = (synced, extensions.synced) {
+        extra.push((
+            format!("extension_{}_division", app_id.replace('-', "")),
+            text(division(dname)),
+        ));
+    }
+    if !extra.is_empty() {
+        let mut with = Map::with_capacity(out.len() + extra.len());
+        with.extend(out);
+        with.extend(extra);
+        out = with;
     }
     out
 }
@@ -264,7 +293,7 @@ pub(super) fn generate(
     k: &Kinds,
     rng: &mut SplitMix64,
     tenant: &mut Tenant,
-    extension: Option<&str>,
+    extensions: Extensions,
 ) -> People {
     let mut p = People {
         by_dept: vec![Vec::new(); DEPARTMENTS.len()],
@@ -286,7 +315,7 @@ pub(super) fn generate(
         let dept = department(rng);
         let props = match class {
             Class::Guest => compact(guest(rng, i)),
-            _ => member(rng, i, dept, class == Class::Synced, extension),
+            _ => member(rng, i, dept, class == Class::Synced, extensions),
         };
         let slot = tenant.insert(k.users, rng.guid(), props);
         p.all.push(slot);

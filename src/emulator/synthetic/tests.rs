@@ -250,7 +250,8 @@ const DEPARTMENTS_COUNT: usize = super::words::DEPARTMENTS.len();
 fn apps_policies_and_extensions_look_like_a_real_tenant() {
     let (t, k) = demo();
     let apps: Vec<u32> = t.live(k.apps).values().copied().collect();
-    assert_eq!(apps.len(), 30);
+    // The registrations asked for and Entra Connect's Tenant Schema Extension App.
+    assert_eq!(apps.len(), 31);
     let roles = |s: u32, p: &str| -> Vec<Value> {
         prop(&t, s, p)
             .and_then(Value::as_array)
@@ -281,7 +282,8 @@ fn apps_policies_and_extensions_look_like_a_real_tenant() {
     assert!(fics.iter().any(|f| f["subject"]
         .as_str()
         .is_some_and(|s| s.starts_with("system:serviceaccount:"))));
-    // Service principals: one per app plus Microsoft's, which belong to Microsoft's tenant.
+    // Service principals: one per app but Connect's system app, plus Microsoft's, which belong
+    // to Microsoft's tenant.
     let sps: Vec<u32> = t.live(k.sps).values().copied().collect();
     let microsoft: Vec<u32> = sps
         .iter()
@@ -291,7 +293,7 @@ fn apps_policies_and_extensions_look_like_a_real_tenant() {
                 == Some(apps::MICROSOFT_TENANT)
         })
         .collect();
-    assert_eq!(sps.len(), apps.len() + microsoft.len());
+    assert_eq!(sps.len(), apps.len() - 1 + microsoft.len());
     let graph = microsoft
         .iter()
         .find(|s| {
@@ -333,13 +335,18 @@ fn apps_policies_and_extensions_look_like_a_real_tenant() {
             "X509Certificate"
         ])
     );
-    // One directory extension, with values on some users.
+    // Two directory extensions: one registered in the cloud, with values on some users, and
+    // one synced from Active Directory, with values on every synced user and no other.
     let definitions: Vec<&serde_json::Map<String, Value>> = apps
         .iter()
         .flat_map(|a| t.entry(*a).unwrap().children(k.extensions))
         .collect();
-    assert_eq!(definitions.len(), 1);
-    let name = definitions[0]["name"].as_str().unwrap();
+    assert_eq!(definitions.len(), 2);
+    type Defs<'a> = Vec<&'a serde_json::Map<String, Value>>;
+    let (synced, cloud): (Defs, Defs) = definitions
+        .into_iter()
+        .partition(|d| d["isSyncedFromOnPremises"] == true);
+    let name = cloud[0]["name"].as_str().unwrap();
     assert!(name.starts_with("extension_") && name.ends_with("_costCenter"));
     let with_value = t
         .live(k.users)
@@ -347,6 +354,13 @@ fn apps_policies_and_extensions_look_like_a_real_tenant() {
         .filter(|u| prop(&t, **u, name).is_some())
         .count();
     assert!((200..800).contains(&with_value), "{with_value}");
+    let division = synced[0]["name"].as_str().unwrap();
+    assert!(division.ends_with("_division"));
+    assert_eq!(synced[0]["appDisplayName"], "Tenant Schema Extension App");
+    for u in t.live(k.users).values() {
+        let is_synced = prop(&t, *u, "onPremisesSyncEnabled") == Some(&Value::Bool(true));
+        assert_eq!(prop(&t, *u, division).is_some(), is_synced);
+    }
 }
 
 #[test]
@@ -362,6 +376,7 @@ fn tiny_tenants_still_generate() {
         let k = Kinds::new();
         assert_eq!(t.count_live(k.users), spec.users);
         assert_eq!(t.count_live(k.groups), spec.groups);
-        assert_eq!(t.count_live(k.apps), spec.apps);
+        // With any application, Entra Connect's Tenant Schema Extension App too.
+        assert_eq!(t.count_live(k.apps), spec.apps + usize::from(spec.apps > 0));
     }
 }

@@ -14,6 +14,9 @@ pub(crate) struct Extension {
     pub name: String,
     pub data_type: String,
     pub multi: bool,
+    /// Entra Connect registered it for an Active Directory attribute
+    /// (`isSyncedFromOnPremises`); its values are mastered on-premises.
+    pub synced: bool,
 }
 
 /// The definition of `name` for objects of type `ty`, if a live application has one.
@@ -57,6 +60,7 @@ pub(crate) fn definition(t: &Tenant, name: &str, ty: &EntityType) -> Option<Exte
                 .unwrap_or("String")
                 .to_string(),
             multi: def.get("isMultiValued") == Some(&Value::Bool(true)),
+            synced: def.get("isSyncedFromOnPremises") == Some(&Value::Bool(true)),
         })
 }
 
