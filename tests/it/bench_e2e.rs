@@ -430,6 +430,7 @@ fn bench_snapshot_diff_restore() {
     );
 
     // 4b. The same tenant read in full (the bare repository, `--full`) gives the same tree.
+    let r0 = requests(&url);
     let (out, secs, peak) = run(&url, &bare, &["snapshot", "--full"]);
     assert!(
         out.status.success(),
@@ -441,7 +442,7 @@ fn bench_snapshot_diff_restore() {
         &out,
         secs,
         peak,
-        0,
+        requests(&url) - r0,
     );
     if head_tree(&repo) != head_tree(&bare) {
         let git = |args: &[&str]| {
