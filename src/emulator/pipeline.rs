@@ -123,7 +123,15 @@ pub(crate) async fn process(
     let cost = request_cost(method, path, query);
     let admitted = lock(&shared.throttle).admit(cost, write);
     let share = match admitted {
-        Ok(share) => share,
+        Ok(share) => {
+            if !write {
+                shared
+                    .stats
+                    .read_units
+                    .fetch_add(u64::from(cost), std::sync::atomic::Ordering::Relaxed);
+            }
+            share
+        }
         Err(refusal) => {
             bump(&shared.stats.throttled);
             return (

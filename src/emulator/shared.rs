@@ -29,6 +29,10 @@ pub struct Stats {
     pub batches: u64,
     /// Access tokens issued.
     pub tokens: u64,
+    /// Resource units of the reads the throttle admitted (what a run cost of Graph's read
+    /// quota; the quota's refill rate turns it into a lower bound of the run's time).
+    #[serde(default, rename = "readUnits")]
+    pub read_units: u64,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +43,7 @@ pub(crate) struct Counters {
     pub faulted: AtomicU64,
     pub batches: AtomicU64,
     pub tokens: AtomicU64,
+    pub read_units: AtomicU64,
 }
 
 pub(crate) fn bump(c: &AtomicU64) {
@@ -55,6 +60,7 @@ impl Counters {
             faulted: g(&self.faulted),
             batches: g(&self.batches),
             tokens: g(&self.tokens),
+            read_units: g(&self.read_units),
         }
     }
 
@@ -66,6 +72,7 @@ impl Counters {
             &self.faulted,
             &self.batches,
             &self.tokens,
+            &self.read_units,
         ] {
             c.store(0, Ordering::Relaxed);
         }

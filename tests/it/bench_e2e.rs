@@ -125,6 +125,19 @@ fn writes(url: &str) -> u64 {
     stats(url)["writes"].as_u64().unwrap()
 }
 
+/// Resource units of the reads the emulator admitted so far.
+fn read_units(url: &str) -> u64 {
+    stats(url)["readUnits"].as_u64().unwrap()
+}
+
+/// Prints what a read cost of the read quota and the least time the quota allows for it: the
+/// emulator's default (Graph's large-tenant quota) is a bucket of 8,000 units refilled over 10 s.
+fn read_floor(units: u64) {
+    let quota = tenantgit::emulator::READ_THROTTLE_LARGE_TENANT as f64;
+    let floor = (units as f64 - quota).max(0.0) / (quota / 10.0);
+    println!("   read cost {units} resource units: at least {floor:.1} s at the read quota");
+}
+
 /// Calls the emulator answered 429 so far (the read and write throttles).
 fn throttled(url: &str) -> u64 {
     stats(url)["throttled"].as_u64().unwrap()
@@ -289,7 +302,7 @@ fn bench_snapshot_diff_restore() {
         .status()
         .unwrap()
         .success());
-    let (r0, t0) = (requests(&url), throttled(&url));
+    let (r0, t0, u0) = (requests(&url), throttled(&url), read_units(&url));
     let (out, secs, peak) = run(&url, &bare, &["snapshot"]);
     assert!(
         out.status.success(),
@@ -307,6 +320,7 @@ fn bench_snapshot_diff_restore() {
         "   answered 429 by the read throttle: {}",
         throttled(&url) - t0
     );
+    read_floor(read_units(&url) - u0);
 
     // 1b. The same with a working tree (what `tenantgit snapshot` in a new folder makes); the
     //     later steps use this repository.
@@ -430,7 +444,7 @@ fn bench_snapshot_diff_restore() {
     );
 
     // 4b. The same tenant read in full (the bare repository, `--full`) gives the same tree.
-    let r0 = requests(&url);
+    let (r0, u0) = (requests(&url), read_units(&url));
     let (out, secs, peak) = run(&url, &bare, &["snapshot", "--full"]);
     assert!(
         out.status.success(),
@@ -444,6 +458,7 @@ fn bench_snapshot_diff_restore() {
         peak,
         requests(&url) - r0,
     );
+    read_floor(read_units(&url) - u0);
     if head_tree(&repo) != head_tree(&bare) {
         let git = |args: &[&str]| {
             let out = Command::new("git")

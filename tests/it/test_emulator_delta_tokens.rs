@@ -277,3 +277,39 @@ async fn delta_requests_cost_resource_units_and_are_throttled() {
     assert!(t.header("Retry-After").is_some());
     assert_eq!(t.code(), "TooManyRequests");
 }
+
+#[tokio::test]
+async fn stats_add_up_the_resource_units_of_admitted_reads() {
+    let g = Graph::start(EmulatorConfig {
+        read_throttle: Some(1000),
+        ..small_pages(SPEC, 5, 100)
+    })
+    .await;
+    g.emu.reset_stats();
+    let mut units = 0;
+    for path in ["users?$select=id", "users", "users/delta", "groups?$top=5"] {
+        let r = g.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        units += r
+            .header("x-ms-resource-unit")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+    }
+    // A write costs a write, not read units.
+    let user = g.get("users?$top=1&$select=id").await.body["value"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    units += 1;
+    let r = g
+        .call(
+            "PATCH",
+            &format!("users/{user}"),
+            Some(json!({"usageLocation": "NO"})),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(units, 1 + 2 + 1 + 1 + 1);
+    assert_eq!(g.emu.stats().read_units, units);
+}
