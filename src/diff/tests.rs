@@ -1,3 +1,5 @@
+//! Unit tests of the difference engine and its ignore rules.
+
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};

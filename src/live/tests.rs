@@ -1,3 +1,5 @@
+//! Unit tests of the live read: the tokens' note and which kinds read from a token or in full.
+
 use super::*;
 use serde_json::{json, Value};
 

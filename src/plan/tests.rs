@@ -1,3 +1,5 @@
+//! Unit tests of plan building, safety, re-created objects and fingerprints.
+
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
