@@ -34,6 +34,23 @@ fn a_synced_user_keeps_its_on_premises_attributes_and_manager_but_not_the_cloud_
 }
 
 #[test]
+fn a_synced_user_or_group_deleted_for_good_comes_back_from_active_directory_not_a_create() {
+    for kind in ["users", "groups"] {
+        let kind = schema::kind(kind).unwrap();
+        let synced = props(json!({"onPremisesSyncEnabled": true}));
+        let rule = create_rule(kind, &synced, &cx()).expect("not created through Graph");
+        assert_eq!(rule.name, "syncedObjectComesBackFromActiveDirectory");
+        assert_eq!(
+            rule.fix,
+            "change on-premises (synced from Active Directory)"
+        );
+        // Cloud-only objects are created again as before.
+        let cloud = props(json!({"onPremisesSyncEnabled": null}));
+        assert!(create_rule(kind, &cloud, &cx()).is_none());
+    }
+}
+
+#[test]
 fn a_directory_extension_synced_from_active_directory_is_mastered_there_on_synced_objects() {
     let synced_ext = "extension_a0_employeeNumber";
     let cx = RuleContext {

@@ -236,6 +236,54 @@ fn a_synced_users_department_and_manager_are_changed_on_premises() {
     assert_eq!(manager(&h), json!(boss));
 }
 
+/// A synced user deleted for good is not made again through Graph, which could only make a
+/// cloud-only twin of it: Entra Connect provisions it from Active Directory. The plan lists it
+/// under what has to be fixed on-premises, and the restore writes nothing for it.
+#[test]
+fn a_synced_user_deleted_for_good_comes_back_from_active_directory() {
+    let h = healthy();
+    let tariq = id(&h, "users/", "tariq.castro");
+    graph_ok(&h, "DELETE", &format!("users/{tariq}"), None, 204);
+    graph_ok(
+        &h,
+        "DELETE",
+        &format!("directory/deletedItems/{tariq}"),
+        None,
+        204,
+    );
+    snapshot_damage(&h);
+
+    let out = run_without_writes(&h, &["restore", "HEAD~1", "--format", "json"]);
+    assert_status(&out, 0);
+    let plan = &json_docs(&out)[0];
+    assert!(
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["id"] != tariq),
+        "{plan:#}"
+    );
+    let entry = plan["cannotRestore"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == tariq)
+        .unwrap_or_else(|| panic!("the synced user is listed: {plan:#}"));
+    assert_eq!(entry["rule"], "syncedObjectComesBackFromActiveDirectory");
+    assert_eq!(entry["missing"], true);
+    assert_eq!(
+        entry["fix"],
+        "change on-premises (synced from Active Directory)"
+    );
+
+    let out = run_without_writes(&h, &["restore", "HEAD~1", "--yes"]);
+    assert_status(&out, 0);
+    assert!(out.stdout.contains("change on-premises"), "{}", out.stdout);
+    let (status, _) = h.graph("GET", &format!("users/{tariq}"), None);
+    assert_eq!(status, 404, "no user was made through Graph");
+}
+
 /// A security group is deleted for good; a CA policy still names its old id. The restore
 /// re-creates the group (new id, members and owners back) and the policy names the new id.
 #[test]
