@@ -306,7 +306,7 @@ impl Store {
         let prepared = prepare(&objects, &known, level, &mut |oid, entry| {
             if is_new(oid, &queued) {
                 queued.insert(oid);
-                pack.push(&entry).map_err(spool_err())?;
+                pack.push(oid, &entry).map_err(spool_err())?;
             }
             Ok(())
         })?;
@@ -333,7 +333,7 @@ impl Store {
             let oid = blob_id(bytes);
             if is_new(oid, &queued) {
                 queued.insert(oid);
-                pack.push(&pack_entry(ObjKind::Blob, bytes, &mut deflater))
+                pack.push(oid, &pack_entry(ObjKind::Blob, bytes, &mut deflater))
                     .map_err(spool_err())?;
             }
             if let Some(first) = placed.insert(path, Placed::Extra) {
@@ -404,7 +404,7 @@ impl Store {
             for (oid, data) in &trees {
                 if is_new(*oid, &queued) {
                     queued.insert(*oid);
-                    pack.push(&pack_entry(ObjKind::Tree, data, &mut deflater))
+                    pack.push(*oid, &pack_entry(ObjKind::Tree, data, &mut deflater))
                         .map_err(spool_err())?;
                 }
             }

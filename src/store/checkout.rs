@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use git2::{Oid, Repository};
 use serde::{Deserialize, Serialize};
 
-use super::pack::blob_id;
+use super::pack::{blob_id, Spool};
 use super::worktree::{self, Change, IndexUpdates};
 use super::{Store, StoreError};
 use crate::failpoint;
@@ -262,6 +262,7 @@ impl<'r> Checkout<'r> {
         workdir: &Path,
         to: BranchMove<'_>,
         changes: Option<Vec<Change>>,
+        spool: &Spool,
     ) -> Result<Checkout<'r>, StoreError> {
         let (old_tree, new_tree, commit) = (to.old_tree(), to.tree, to.commit);
         let changes = match changes {
@@ -297,7 +298,7 @@ impl<'r> Checkout<'r> {
                 branch: to.branch.to_string(),
             });
         }
-        let stats = match worktree::write_files(repo, workdir, &checkout.changes) {
+        let stats = match worktree::write_files(repo, workdir, &checkout.changes, spool) {
             Ok(stats) => stats,
             Err(e) => return Err(checkout.fail(e)),
         };

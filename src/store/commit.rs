@@ -8,7 +8,7 @@ use git2::{Oid, Signature};
 use super::build::{Built, KindState};
 use super::checkout::{BranchMove, Checkout};
 use super::message::{self, ChangeSummary, CommitOptions};
-use super::pack::write_pack;
+use super::pack::{write_pack, Spool};
 use super::pending::{self, DesiredChange};
 use super::worktree::{self, Change};
 use super::{Store, StoreError};
@@ -96,7 +96,7 @@ impl Store {
         let parent_tree = parent.as_ref().map(|c| c.tree_id());
         let Built {
             tree,
-            pack,
+            mut pack,
             summary,
             changes,
         } = self.build(
@@ -144,7 +144,8 @@ impl Store {
             .odb()
             .map_err(StoreError::git("opening the object database"))?;
         let objects_written = pack.len();
-        let bytes_written = write_pack(&odb, pack).map_err(StoreError::git("writing the pack"))?;
+        let bytes_written =
+            write_pack(&odb, &mut pack).map_err(StoreError::git("writing the pack"))?;
         super::timing::mark("commit: write_pack");
         failpoint::hit("snapshot.pack-written", repo.path());
 
@@ -173,7 +174,7 @@ impl Store {
             commit,
             tree,
         };
-        let worktree_seconds = self.publish(to, changes, &sig, &log_message)?;
+        let worktree_seconds = self.publish(to, changes, &pack, &sig, &log_message)?;
         super::timing::mark("commit: publish");
         Ok(CommitOutcome {
             commit: Some(commit),
@@ -195,6 +196,7 @@ impl Store {
         &self,
         to: BranchMove<'_>,
         changes: Option<Vec<Change>>,
+        spool: &Spool,
         sig: &Signature<'_>,
         log_message: &str,
     ) -> Result<f64, StoreError> {
@@ -209,7 +211,7 @@ impl Store {
         let checkout = match repo.workdir() {
             // A commit that only marks desired changes as observed changes no file.
             Some(_) if parent.map(|(_, t)| t) == Some(tree) => None,
-            Some(workdir) => Some(Checkout::prepare(repo, workdir, to, changes)?),
+            Some(workdir) => Some(Checkout::prepare(repo, workdir, to, changes, spool)?),
             None => None,
         };
         let worktree_seconds = started.elapsed().as_secs_f64();

@@ -6,6 +6,7 @@
 //! entries are spooled to an unnamed temporary file as they are made ([`Spool`]), so that a
 //! first snapshot never holds all its objects' bytes in memory.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -62,11 +63,21 @@ pub(crate) fn pack_entry(kind: ObjKind, data: &[u8], deflater: &mut Deflater) ->
 }
 
 /// Pack entries waiting to be written, in an unnamed temporary file in the git dir (gone with
-/// the process, however it ends), created with the first entry.
+/// the process, however it ends), created with the first entry. Once the pack is written
+/// ([`write_pack`]) the file stays open for reading the objects back ([`Spool::object`]): the
+/// checkout of a new snapshot takes its files from here, not from the object database, whose
+/// pack libgit2 maps into memory as it reads (a first snapshot's whole pack, 280 MB at 100k
+/// users, counted in the process's resident memory).
 pub(crate) struct Spool {
     dir: PathBuf,
     file: Option<BufWriter<File>>,
+    /// The spooled entries, after the pack was written.
+    written: Option<File>,
     count: u32,
+    /// Bytes spooled so far.
+    end: u64,
+    /// Where each entry is in the file: offset and length.
+    at: HashMap<Oid, (u64, usize)>,
 }
 
 impl Spool {
@@ -74,12 +85,15 @@ impl Spool {
         Spool {
             dir: dir.to_path_buf(),
             file: None,
+            written: None,
             count: 0,
+            end: 0,
+            at: HashMap::new(),
         }
     }
 
-    /// Adds one entry made by [`pack_entry`].
-    pub fn push(&mut self, entry: &[u8]) -> std::io::Result<()> {
+    /// Adds the entry of object `oid`, made by [`pack_entry`].
+    pub fn push(&mut self, oid: Oid, entry: &[u8]) -> std::io::Result<()> {
         let file = match &mut self.file {
             Some(f) => f,
             None => self.file.insert(BufWriter::with_capacity(
@@ -92,6 +106,8 @@ impl Spool {
             .count
             .checked_add(1)
             .ok_or_else(|| std::io::Error::other("more than 2^32 objects in one pack"))?;
+        self.at.insert(oid, (self.end, entry.len()));
+        self.end += entry.len() as u64;
         Ok(())
     }
 
@@ -99,6 +115,30 @@ impl Spool {
     pub fn len(&self) -> usize {
         self.count as usize
     }
+
+    /// The content of object `oid` when it is in the written pack; `None` when it is not (it
+    /// was in the repository already) or the pack is not written yet.
+    pub fn object(&self, oid: Oid) -> Option<std::io::Result<Vec<u8>>> {
+        let file = self.written.as_ref()?;
+        let &(offset, len) = self.at.get(&oid)?;
+        Some(read_entry(file, offset, len))
+    }
+}
+
+/// Reads one spooled entry back and inflates its data.
+fn read_entry(file: &File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut entry = vec![0u8; len];
+    file.read_exact_at(&mut entry, offset)?;
+    // The type-and-size header: bytes with the high bit set continue it.
+    let header = entry
+        .iter()
+        .position(|b| b & 0x80 == 0)
+        .ok_or_else(|| std::io::Error::other("a spooled entry without its header"))?
+        + 1;
+    let mut data = Vec::new();
+    flate2::read::ZlibDecoder::new(&entry[header..]).read_to_end(&mut data)?;
+    Ok(data)
 }
 
 /// A reusable zlib compressor. Setting up a fresh zlib stream per object costs more than
@@ -163,9 +203,9 @@ fn entry_header(kind: ObjKind, size: usize, out: &mut Vec<u8>) {
 
 /// Streams the spooled entries as one pack into the object database. Returns the pack's size
 /// in bytes. An error leaves at most an unreferenced, unindexed temporary file behind.
-pub(crate) fn write_pack(odb: &Odb<'_>, spool: Spool) -> Result<u64, git2::Error> {
+pub(crate) fn write_pack(odb: &Odb<'_>, spool: &mut Spool) -> Result<u64, git2::Error> {
     let io = |e: std::io::Error| git2::Error::from_str(&format!("reading the spooled pack: {e}"));
-    let Some(file) = spool.file else {
+    let Some(file) = spool.file.take() else {
         return Ok(0);
     };
     let mut file = file.into_inner().map_err(|e| io(e.into_error()))?;
@@ -193,6 +233,7 @@ pub(crate) fn write_pack(odb: &Odb<'_>, spool: Spool) -> Result<u64, git2::Error
     send(&mut writer, &trailer)?;
     total += trailer.len() as u64;
     writer.commit()?;
+    spool.written = Some(file);
     Ok(total)
 }
 
@@ -224,6 +265,30 @@ mod tests {
                 .unwrap();
             assert_eq!(back, data);
         }
+    }
+
+    #[test]
+    fn spooled_objects_are_read_back_after_the_pack_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init_bare(dir.path()).unwrap();
+        let odb = repo.odb().unwrap();
+        let mut spool = Spool::new(repo.path());
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let blobs: Vec<&[u8]> = vec![b"", b"id: 1\n", &big];
+        let mut deflater = Deflater::with_level(Deflater::STORED);
+        for data in &blobs {
+            let entry = pack_entry(ObjKind::Blob, data, &mut deflater);
+            spool.push(blob_id(data), &entry).unwrap();
+        }
+        // Not before the pack is written: the spool is still being filled.
+        assert!(spool.object(blob_id(b"id: 1\n")).is_none());
+        write_pack(&odb, &mut spool).unwrap();
+        for data in &blobs {
+            let back = spool.object(blob_id(data)).expect("spooled").unwrap();
+            assert_eq!(&back[..], *data);
+            assert_eq!(odb.read(blob_id(data)).unwrap().data(), *data);
+        }
+        assert!(spool.object(blob_id(b"never spooled")).is_none());
     }
 
     #[test]

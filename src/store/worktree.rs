@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, StatusOptions};
 
+use super::pack::Spool;
 use super::{Store, StoreError};
 use crate::failpoint;
 use crate::schema::KindSpec;
@@ -249,6 +250,7 @@ pub(super) fn write_files(
     repo: &git2::Repository,
     workdir: &Path,
     changes: &[Change],
+    spool: &Spool,
 ) -> Result<HashMap<String, std::fs::Metadata>, StoreError> {
     for c in changes.iter().filter(|c| c.new.is_none()) {
         remove_file(workdir, &c.path)?;
@@ -273,16 +275,22 @@ pub(super) fn write_files(
                     .map_err(StoreError::io("creating a folder", parent))?;
             }
         }
-        let object = odb
-            .read(*oid)
-            .map_err(StoreError::git(format!("reading {path}")))?;
+        // New objects come from the spooled pack; what the repository had, from its database.
+        let data = match spool.object(*oid) {
+            Some(read) => read.map_err(StoreError::io("reading the spooled pack", repo.path()))?,
+            None => odb
+                .read(*oid)
+                .map_err(StoreError::git(format!("reading {path}")))?
+                .data()
+                .to_vec(),
+        };
         if i == writes.len() / 2 && failpoint::is_armed("snapshot.worktree-mid") {
             // A write cut by kill -9: the first half of the file is there.
-            let half = &object.data()[..object.data().len() / 2];
+            let half = &data[..data.len() / 2];
             std::fs::write(&full, half).map_err(StoreError::io("writing a file", &full))?;
             failpoint::hit("snapshot.worktree-mid", repo.path());
         }
-        std::fs::write(&full, object.data()).map_err(StoreError::io("writing a file", &full))?;
+        std::fs::write(&full, &data).map_err(StoreError::io("writing a file", &full))?;
         stats.insert(
             path.to_string(),
             std::fs::metadata(&full).map_err(StoreError::io("reading a file's status", &full))?,

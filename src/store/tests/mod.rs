@@ -830,11 +830,11 @@ fn bench_pieces() {
     for text in &texts {
         let entry = pack::pack_entry(pack::ObjKind::Blob, text.as_bytes(), &mut deflater);
         size += entry.len();
-        spool.push(&entry).unwrap();
+        spool.push(pack::blob_id(text.as_bytes()), &entry).unwrap();
     }
     eprintln!("deflate: {:.2?} ({:.1} MB)", t.elapsed(), size as f64 / 1e6);
     let odb = store.repository().odb().unwrap();
     let t = std::time::Instant::now();
-    pack::write_pack(&odb, spool).unwrap();
+    pack::write_pack(&odb, &mut spool).unwrap();
     eprintln!("pack writer: {:.2?}", t.elapsed());
 }
