@@ -53,7 +53,7 @@ pub(super) fn removed(change: &mut Change, old: &Object, cx: &RuleContext) {
 
 /// The top-level property a dotted path belongs to: the longest name either object has that
 /// prefixes it (names can hold dots themselves, `@odata.type`).
-fn top_level<'a>(path: &'a str, a: &Object, b: &Object) -> &'a str {
+pub fn top_level<'a>(path: &'a str, a: &Object, b: &Object) -> &'a str {
     let mut best: Option<&'a str> = None;
     for k in a.props.keys().chain(b.props.keys()) {
         let matches = path == k

@@ -18,6 +18,7 @@ use crate::schema::{self, KindSpec};
 use crate::write_rules::{RuleContext, WriteRule};
 
 pub use ignore::{IgnoreRule, IgnoreRules};
+pub use labels::top_level;
 
 /// One side of a comparison, as people should read it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

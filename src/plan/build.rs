@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
-use crate::diff::{self, AttributeChange, ChangeKind, DiffOptions};
+use crate::diff::{self, top_level, AttributeChange, ChangeKind, DiffOptions};
 use crate::model::{LinkRef, Object, ObjectKey, Snapshot};
 use crate::schema::{self, KindSpec};
 use crate::write_rules::{self, RecreateHook, RuleContext};
@@ -718,22 +718,6 @@ fn single(o: &Object) -> Snapshot {
     let mut s = Snapshot::default();
     s.insert(o.clone());
     s
-}
-
-/// The top-level property a dotted attribute path belongs to. Property names can hold dots
-/// themselves (`@odata.type`), so the longest name either object has that prefixes the path wins.
-fn top_level<'a>(path: &'a str, a: &Object, b: &Object) -> &'a str {
-    let mut best: Option<&'a str> = None;
-    for k in a.props.keys().chain(b.props.keys()) {
-        let matches = path == k
-            || (path.len() > k.len()
-                && path.starts_with(k.as_str())
-                && path.as_bytes()[k.len()] == b'.');
-        if matches && best.is_none_or(|b| b.len() < k.len()) {
-            best = Some(&path[..k.len()]);
-        }
-    }
-    best.unwrap_or_else(|| path.split('.').next().unwrap_or(path))
 }
 
 /// Why a top-level property is never sent in a PATCH, or `None` when it may be.
