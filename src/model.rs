@@ -80,6 +80,17 @@ impl Object {
         }
     }
 
+    /// An object of the same kind and id with no properties and no links.
+    pub fn empty_like(&self) -> Object {
+        Object {
+            kind: self.kind,
+            id: self.id.clone(),
+            props: Map::new(),
+            links: BTreeMap::new(),
+            names: BTreeMap::new(),
+        }
+    }
+
     /// The name people know the object by: `displayName`, else the kind's name property, else
     /// the id.
     pub fn display_name(&self) -> &str {

@@ -278,7 +278,7 @@ pub fn sort_changes(changes: &mut [Change]) {
 }
 
 fn added(n: &Object, options: &DiffOptions, lookup: &mut Lookup) -> Option<Change> {
-    let empty = empty_like(n);
+    let empty = n.empty_like();
     let mut change = compare(&empty, n, options, lookup);
     change.change = ChangeKind::Added;
     Some(change)
@@ -291,7 +291,7 @@ fn removed(
     options: &DiffOptions,
     lookup: &mut Lookup,
 ) -> Option<Change> {
-    let empty = empty_like(o);
+    let empty = o.empty_like();
     let mut change = compare(o, &empty, options, lookup);
     labels::removed(&mut change, o, &options.rules);
     change.display_name = o.display_name().to_string();
@@ -309,17 +309,6 @@ fn modified(o: &Object, n: &Object, options: &DiffOptions, lookup: &mut Lookup) 
     let mut change = compare(o, n, options, lookup);
     labels::modified(&mut change, o, n, &options.rules);
     (!change.attributes.is_empty() || !change.links.is_empty()).then_some(change)
-}
-
-/// An object of the same kind and id with no properties and no links.
-fn empty_like(o: &Object) -> Object {
-    Object {
-        kind: o.kind,
-        id: o.id.clone(),
-        props: Map::new(),
-        links: BTreeMap::new(),
-        names: BTreeMap::new(),
-    }
 }
 
 /// The attribute and link differences of two versions of one object (named after `new`,

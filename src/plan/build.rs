@@ -14,8 +14,6 @@ use super::cannot_restore::{self, Unwritable};
 mod children;
 mod hooks;
 
-use children::empty_like;
-
 use super::fingerprint::{fingerprint, ABSENT};
 use super::model::*;
 use super::recreate::{recreated, remap_snapshot, RecreateInput};
@@ -485,7 +483,7 @@ impl Builder {
                 None => {
                     // The state in the bin is unknown: write every writable property and add
                     // every link; links already there count as converged when executed.
-                    let empty = empty_like(desired);
+                    let empty = desired.empty_like();
                     let attributes: Vec<AttributeChange> = desired
                         .props
                         .iter()
@@ -605,7 +603,7 @@ impl Builder {
             self.note(desired, format!("cannot restore secrets: {c} are not re-created; add them again to the new object"));
         }
         self.new_links(kind, desired);
-        let none = empty_like(desired);
+        let none = desired.empty_like();
         for child in &kind.children {
             self.children(kind, &none, desired, &child.name);
         }

@@ -84,14 +84,3 @@ impl Builder {
         }
     }
 }
-
-/// An object of the same kind and id with no properties and no links.
-pub(super) fn empty_like(o: &Object) -> Object {
-    Object {
-        kind: o.kind,
-        id: o.id.clone(),
-        props: Map::new(),
-        links: BTreeMap::new(),
-        names: BTreeMap::new(),
-    }
-}
