@@ -145,39 +145,8 @@ pub(super) async fn follow_renames(
         }
     };
     // Reverse lookups: which objects link to each renamed one.
-    let mut paths: BTreeSet<String> = BTreeSet::new();
-    for k in live.kinds.iter().filter(|k| k.incremental) {
-        for link in &k.kind.links {
-            let Some(reverse) = &link.reverse else {
-                continue;
-            };
-            for (id, (end_kind, _)) in renamed {
-                if link.ends.contains(&end_kind.kind) {
-                    paths.insert(format!(
-                        "{}/{}/{}?$select=id&$top=999",
-                        end_kind.path, id, reverse
-                    ));
-                }
-            }
-        }
-    }
-    let paths: Vec<String> = paths.into_iter().collect();
-    let answers = client
-        .batch_get_each(&paths, &GraphError::is_resource_not_found)
-        .await?;
-    let mut referrers: HashMap<String, HashSet<String>> = HashMap::new();
-    for item in answers.into_iter().flatten().flatten() {
-        let (Some(id), Some(t)) = (
-            item.get("id").and_then(Value::as_str),
-            item.get("@odata.type").and_then(Value::as_str),
-        ) else {
-            continue;
-        };
-        referrers
-            .entry(t.trim_start_matches('#').to_string())
-            .or_default()
-            .insert(id.to_string());
-    }
+    let ends = renamed.iter().map(|(id, (kind, _))| (id.as_str(), *kind));
+    let referrers = linking_to(client, live, ends).await?;
     for k in live.kinds.iter_mut() {
         for o in &mut k.objects {
             rename(o);
@@ -252,34 +221,8 @@ pub(super) async fn reread_referrers(
         }
     }
     // Reverse navigations of the arrived objects.
-    let mut paths: BTreeSet<String> = BTreeSet::new();
-    for k in live.kinds.iter().filter(|k| k.incremental) {
-        for link in &k.kind.links {
-            let Some(reverse) = &link.reverse else {
-                continue;
-            };
-            for (id, end_kind) in &follow.arrived {
-                if link.ends.contains(&end_kind.kind) {
-                    paths.insert(format!(
-                        "{}/{}/{}?$select=id&$top=999",
-                        end_kind.path, id, reverse
-                    ));
-                }
-            }
-        }
-    }
-    let paths: Vec<String> = paths.into_iter().collect();
-    let answers = client
-        .batch_get_each(&paths, &GraphError::is_resource_not_found)
-        .await?;
-    for item in answers.into_iter().flatten().flatten() {
-        let (Some(id), Some(t)) = (
-            item.get("id").and_then(Value::as_str),
-            item.get("@odata.type").and_then(Value::as_str),
-        ) else {
-            continue;
-        };
-        let t = t.trim_start_matches('#');
+    let ends = follow.arrived.iter().map(|(id, kind)| (id.as_str(), *kind));
+    for (t, ids) in linking_to(client, live, ends).await? {
         if let Some(k) = live
             .kinds
             .iter()
@@ -288,7 +231,7 @@ pub(super) async fn reread_referrers(
             referrers
                 .entry(k.kind.kind.clone())
                 .or_default()
-                .insert(layout::safe_component(id));
+                .extend(ids.iter().map(|id| layout::safe_component(id)));
         }
     }
     for k in live.kinds.iter_mut() {
@@ -318,4 +261,49 @@ pub(super) async fn reread_referrers(
         k.objects.extend(again);
     }
     Ok(())
+}
+
+/// The objects of incrementally read kinds that link to any of `ends` (id and kind), found
+/// through each link's reverse navigation (`memberOf`, `ownedObjects`, …): their ids by Graph
+/// type (without `#`).
+async fn linking_to<'a>(
+    client: &GraphClient,
+    live: &Live,
+    ends: impl Iterator<Item = (&'a str, &'static KindSpec)>,
+) -> Result<HashMap<String, HashSet<String>>, Error> {
+    let ends: Vec<(&str, &'static KindSpec)> = ends.collect();
+    let mut paths: BTreeSet<String> = BTreeSet::new();
+    for k in live.kinds.iter().filter(|k| k.incremental) {
+        for link in &k.kind.links {
+            let Some(reverse) = &link.reverse else {
+                continue;
+            };
+            for (id, end_kind) in &ends {
+                if link.ends.contains(&end_kind.kind) {
+                    paths.insert(format!(
+                        "{}/{}/{}?$select=id&$top=999",
+                        end_kind.path, id, reverse
+                    ));
+                }
+            }
+        }
+    }
+    let paths: Vec<String> = paths.into_iter().collect();
+    let answers = client
+        .batch_get_each(&paths, &GraphError::is_resource_not_found)
+        .await?;
+    let mut referrers: HashMap<String, HashSet<String>> = HashMap::new();
+    for item in answers.into_iter().flatten().flatten() {
+        let (Some(id), Some(t)) = (
+            item.get("id").and_then(Value::as_str),
+            item.get("@odata.type").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        referrers
+            .entry(t.trim_start_matches('#').to_string())
+            .or_default()
+            .insert(id.to_string());
+    }
+    Ok(referrers)
 }
