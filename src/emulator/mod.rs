@@ -52,4 +52,4 @@ pub use config::{
 pub use faults::{FaultAction, FaultRule};
 pub use seed::SeedReport;
 pub use server::{serve, Emulator};
-pub use shared::Stats;
+pub use shared::{RouteReads, Stats};

@@ -125,10 +125,7 @@ pub(crate) async fn process(
     let share = match admitted {
         Ok(share) => {
             if !write {
-                shared
-                    .stats
-                    .read_units
-                    .fetch_add(u64::from(cost), std::sync::atomic::Ordering::Relaxed);
+                shared.stats.admitted_read(method, path, cost);
             }
             share
         }

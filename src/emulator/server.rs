@@ -24,7 +24,7 @@ use super::config::{EmulatorConfig, EmulatorError};
 use super::faults::{FaultAction, FaultRule};
 use super::pipeline::{process, too_many, Mangle};
 use super::routes::{error, Ctx, Reply};
-use super::shared::{bump, lock, Shared, Stats};
+use super::shared::{bump, lock, RouteReads, Shared, Stats};
 use super::state::Tenant;
 use super::throttle::format_retry_after;
 use super::{batch, defaults, exchange, seed, sync, synthetic};
@@ -316,6 +316,11 @@ async fn get_stats(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(shared.stats.snapshot()).into_response()
 }
 
+/// `GET /_emulator/stats/reads`: the admitted reads by route, with their resource units.
+async fn get_reads(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.stats.reads_by_route()).into_response()
+}
+
 async fn reset_stats(State(shared): State<Arc<Shared>>) -> StatusCode {
     shared.stats.reset();
     StatusCode::NO_CONTENT
@@ -407,6 +412,7 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/_emulator/stats", get(get_stats))
+        .route("/_emulator/stats/reads", get(get_reads))
         .route("/_emulator/stats/reset", post(reset_stats))
         .route("/_emulator/throttle/reset", post(reset_throttle))
         .route("/_emulator/faults", post(set_faults).delete(clear_faults))
@@ -509,6 +515,11 @@ impl Emulator {
     /// The numbers `GET /_emulator/stats` returns.
     pub fn stats(&self) -> Stats {
         self.shared.stats.snapshot()
+    }
+
+    /// What `GET /_emulator/stats/reads` returns: the admitted reads by route.
+    pub fn reads_by_route(&self) -> std::collections::BTreeMap<String, RouteReads> {
+        self.shared.stats.reads_by_route()
     }
 
     pub fn reset_stats(&self) {

@@ -1,6 +1,7 @@
 //! State every request shares: the tenant behind a read-write lock, the token issuer, the
 //! throttle, the fault rules, what seals delta tokens and the counters of `GET /_emulator/stats`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
@@ -44,6 +45,32 @@ pub(crate) struct Counters {
     pub batches: AtomicU64,
     pub tokens: AtomicU64,
     pub read_units: AtomicU64,
+    /// Admitted reads by route (`GET /groups/{id}/owners`), for `GET /_emulator/stats/reads`.
+    pub reads_by_route: Mutex<BTreeMap<String, RouteReads>>,
+}
+
+/// What the admitted reads of one route cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteReads {
+    pub requests: u64,
+    pub units: u64,
+}
+
+/// `path` with every segment that names an object replaced by `{id}` (ids hold digits or
+/// hyphens; collection and property names never do).
+pub(crate) fn route_of(method: &str, path: &str) -> String {
+    let segments: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .map(|s| {
+            if s.contains(|c: char| c.is_ascii_digit() || c == '-') {
+                "{id}"
+            } else {
+                s
+            }
+        })
+        .collect();
+    format!("{method} /{}", segments.join("/"))
 }
 
 pub(crate) fn bump(c: &AtomicU64) {
@@ -76,6 +103,21 @@ impl Counters {
         ] {
             c.store(0, Ordering::Relaxed);
         }
+        lock(&self.reads_by_route).clear();
+    }
+
+    /// Counts one admitted read of `cost` units.
+    pub fn admitted_read(&self, method: &str, path: &str, cost: u32) {
+        self.read_units
+            .fetch_add(u64::from(cost), Ordering::Relaxed);
+        let mut routes = lock(&self.reads_by_route);
+        let route = routes.entry(route_of(method, path)).or_default();
+        route.requests += 1;
+        route.units += u64::from(cost);
+    }
+
+    pub fn reads_by_route(&self) -> BTreeMap<String, RouteReads> {
+        lock(&self.reads_by_route).clone()
     }
 }
 

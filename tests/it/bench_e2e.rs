@@ -130,6 +130,27 @@ fn read_units(url: &str) -> u64 {
     stats(url)["readUnits"].as_u64().unwrap()
 }
 
+/// Prints the routes the reads so far went to, costliest first.
+fn read_routes(url: &str) {
+    let reads: Value = reqwest::blocking::get(format!("{url}/_emulator/stats/reads"))
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut routes: Vec<(&String, u64, u64)> = reads
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(route, r)| {
+            let n = |k: &str| r[k].as_u64().unwrap();
+            (route, n("requests"), n("units"))
+        })
+        .collect();
+    routes.sort_by(|a, b| b.2.cmp(&a.2));
+    for (route, requests, units) in routes.iter().take(6) {
+        println!("   {route}: {requests} requests, {units} units");
+    }
+}
+
 /// Prints what a read cost of the read quota and the least time the quota allows for it: the
 /// emulator's default (Graph's large-tenant quota) is a bucket of 8,000 units refilled over 10 s.
 fn read_floor(units: u64) {
@@ -321,6 +342,7 @@ fn bench_snapshot_diff_restore() {
         throttled(&url) - t0
     );
     read_floor(read_units(&url) - u0);
+    read_routes(&url);
 
     // 1b. The same with a working tree (what `tenantgit snapshot` in a new folder makes); the
     //     later steps use this repository.

@@ -312,4 +312,21 @@ async fn stats_add_up_the_resource_units_of_admitted_reads() {
     assert_eq!(r.status, 204);
     assert_eq!(units, 1 + 2 + 1 + 1 + 1);
     assert_eq!(g.emu.stats().read_units, units);
+    // The same reads by route, ids masked; the write is not among them.
+    let routes: Vec<(String, u64, u64)> = g
+        .emu
+        .reads_by_route()
+        .into_iter()
+        .map(|(route, r)| (route, r.requests, r.units))
+        .collect();
+    let want = [
+        ("GET /groups", 1, 1),
+        ("GET /users", 3, 4),
+        ("GET /users/delta", 1, 1),
+    ];
+    assert_eq!(
+        routes,
+        want.map(|(r, n, u)| (r.to_string(), n, u)),
+        "the first-user lookup is a GET /users too"
+    );
 }
