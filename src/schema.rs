@@ -133,6 +133,10 @@ pub enum LinkRead {
     Batch,
     /// `$expand={path}($select=id,displayName)` on the collection read: one request a page.
     Expand,
+    /// A list of its own, `GET {collection}?$select=id&$expand={path}…`: one request a page,
+    /// for a relationship Graph can expand when the collection read expands another (Graph
+    /// expands one relationship per request). By-id reads read it per object.
+    List,
 }
 
 /// One kind of object, as described by `schema/<kind>.yaml`.

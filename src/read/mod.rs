@@ -11,6 +11,7 @@ pub mod children;
 pub mod delta;
 pub mod extensions;
 pub mod incremental;
+pub mod lists;
 pub mod round;
 
 pub use children::read_untracked;
@@ -191,7 +192,7 @@ async fn initial_round(
     // The objects now live in `objects`; the round keeps only its token.
     round.objects.clear();
     let mut objects: Vec<Object> = applied.into_values().flatten().collect();
-    for id in read_untracked(client, kind, &mut objects).await? {
+    for id in lists::read_untracked_of_all(client, kind, &mut objects).await? {
         let _ = tx.send(Event::Vanished(name, id));
     }
     let _ = tx.send(Event::Finished(name, objects.len()));
@@ -296,7 +297,7 @@ fn expand_query(kind: &KindSpec) -> Option<String> {
 
 /// Graph expands at most this many ends of a collection relationship; a link with that many is
 /// read again on its own.
-const EXPAND_LIMIT: usize = 20;
+pub(crate) const EXPAND_LIMIT: usize = 20;
 
 /// Takes the expanded link out of a raw object: its ends, or `None` when the expansion may have
 /// been cut short (a collection of [`EXPAND_LIMIT`] ends or more).
@@ -419,6 +420,10 @@ async fn read_kind(
     {
         let _ = tx.send(Event::Vanished(name, id));
     }
+    let listed = lists::relationships(kind, |read, _| read == LinkRead::List);
+    for id in lists::read_by_lists(client, kind, &mut objects, &listed).await? {
+        let _ = tx.send(Event::Vanished(name, id));
+    }
     for id in reread_cut(client, kind, &mut objects, &cut).await? {
         let _ = tx.send(Event::Vanished(name, id));
     }
@@ -514,7 +519,7 @@ pub async fn read_links_where(
     Ok(gone)
 }
 
-fn link_ref(item: Value) -> Option<LinkRef> {
+pub(crate) fn link_ref(item: Value) -> Option<LinkRef> {
     let id = item.get("id")?.as_str()?.to_string();
     let name = item
         .get("displayName")
@@ -655,8 +660,8 @@ pub async fn read_by_id(
     }
     objects.sort_by(|a, b| a.id.cmp(&b.id));
     // Objects deleted since their read are missing, like those Graph answered 404 for.
-    read_links_where(client, kind, &mut objects, &|l| l.read == LinkRead::Batch).await?;
-    children::read_children(client, kind, &mut objects, &|c| c.read == LinkRead::Batch).await?;
+    read_links_where(client, kind, &mut objects, &|l| l.read != LinkRead::Expand).await?;
+    children::read_children(client, kind, &mut objects, &|c| c.read != LinkRead::Expand).await?;
     reread_cut(client, kind, &mut objects, &cut).await?;
     Ok(objects)
 }

@@ -481,3 +481,57 @@ async fn unreadable_extension_definitions_fail_the_read_naming_the_permission() 
     .await
     .unwrap();
 }
+
+/// Owners of `n` users, as Graph expands or lists them.
+fn owners(n: usize) -> Value {
+    (0..n)
+        .map(|i| json!({"@odata.type": "#microsoft.graph.user", "id": format!("u{i:02}"), "displayName": format!("User {i}")}))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_list_reads_owners_of_many_objects_and_those_it_cannot_answer_for_on_their_own() {
+    // a1 is listed with its owner; a2 with 20, as many as Graph expands (maybe cut short);
+    // a3 is not listed (deleted since the round), and its own read finds it gone.
+    let server = start(
+        |c: &Call| match c.path.as_str() {
+            "applications" => {
+                assert_eq!(c.query["$select"], "id");
+                assert_eq!(c.query["$expand"], "owners($select=id,displayName)");
+                Reply::json(json!({"value": [
+                    {"id": "a1", "owners": owners(1)},
+                    {"id": "a2", "owners": owners(20)},
+                    {"id": "a4", "owners": []},
+                ]}))
+            }
+            "applications/a2/owners" => Reply::json(json!({"value": owners(25)})),
+            "applications/a3/owners" => {
+                Reply::graph_error(404, "Request_ResourceNotFound", "Resource does not exist")
+            }
+            other => panic!("unexpected read of {other}"),
+        },
+        token_counter(),
+    )
+    .await;
+    let kind = schema::kind("applications").unwrap();
+    let mut objects: Vec<Object> = ["a1", "a2", "a3"]
+        .iter()
+        .map(|id| normalize(kind, &json!({"id": id, "displayName": id}), BTreeMap::new()).unwrap())
+        .collect();
+    let owners_link = kind.links.iter().find(|l| l.name == "owners").unwrap();
+    let gone = lists::read_by_lists(
+        &client(&server),
+        kind,
+        &mut objects,
+        &[lists::Relationship::Link(owners_link)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(gone, ["a3"]);
+    let counts: Vec<(&str, usize)> = objects
+        .iter()
+        .map(|o| (o.id.as_str(), o.link_ids("owners").count()))
+        .collect();
+    assert_eq!(counts, [("a1", 1), ("a2", 25)]);
+    assert_eq!(server.calls_to("applications/a1/owners").len(), 0);
+}

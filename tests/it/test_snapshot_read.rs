@@ -3,20 +3,26 @@
 //! real binary against the in-process emulator.
 
 use serde_json::json;
-use tenantgit::emulator::{EmulatorConfig, FaultRule, SyntheticSpec};
+use tenantgit::emulator::{DeltaConfig, EmulatorConfig, FaultRule, SyntheticSpec};
 
 use crate::assert_snapshot;
 use crate::common::*;
 
-/// A tenant whose link reads (members and owners of 200 groups) cost more than a small quota.
+/// A tenant whose read, in delta pages of [`PAGE_OBJECTS`], costs about 60 resource units.
 const LARGE: &str = "users=2000,groups=200,members=10,apps=20,policies=4";
-/// Resource units per 10 s for the throttled reads: a fraction of what the read needs.
+/// Objects on a delta page: few, so that a small tenant takes many pages.
+const PAGE_OBJECTS: usize = 50;
+/// Resource units per 10 s for the throttled reads: two thirds of what the read needs.
 const QUOTA: u32 = 40;
 
 fn harness(spec: &str, read_throttle: Option<u32>) -> TestEnvironment {
     TestEnvironment::new(EmulatorConfig {
         synthetic: Some(spec.parse::<SyntheticSpec>().expect("valid spec")),
         read_throttle,
+        delta: DeltaConfig {
+            page_objects: PAGE_OBJECTS,
+            ..DeltaConfig::default()
+        },
         ..EmulatorConfig::default()
     })
 }
@@ -54,8 +60,8 @@ fn a_throttled_read_waits_and_commits_the_same_tree() {
     let want = objects_at_head(&calm);
     assert!(want.lines().count() > 2000, "{}", want.lines().count());
 
-    // A quota far below what the read needs: most link reads are answered 429 with a
-    // Retry-After, many times over; the client waits as long as Graph asks.
+    // A quota below what the read needs: pages are answered 429 with a Retry-After, many
+    // times over; the client waits as long as Graph asks.
     for settings in ["", "concurrency = 1\n"] {
         let h = harness(LARGE, Some(QUOTA));
         if !settings.is_empty() {
@@ -92,18 +98,61 @@ fn first_id(h: &TestEnvironment, collection: &str) -> String {
     body["value"][0]["id"].as_str().unwrap().to_string()
 }
 
+/// Gives `{collection}/{id}` 20 owners: as many as Graph expands in a list, so that its owners
+/// are read again on their own after the list.
+fn with_many_owners(h: &TestEnvironment, collection: &str, id: &str) {
+    let listed = |path: &str| -> Vec<String> {
+        let (status, body) = h.graph("GET", path, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        ids_of(&body)
+    };
+    let have = listed(&format!("{collection}/{id}/owners?$select=id"));
+    let users = listed("users?$select=id&$top=40");
+    let add = users
+        .iter()
+        .filter(|u| !have.contains(u))
+        .take(20 - have.len());
+    for user in add {
+        crate::common::tenant::graph_ok(
+            h,
+            "POST",
+            &format!("{collection}/{id}/owners/$ref"),
+            Some(crate::common::graph::directory_object(user)),
+            204,
+        );
+    }
+}
+
+fn ids_of(list: &serde_json::Value) -> Vec<String> {
+    list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A tenant of `spec` whose first application and first service principal have 20 owners.
+fn harness_with_many_owners(spec: &str) -> (TestEnvironment, String, String) {
+    let h = harness(spec, None);
+    let sp = first_id(&h, "servicePrincipals");
+    let app = first_id(&h, "applications");
+    with_many_owners(&h, "servicePrincipals", &sp);
+    with_many_owners(&h, "applications", &app);
+    (h, sp, app)
+}
+
 #[test]
 fn an_object_deleted_between_list_and_link_read_is_left_out() {
     let spec = "users=60,groups=12,members=8,apps=4,policies=4";
-    let calm = harness(spec, None);
+    let (calm, _, _) = harness_with_many_owners(spec);
     assert_status(&calm.run(&["snapshot"]), 0);
     let all = objects_at_head(&calm);
 
-    let h = harness(spec, None);
-    // Group members and owners come with the groups' delta pages; the owners of applications
-    // and service principals are read per object after the listing, where this race lives.
-    let sp = first_id(&h, "servicePrincipals");
-    let app = first_id(&h, "applications");
+    // Group members and owners come with the groups' delta pages, and the owners of
+    // applications and service principals with lists of them. An object with as many owners
+    // as Graph expands has its owners read on its own after the list, where this race lives.
+    let (h, sp, app) = harness_with_many_owners(spec);
     // Graph answers 404 for the links of an object deleted since the list was read.
     let rules: Vec<FaultRule> = serde_json::from_value(json!([
         {"method": "GET", "path": format!("/servicePrincipals/{sp}/owners"),
@@ -134,7 +183,7 @@ fn an_object_deleted_between_list_and_link_read_is_left_out() {
     assert_eq!(got.lines().count(), all.lines().count() - 2);
 
     // With --quiet the note is not printed, and the result is the same.
-    let q = harness(spec, None);
+    let (q, _, _) = harness_with_many_owners(spec);
     let rules: Vec<FaultRule> = serde_json::from_value(json!([
         {"method": "GET", "path": format!("/servicePrincipals/{sp}/owners"),
          "action": {"type": "status", "status": 404}},
@@ -149,7 +198,7 @@ fn an_object_deleted_between_list_and_link_read_is_left_out() {
          "action": {"type": "status", "status": 403}},
     ]))
     .unwrap();
-    let f = harness(spec, None);
+    let (f, _, _) = harness_with_many_owners(spec);
     f.emulator.set_faults(rules);
     let out = f.run(&["snapshot"]);
     assert_status(&out, 2);
