@@ -145,7 +145,7 @@ fn read_routes(url: &str) {
             (route, n("requests"), n("units"))
         })
         .collect();
-    routes.sort_by(|a, b| b.2.cmp(&a.2));
+    routes.sort_by_key(|r| std::cmp::Reverse(r.2));
     for (route, requests, units) in routes.iter().take(6) {
         println!("   {route}: {requests} requests, {units} units");
     }
