@@ -133,15 +133,25 @@ fn fold(
     if entry.props.is_empty() && entry.whole.is_some() {
         return Ok(());
     }
-    let props = ObjectDelta {
-        props: std::mem::take(&mut entry.props),
-        ..ObjectDelta::default()
+    let mut props = std::mem::take(&mut entry.props);
+    let whole = match entry.whole.take() {
+        // First seen: normalized straight from what the page carried.
+        None => {
+            props.insert("id".into(), Value::String(id.to_string()));
+            crate::normalize::normalize(kind, &Value::Object(props), BTreeMap::new())
+                .map_err(PageError::Normalize)?
+        }
+        previous => {
+            let props = ObjectDelta {
+                props,
+                ..ObjectDelta::default()
+            };
+            super::incremental::updated(kind, id, previous, &props).map_err(|e| match e {
+                ReadError::Normalize(n) => PageError::Normalize(n),
+                other => PageError::Invalid(other.to_string()),
+            })?
+        }
     };
-    let whole =
-        super::incremental::updated(kind, id, entry.whole.take(), &props).map_err(|e| match e {
-            ReadError::Normalize(n) => PageError::Normalize(n),
-            other => PageError::Invalid(other.to_string()),
-        })?;
     entry.whole = Some(whole);
     Ok(())
 }

@@ -3,12 +3,12 @@
 //! and the reported link ends added and removed, normalized again — the same object a full read
 //! gives. Objects the round did not report are untouched (their files stay as they are).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
 
 use crate::model::{LinkRef, Object};
-use crate::normalize::normalize;
+use crate::normalize::{canonical_links, normalize};
 use crate::schema::KindSpec;
 
 use super::round::{ObjectDelta, Round};
@@ -19,7 +19,8 @@ pub type Applied = BTreeMap<String, Option<Object>>;
 
 /// The objects a round changes, from their previous state (`base(id)`: the last snapshot's
 /// object, `None` for an object new to the snapshot). In an initial round every object comes
-/// whole (folded page by page, taken out of the round here) and `base` is not asked.
+/// whole (folded page by page) and `base` is not asked. The round's objects are taken out of it,
+/// so that each object's report is freed as soon as its object is made.
 pub fn apply(
     kind: &'static KindSpec,
     round: &mut Round,
@@ -27,17 +28,27 @@ pub fn apply(
     base: &mut dyn FnMut(&str) -> Result<Option<Object>, ReadError>,
 ) -> Result<Applied, ReadError> {
     let mut out = Applied::new();
-    for (id, delta) in round.objects.iter_mut() {
+    for (id, mut delta) in std::mem::take(&mut round.objects) {
         if delta.removed.is_some() {
-            out.insert(id.clone(), None);
+            out.insert(id, None);
             continue;
         }
-        let previous = if initial {
-            delta.whole.take()
-        } else {
-            base(id)?
+        let object = match (initial, delta.whole.take()) {
+            // Folded from its pages, properties normalized: only its link ends are laid over it.
+            (true, Some(mut whole)) if delta.props.is_empty() => {
+                let mut links = std::mem::take(&mut whole.links);
+                for (name, change) in std::mem::take(&mut delta.links) {
+                    let single = is_single(kind, &name);
+                    let refs = links.entry(name).or_default();
+                    lay_link(single, refs, &change.removed, change.added.into_iter());
+                }
+                whole.links = canonical_links(kind, links);
+                whole
+            }
+            (true, whole) => updated(kind, &id, whole, &delta)?,
+            (false, _) => updated(kind, &id, base(&id)?, &delta)?,
         };
-        out.insert(id.clone(), Some(updated(kind, id, previous, delta)?));
+        out.insert(id, Some(object));
     }
     Ok(out)
 }
@@ -58,19 +69,44 @@ pub fn updated(
         props.insert(k.clone(), v.clone());
     }
     for (name, change) in &delta.links {
-        let refs = links.entry(name.clone()).or_insert_with(Vec::new);
-        refs.retain(|r: &LinkRef| !change.removed.contains(&r.id));
-        // A single link (`manager`) holds one end: a reported one replaces it, whether or not
-        // the round also reported the old one's removal.
-        if !change.added.is_empty() && kind.link(name).is_some_and(|l| l.single) {
-            refs.clear();
-        }
-        let there: std::collections::HashSet<String> = refs.iter().map(|r| r.id.clone()).collect();
-        for added in change.added.iter().filter(|a| !there.contains(*a)) {
-            refs.push(LinkRef::new(added.clone(), None));
-        }
+        let refs = links.entry(name.clone()).or_default();
+        lay_link(
+            is_single(kind, name),
+            refs,
+            &change.removed,
+            change.added.iter().cloned(),
+        );
     }
     Ok(normalize(kind, &Value::Object(props), links)?)
+}
+
+fn is_single(kind: &KindSpec, link: &str) -> bool {
+    kind.link(link).is_some_and(|l| l.single)
+}
+
+/// One link's reported ends laid over the ends it had.
+fn lay_link(
+    single: bool,
+    refs: &mut Vec<LinkRef>,
+    removed: &BTreeSet<String>,
+    added: impl ExactSizeIterator<Item = String>,
+) {
+    refs.retain(|r: &LinkRef| !removed.contains(&r.id));
+    // A single link (`manager`) holds one end: a reported one replaces it, whether or not
+    // the round also reported the old one's removal.
+    if single && added.len() > 0 {
+        refs.clear();
+    }
+    if refs.is_empty() {
+        refs.extend(added.map(|id| LinkRef::new(id, None)));
+        return;
+    }
+    let there: HashSet<String> = refs.iter().map(|r| r.id.clone()).collect();
+    refs.extend(
+        added
+            .filter(|a| !there.contains(a))
+            .map(|id| LinkRef::new(id, None)),
+    );
 }
 
 #[cfg(test)]
