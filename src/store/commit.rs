@@ -144,8 +144,9 @@ impl Store {
             .odb()
             .map_err(StoreError::git("opening the object database"))?;
         let objects_written = pack.len();
+        let pack_dir = repo.commondir().join("objects").join("pack");
         let bytes_written =
-            write_pack(&odb, &mut pack).map_err(StoreError::git("writing the pack"))?;
+            write_pack(&odb, &pack_dir, &mut pack).map_err(StoreError::git("writing the pack"))?;
         super::timing::mark("commit: write_pack");
         failpoint::hit("snapshot.pack-written", repo.path());
 

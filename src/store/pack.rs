@@ -1,7 +1,9 @@
 //! Git object hashing and the pack stream. Objects are hashed here, in memory, so that the
 //! store can tell which ones the repository already has before writing anything; the new ones
 //! go to the object database as one plain pack (version 2, every object zlib-compressed whole,
-//! no deltas), which libgit2's pack writer indexes. Searching for deltas is what makes libgit2's
+//! no deltas) with its index (version 2), both written here: every object's id, offset and CRC
+//! are known as it is spooled, so nothing is inflated and hashed again the way an indexer
+//! (libgit2's pack writer, `git index-pack`) would. Searching for deltas is what makes libgit2's
 //! own packbuilder slow on a first snapshot, and loose objects cost one file per object. The
 //! entries are spooled to an unnamed temporary file as they are made ([`Spool`]), so that a
 //! first snapshot never holds all its objects' bytes in memory.
@@ -76,8 +78,9 @@ pub(crate) struct Spool {
     count: u32,
     /// Bytes spooled so far.
     end: u64,
-    /// Where each entry is in the file: offset and length.
-    at: HashMap<Oid, (u64, usize)>,
+    /// Where each entry is in the file: offset and length, and the entry's CRC-32 (for the
+    /// index).
+    at: HashMap<Oid, (u64, usize, u32)>,
 }
 
 impl Spool {
@@ -92,8 +95,12 @@ impl Spool {
         }
     }
 
-    /// Adds the entry of object `oid`, made by [`pack_entry`].
+    /// Adds the entry of object `oid`, made by [`pack_entry`]; an object already spooled is
+    /// not spooled again (a pack lists each object once).
     pub fn push(&mut self, oid: Oid, entry: &[u8]) -> std::io::Result<()> {
+        if self.at.contains_key(&oid) {
+            return Ok(());
+        }
         let file = match &mut self.file {
             Some(f) => f,
             None => self.file.insert(BufWriter::with_capacity(
@@ -106,7 +113,9 @@ impl Spool {
             .count
             .checked_add(1)
             .ok_or_else(|| std::io::Error::other("more than 2^32 objects in one pack"))?;
-        self.at.insert(oid, (self.end, entry.len()));
+        let mut crc = flate2::Crc::new();
+        crc.update(entry);
+        self.at.insert(oid, (self.end, entry.len(), crc.sum()));
         self.end += entry.len() as u64;
         Ok(())
     }
@@ -120,7 +129,7 @@ impl Spool {
     /// was in the repository already) or the pack is not written yet.
     pub fn object(&self, oid: Oid) -> Option<std::io::Result<Vec<u8>>> {
         let file = self.written.as_ref()?;
-        let &(offset, len) = self.at.get(&oid)?;
+        let &(offset, len, _) = self.at.get(&oid)?;
         Some(read_entry(file, offset, len))
     }
 }
@@ -181,12 +190,6 @@ impl Deflater {
     }
 }
 
-fn send(writer: &mut git2::OdbPackwriter<'_>, bytes: &[u8]) -> Result<(), git2::Error> {
-    writer
-        .write_all(bytes)
-        .map_err(|e| git2::Error::from_str(&format!("writing the pack stream: {e}")))
-}
-
 /// The type-and-size header of a pack entry: type in bits 4–6 of the first byte, the size in
 /// little-endian groups of 4 then 7 bits, high bit set while more bytes follow.
 fn entry_header(kind: ObjKind, size: usize, out: &mut Vec<u8>) {
@@ -201,40 +204,123 @@ fn entry_header(kind: ObjKind, size: usize, out: &mut Vec<u8>) {
     out.push(byte);
 }
 
-/// Streams the spooled entries as one pack into the object database. Returns the pack's size
-/// in bytes. An error leaves at most an unreferenced, unindexed temporary file behind.
-pub(crate) fn write_pack(odb: &Odb<'_>, spool: &mut Spool) -> Result<u64, git2::Error> {
-    let io = |e: std::io::Error| git2::Error::from_str(&format!("reading the spooled pack: {e}"));
+/// Writes the spooled entries as one pack with its index into `pack_dir` (the repository's
+/// `objects/pack`), and makes the object database see it. Returns the pack's size in bytes.
+/// Both files are written under temporary names and renamed into place, the index last (readers
+/// find packs by their index), so an error leaves at most an unreferenced temporary file.
+pub(crate) fn write_pack(
+    odb: &Odb<'_>,
+    pack_dir: &Path,
+    spool: &mut Spool,
+) -> Result<u64, git2::Error> {
+    let io = |what: &'static str| {
+        move |e: std::io::Error| git2::Error::from_str(&format!("{what}: {e}"))
+    };
     let Some(file) = spool.file.take() else {
         return Ok(0);
     };
-    let mut file = file.into_inner().map_err(|e| io(e.into_error()))?;
-    file.rewind().map_err(io)?;
-    let mut writer = odb.packwriter()?;
+    let mut file = file
+        .into_inner()
+        .map_err(|e| io("reading the spooled pack")(e.into_error()))?;
+    file.rewind().map_err(io("reading the spooled pack"))?;
+    std::fs::create_dir_all(pack_dir).map_err(io("creating objects/pack"))?;
+    let mut pack = tempfile::Builder::new()
+        .prefix("tmp_pack_")
+        .tempfile_in(pack_dir)
+        .map_err(io("creating the pack"))?;
+    let mut out = BufWriter::with_capacity(1 << 20, pack.as_file_mut());
     let mut sha = Sha1::new();
     let mut header = Vec::with_capacity(12);
     header.extend_from_slice(b"PACK");
     header.extend_from_slice(&2u32.to_be_bytes());
     header.extend_from_slice(&spool.count.to_be_bytes());
     sha.update(&header);
-    send(&mut writer, &header)?;
+    out.write_all(&header).map_err(io("writing the pack"))?;
     let mut total = header.len() as u64;
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).map_err(io)?;
+        let n = file
+            .read(&mut buf)
+            .map_err(io("reading the spooled pack"))?;
         if n == 0 {
             break;
         }
         sha.update(&buf[..n]);
-        send(&mut writer, &buf[..n])?;
+        out.write_all(&buf[..n]).map_err(io("writing the pack"))?;
         total += n as u64;
     }
-    let trailer = sha.finalize();
-    send(&mut writer, &trailer)?;
-    total += trailer.len() as u64;
-    writer.commit()?;
+    let checksum: [u8; 20] = sha.finalize().into();
+    out.write_all(&checksum).map_err(io("writing the pack"))?;
+    out.flush().map_err(io("writing the pack"))?;
+    drop(out);
+    total += checksum.len() as u64;
+    let mut entries: Vec<(Oid, u64, u32)> = spool
+        .at
+        .iter()
+        .map(|(oid, &(offset, _, crc))| (*oid, offset + header.len() as u64, crc))
+        .collect();
+    let index = index_bytes(&mut entries, &checksum);
+    let mut idx = tempfile::Builder::new()
+        .prefix("tmp_idx_")
+        .tempfile_in(pack_dir)
+        .map_err(io("creating the pack index"))?;
+    idx.write_all(&index)
+        .map_err(io("writing the pack index"))?;
+    let name: String = checksum.iter().map(|b| format!("{b:02x}")).collect();
+    let persist = |f: tempfile::NamedTempFile, ext: &str| {
+        // Git's own packs and indexes are read-only.
+        let _ = f
+            .as_file()
+            .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o444));
+        f.persist(pack_dir.join(format!("pack-{name}.{ext}")))
+            .map_err(|e| io("naming the pack")(e.error))
+    };
+    persist(pack, "pack")?;
+    persist(idx, "idx")?;
+    odb.refresh()?;
     spool.written = Some(file);
     Ok(total)
+}
+
+/// A version 2 pack index of `entries` (id, offset in the pack, CRC-32 of the entry), which it
+/// sorts by id: the fan-out table, the ids, the CRCs, the offsets (those of 2 GiB and more in a
+/// table of 64-bit ones), the pack's checksum and the index's own (gitformat-pack(5)).
+fn index_bytes(entries: &mut [(Oid, u64, u32)], pack_checksum: &[u8; 20]) -> Vec<u8> {
+    entries.sort_by_key(|e| e.0);
+    let mut out = Vec::with_capacity(8 + 1024 + entries.len() * 28 + 40);
+    out.extend_from_slice(b"\xfftOc");
+    out.extend_from_slice(&2u32.to_be_bytes());
+    let mut fanout = [0u32; 256];
+    for (oid, _, _) in entries.iter() {
+        fanout[usize::from(oid.as_bytes()[0])] += 1;
+    }
+    let mut running = 0u32;
+    for count in fanout {
+        running += count;
+        out.extend_from_slice(&running.to_be_bytes());
+    }
+    for (oid, _, _) in entries.iter() {
+        out.extend_from_slice(oid.as_bytes());
+    }
+    for (_, _, crc) in entries.iter() {
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut large = Vec::new();
+    for &(_, offset, _) in entries.iter() {
+        let small = u32::try_from(offset).ok().filter(|o| o & 0x8000_0000 == 0);
+        let word = small.unwrap_or_else(|| {
+            large.push(offset);
+            0x8000_0000 | u32::try_from(large.len() - 1).expect("fewer than 2^31 large offsets")
+        });
+        out.extend_from_slice(&word.to_be_bytes());
+    }
+    for offset in large {
+        out.extend_from_slice(&offset.to_be_bytes());
+    }
+    out.extend_from_slice(pack_checksum);
+    let own: [u8; 20] = Sha1::digest(&out).into();
+    out.extend_from_slice(&own);
+    out
 }
 
 #[cfg(test)]
@@ -282,13 +368,60 @@ mod tests {
         }
         // Not before the pack is written: the spool is still being filled.
         assert!(spool.object(blob_id(b"id: 1\n")).is_none());
-        write_pack(&odb, &mut spool).unwrap();
+        // Spooled twice, listed once.
+        let again = pack_entry(ObjKind::Blob, b"id: 1\n", &mut deflater);
+        spool.push(blob_id(b"id: 1\n"), &again).unwrap();
+        let pack_dir = repo.path().join("objects").join("pack");
+        write_pack(&odb, &pack_dir, &mut spool).unwrap();
         for data in &blobs {
             let back = spool.object(blob_id(data)).expect("spooled").unwrap();
             assert_eq!(&back[..], *data);
             assert_eq!(odb.read(blob_id(data)).unwrap().data(), *data);
         }
         assert!(spool.object(blob_id(b"never spooled")).is_none());
+        // Git itself takes the pack and its index: every object, its CRC and offset checked.
+        let idx = std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "idx"))
+            .expect("an index");
+        let out = std::process::Command::new("git")
+            .arg("verify-pack")
+            .arg("-v")
+            .arg(&idx)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("non delta: 3 objects"), "{text}");
+        let leftovers: Vec<_> = std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("tmp_"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn offsets_of_2_gib_and_more_go_to_the_large_offset_table() {
+        let oid = |b: u8| Oid::from_bytes(&[b; 20]).unwrap();
+        let mut entries = vec![(oid(2), 5u64 << 31, 7u32), (oid(1), 12, 9)];
+        let index = index_bytes(&mut entries, &[0xab; 20]);
+        let n = 2;
+        let offsets = 8 + 1024 + n * 20 + n * 4;
+        let word = |at: usize| u32::from_be_bytes(index[at..at + 4].try_into().unwrap());
+        // Sorted by id: the small offset first, then the index of the large one, flagged.
+        assert_eq!(word(offsets), 12);
+        assert_eq!(word(offsets + 4), 0x8000_0000);
+        let large = u64::from_be_bytes(index[offsets + 8..offsets + 16].try_into().unwrap());
+        assert_eq!(large, 5u64 << 31);
+        assert_eq!(word(8 + 4 * 0xff), 2, "the fan-out counts every id");
+        assert_eq!(&index[offsets + 16..offsets + 36], &[0xab; 20]);
+        assert_eq!(index.len(), offsets + 16 + 40);
     }
 
     #[test]

@@ -835,6 +835,7 @@ fn bench_pieces() {
     eprintln!("deflate: {:.2?} ({:.1} MB)", t.elapsed(), size as f64 / 1e6);
     let odb = store.repository().odb().unwrap();
     let t = std::time::Instant::now();
-    pack::write_pack(&odb, &mut spool).unwrap();
+    let pack_dir = store.git_dir().join("objects").join("pack");
+    pack::write_pack(&odb, &pack_dir, &mut spool).unwrap();
     eprintln!("pack writer: {:.2?}", t.elapsed());
 }
