@@ -114,12 +114,14 @@ pub(super) async fn name_ends(
                 };
                 // An end Graph does not resolve is not live: an initial round still lists
                 // soft-deleted members, which member lists (and so a full read) leave out.
-                ends.retain(|e| !unnamed.contains(&e.id) || names.contains_key(&e.id));
-                for end in ends.iter_mut() {
-                    if let Some(n) = names.get(&end.id) {
-                        end.display_name = n.clone();
+                // One lookup for most ends (1.2M in the 100k benchmark tenant).
+                ends.retain_mut(|end| match names.get(&end.id) {
+                    Some(n) => {
+                        end.display_name.clone_from(n);
+                        true
                     }
-                }
+                    None => !unnamed.contains(&end.id),
+                });
             }
         }
     }
