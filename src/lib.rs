@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod equality;
 pub mod error;
 pub mod failpoint;
+pub mod frozen;
 pub mod graph;
 pub mod layout;
 pub mod live;

@@ -36,7 +36,12 @@ pub async fn snapshot(
 ) -> Result<SnapshotRun, Error> {
     let started = Instant::now();
     crate::store::timing::mark("snapshot: start");
-    let live = live::read(store, client, kinds, read, progress).await?;
+    // The snapshot only writes what it reads: objects may be kept as their files' text.
+    let read = live::Options {
+        freeze: true,
+        ..read.clone()
+    };
+    let live = live::read(store, client, kinds, &read, progress).await?;
     let read_seconds = started.elapsed().as_secs_f64();
     crate::store::timing::mark("snapshot: live::read");
     let objects = live.len();

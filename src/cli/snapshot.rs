@@ -81,6 +81,7 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         &crate::live::Options {
             full: args.full,
             full_every: repo.config.full_every(),
+            ..Default::default()
         },
         &bars,
     ));

@@ -117,6 +117,7 @@ pub fn compute_plan(
         &crate::live::Options {
             full: false,
             full_every: repo.config.full_every(),
+            ..Default::default()
         },
         &bars,
     ));

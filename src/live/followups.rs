@@ -76,6 +76,11 @@ pub(super) async fn name_ends(
                 names.insert(o.id.clone(), end_name(o));
             }
         }
+        for f in &k.frozen {
+            if unnamed.contains(&f.id) {
+                names.insert(f.id.clone(), f.display_name.clone());
+            }
+        }
     }
     let missing: Vec<&String> = unnamed
         .iter()
@@ -107,9 +112,10 @@ pub(super) async fn name_ends(
             .filter(|l| l.delta)
             .map(|l| l.name.clone())
             .collect();
-        for o in &mut k.objects {
+        let links = k.objects.iter_mut().map(|o| &mut o.links);
+        for links in links.chain(k.frozen.iter_mut().map(|f| &mut f.links)) {
             for name in &tracked {
-                let Some(ends) = o.links.get_mut(name) else {
+                let Some(ends) = links.get_mut(name) else {
                     continue;
                 };
                 // An end Graph does not resolve is not live: an initial round still lists

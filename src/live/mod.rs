@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use git2::Oid;
 
 use crate::error::Error;
+use crate::frozen::Frozen;
 use crate::graph::GraphClient;
 use crate::layout;
 use crate::model::{Object, Snapshot};
@@ -49,6 +50,9 @@ pub struct Options {
     pub full: bool,
     /// `[snapshot] full-every`: a chain whose initial round is older gets a full round.
     pub full_every: Option<chrono::Duration>,
+    /// Objects of a run that reads every kind in full may come as [`Frozen`] text: for a
+    /// snapshot, which only writes them.
+    pub freeze: bool,
 }
 
 /// One kind of the live tenant: files kept as they are in the base snapshot, and the objects
@@ -58,6 +62,8 @@ pub struct LiveKind {
     /// (path, blob id) of the base snapshot's files that are still the tenant's.
     pub kept: Vec<(String, Oid)>,
     pub objects: Vec<Object>,
+    /// Objects whose files are written, kept as text (see [`Options::freeze`]).
+    pub frozen: Vec<Frozen>,
     /// The token of the next round (kinds read with delta).
     token: Option<DeltaToken>,
     /// Read incrementally: its kept files may name link ends that were renamed since.
@@ -78,7 +84,7 @@ impl Live {
     pub fn len(&self) -> usize {
         self.kinds
             .iter()
-            .map(|k| k.kept.len() + k.objects.len())
+            .map(|k| k.kept.len() + k.objects.len() + k.frozen.len())
             .sum()
     }
 
@@ -94,6 +100,7 @@ impl Live {
                 kind: k.kind,
                 kept: &k.kept,
                 objects: k.objects.iter().collect(),
+                frozen: k.frozen.iter().collect(),
             })
             .collect()
     }
@@ -132,6 +139,9 @@ impl Live {
             }
             for o in k.objects {
                 snapshot.insert(o);
+            }
+            for f in &k.frozen {
+                snapshot.insert(f.thaw()?);
             }
         }
         Ok(snapshot)
@@ -174,7 +184,9 @@ pub async fn read(
         &mut notices,
     );
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut fetched = read::fetch(client, fetches(&plans), &stamp, progress).await?;
+    // Frozen objects need no follow-ups: only a run without incremental kinds has them.
+    let freeze = options.freeze && plans.iter().all(|(_, p)| !matches!(p, Plan::Since { .. }));
+    let mut fetched = read::fetch(client, fetches(&plans, freeze), &stamp, progress).await?;
     crate::store::timing::mark("live: fetch");
     // Graph refused some tokens: those kinds, and the kinds that link to them, read in full.
     let refused: Vec<(usize, String)> = fetched
@@ -207,7 +219,7 @@ pub async fn read(
             .collect();
         let redo: Vec<(&'static KindSpec, Fetch)> = again
             .iter()
-            .map(|&i| (plans[i].0, Fetch::Initial))
+            .map(|&i| (plans[i].0, Fetch::Initial { freeze: false }))
             .collect();
         for (i, result) in again
             .into_iter()
@@ -231,22 +243,27 @@ pub async fn read(
                 kind,
                 kept: Vec::new(),
                 objects,
+                frozen: Vec::new(),
                 token: None,
                 incremental: false,
             },
             (_, Fetched::Round(r)) if r.objects.is_some() => {
                 let objects = r.objects.expect("checked");
-                for o in &objects {
+                let links = objects
+                    .iter()
+                    .map(|o| &o.links)
+                    .chain(r.frozen.iter().map(|f| &f.links));
+                for links in links {
                     for link in kind.links.iter().filter(|l| l.delta) {
-                        follow
-                            .unnamed
-                            .extend(o.link_ids(&link.name).map(str::to_string));
+                        let ends = links.get(&link.name).into_iter().flatten();
+                        follow.unnamed.extend(ends.map(|e| e.id.clone()));
                     }
                 }
                 LiveKind {
                     kind,
                     kept: Vec::new(),
                     objects,
+                    frozen: r.frozen,
                     token: Some(r.round.token),
                     incremental: false,
                 }
@@ -342,6 +359,7 @@ async fn since(
         kind,
         kept,
         objects,
+        frozen: Vec::new(),
         token: Some(round.token),
         incremental: true,
     })

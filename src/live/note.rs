@@ -187,7 +187,11 @@ pub(super) fn cascade(plans: &mut [(&'static KindSpec, Plan)]) {
     }
 }
 
-pub(super) fn fetches(plans: &[(&'static KindSpec, Plan)]) -> Vec<(&'static KindSpec, Fetch)> {
+/// How to read each kind; with `freeze`, initial rounds give [`crate::frozen::Frozen`] objects.
+pub(super) fn fetches(
+    plans: &[(&'static KindSpec, Plan)],
+    freeze: bool,
+) -> Vec<(&'static KindSpec, Fetch)> {
     plans
         .iter()
         .map(|(k, p)| {
@@ -195,7 +199,7 @@ pub(super) fn fetches(plans: &[(&'static KindSpec, Plan)]) -> Vec<(&'static Kind
                 *k,
                 match p {
                     Plan::Full => Fetch::Full,
-                    Plan::Initial => Fetch::Initial,
+                    Plan::Initial => Fetch::Initial { freeze },
                     Plan::Since { token, .. } => Fetch::Since(token.clone()),
                 },
             )

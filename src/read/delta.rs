@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::frozen::Frozen;
 use crate::graph::{GraphClient, GraphError};
 use crate::schema::KindSpec;
 
@@ -42,12 +43,14 @@ pub fn query_hash(query: &str) -> String {
 }
 
 /// Runs one round: from `token` when given (changes since it), else an initial round (every
-/// object). A token Graph refuses comes back as [`ReadError::DeltaToken`].
+/// object; with `freeze`, each kept as the text of its properties once they are read). A token
+/// Graph refuses comes back as [`ReadError::DeltaToken`].
 pub async fn round(
     client: &GraphClient,
     kind: &'static KindSpec,
     token: Option<&DeltaToken>,
     now: &str,
+    freeze: bool,
 ) -> Result<Round, ReadError> {
     let q = query(kind, &super::extensions::names(client, kind).await?);
     let (start, minimal, since) = match token {
@@ -60,7 +63,7 @@ pub async fn round(
         .get_delta_pages(&start, minimal, |items| {
             for item in items {
                 let folded = merge(kind, &mut objects, item).and_then(|id| match id {
-                    Some(id) if token.is_none() => fold(kind, &id, &mut objects),
+                    Some(id) if token.is_none() => fold(kind, &id, &mut objects, freeze),
                     _ => Ok(()),
                 });
                 if let Err(e) = folded {
@@ -123,18 +126,28 @@ impl PageError {
 }
 
 /// Initial rounds: the object's properties so far, normalized into `whole` (an object repeated
-/// on a later page has its new properties laid over what it had).
+/// on a later page has its new properties laid over what it had), or with `freeze` into
+/// `frozen` (thawed again for an object repeated with new properties, which is rare).
 fn fold(
     kind: &'static KindSpec,
     id: &str,
     objects: &mut BTreeMap<String, ObjectDelta>,
+    freeze: bool,
 ) -> Result<(), PageError> {
     let entry = objects.get_mut(id).expect("merge made the entry");
-    if entry.props.is_empty() && entry.whole.is_some() {
+    if entry.props.is_empty() && (entry.whole.is_some() || entry.frozen.is_some()) {
         return Ok(());
     }
     let mut props = std::mem::take(&mut entry.props);
-    let whole = match entry.whole.take() {
+    let previous = match entry.frozen.take() {
+        Some(frozen) => Some(
+            frozen
+                .thaw()
+                .map_err(|e| PageError::Invalid(format!("{id} read back: {e}")))?,
+        ),
+        None => entry.whole.take(),
+    };
+    let whole = match previous {
         // First seen: normalized straight from what the page carried.
         None => {
             props.insert("id".into(), Value::String(id.to_string()));
@@ -152,7 +165,11 @@ fn fold(
             })?
         }
     };
-    entry.whole = Some(whole);
+    if freeze {
+        entry.frozen = Some(Frozen::freeze(whole));
+    } else {
+        entry.whole = Some(whole);
+    }
     Ok(())
 }
 
@@ -256,6 +273,32 @@ mod tests {
             json!({"id": "g", "members@delta": 3})
         )
         .is_err());
+    }
+
+    #[test]
+    fn an_object_repeated_with_new_properties_is_thawed_and_frozen_again() {
+        for freeze in [false, true] {
+            let mut objects = BTreeMap::new();
+            for item in [
+                json!({"id": "g1", "displayName": "Sales", "description": "old",
+                       "members@delta": [{"@odata.type": "#microsoft.graph.user", "id": "u1"}]}),
+                json!({"id": "g1", "members@delta": [
+                    {"@odata.type": "#microsoft.graph.user", "id": "u2"}]}),
+                json!({"id": "g1", "description": "new"}),
+            ] {
+                let id = merge(groups(), &mut objects, item).ok().flatten().unwrap();
+                assert!(fold(groups(), &id, &mut objects, freeze).is_ok());
+            }
+            let g1 = &objects["g1"];
+            let object = match (&g1.whole, &g1.frozen) {
+                (Some(whole), None) if !freeze => whole.clone(),
+                (None, Some(frozen)) if freeze => frozen.thaw().unwrap(),
+                other => panic!("freeze {freeze}: {other:?}"),
+            };
+            assert_eq!(object.props["displayName"], "Sales");
+            assert_eq!(object.props["description"], "new", "freeze {freeze}");
+            assert_eq!(g1.links["members"].added.len(), 2);
+        }
     }
 
     #[test]

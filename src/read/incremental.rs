@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Map, Value};
 
+use crate::frozen::Frozen;
 use crate::model::{LinkRef, Object};
 use crate::normalize::{canonical_links, normalize};
 use crate::schema::KindSpec;
@@ -36,13 +37,7 @@ pub fn apply(
         let object = match (initial, delta.whole.take()) {
             // Folded from its pages, properties normalized: only its link ends are laid over it.
             (true, Some(mut whole)) if delta.props.is_empty() => {
-                let mut links = std::mem::take(&mut whole.links);
-                for (name, change) in std::mem::take(&mut delta.links) {
-                    let single = is_single(kind, &name);
-                    let refs = links.entry(name).or_default();
-                    lay_link(single, refs, &change.removed, change.added.into_iter());
-                }
-                whole.links = canonical_links(kind, links);
+                whole.links = laid_links(kind, std::mem::take(&mut whole.links), &mut delta);
                 whole
             }
             (true, whole) => updated(kind, &id, whole, &delta)?,
@@ -51,6 +46,39 @@ pub fn apply(
         out.insert(id, Some(object));
     }
     Ok(out)
+}
+
+/// The objects of an initial round that froze them (see [`crate::read::delta::round`]), each
+/// with its link ends laid over it, in id order; taken out of the round.
+pub fn frozen(kind: &'static KindSpec, round: &mut Round) -> Result<Vec<Frozen>, ReadError> {
+    let mut out = Vec::with_capacity(round.objects.len());
+    for (id, mut delta) in std::mem::take(&mut round.objects) {
+        if delta.removed.is_some() {
+            continue;
+        }
+        let mut frozen = match delta.frozen.take() {
+            Some(frozen) => frozen,
+            None => Frozen::freeze(updated(kind, &id, delta.whole.take(), &delta)?),
+        };
+        frozen.links = laid_links(kind, std::mem::take(&mut frozen.links), &mut delta);
+        out.push(frozen);
+    }
+    Ok(out)
+}
+
+/// `links` with the link ends `delta` reports laid over them (moved out of it), in canonical
+/// order.
+fn laid_links(
+    kind: &KindSpec,
+    mut links: BTreeMap<String, Vec<LinkRef>>,
+    delta: &mut ObjectDelta,
+) -> BTreeMap<String, Vec<LinkRef>> {
+    for (name, change) in std::mem::take(&mut delta.links) {
+        let single = is_single(kind, &name);
+        let refs = links.entry(name).or_default();
+        lay_link(single, refs, &change.removed, change.added.into_iter());
+    }
+    canonical_links(kind, links)
 }
 
 /// `previous` with `delta` laid over it, normalized.

@@ -22,6 +22,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::frozen::Frozen;
 use crate::graph::{GraphClient, GraphError};
 use crate::model::{LinkRef, Object, ObjectKey, Snapshot};
 use crate::normalize::normalize;
@@ -85,8 +86,9 @@ pub enum Fetch {
     /// Every object, by its collection (or singleton), links through `$batch`.
     Full,
     /// An initial delta round: every object, tracked links with it (their ends still unnamed),
-    /// untracked links through `$batch`; and a token for the next round.
-    Initial,
+    /// untracked links by lists or through `$batch`; and a token for the next round. With
+    /// `freeze`, the objects come as [`Frozen`] text (for a snapshot, which only writes them).
+    Initial { freeze: bool },
     /// The changes since a token.
     Since(round::DeltaToken),
 }
@@ -103,8 +105,11 @@ pub enum Fetched {
 /// A delta round with the objects of an initial round.
 pub struct FetchedRound {
     pub round: round::Round,
-    /// For an initial round: every object (links tracked by delta not yet named).
+    /// For an initial round: every object (links tracked by delta not yet named); empty when
+    /// the round froze them.
     pub objects: Option<Vec<Object>>,
+    /// For an initial round that froze its objects: every object.
+    pub frozen: Vec<Frozen>,
 }
 
 /// Reads kinds concurrently as `plans` says, reporting progress; `now` (RFC 3339) dates the
@@ -127,16 +132,19 @@ pub async fn fetch(
         tasks.spawn(async move {
             let fetched = match plan {
                 Fetch::Full => Fetched::Objects(read_kind(&client, kind, &tx).await?),
-                Fetch::Initial => Fetched::Round(initial_round(&client, kind, &now, &tx).await?),
+                Fetch::Initial { freeze } => {
+                    Fetched::Round(initial_round(&client, kind, &now, freeze, &tx).await?)
+                }
                 Fetch::Since(token) => {
                     let name = kind.kind.as_str();
                     let _ = tx.send(Event::Started(name));
-                    match delta::round(&client, kind, Some(&token), &now).await {
+                    match delta::round(&client, kind, Some(&token), &now, false).await {
                         Ok(round) => {
                             let _ = tx.send(Event::Finished(name, round.objects.len()));
                             Fetched::Round(FetchedRound {
                                 round,
                                 objects: None,
+                                frozen: Vec::new(),
                             })
                         }
                         Err(e @ ReadError::DeltaToken { .. }) => Fetched::Rejected(e),
@@ -176,29 +184,49 @@ pub async fn fetch(
     Ok(results.into_iter().flatten().collect())
 }
 
-/// An initial delta round of one kind, made into objects; links delta does not track are read
-/// through `$batch`.
+/// An initial delta round of one kind, made into objects; what delta does not carry is read by
+/// lists or through `$batch`. With `freeze` the objects are frozen: as their pages are folded
+/// when the round carries all there is of them (every link tracked, no children), else once
+/// the rest is read.
 async fn initial_round(
     client: &GraphClient,
     kind: &'static KindSpec,
     now: &str,
+    freeze: bool,
     tx: &mpsc::UnboundedSender<Event>,
 ) -> Result<FetchedRound, ReadError> {
     let name = kind.kind.as_str();
     let _ = tx.send(Event::Started(name));
-    let mut round = delta::round(client, kind, None, now).await?;
+    let complete = kind.links.iter().all(|l| l.delta) && kind.children.is_empty();
+    let mut round = delta::round(client, kind, None, now, freeze && complete).await?;
     let _ = tx.send(Event::Read(name, round.objects.len()));
+    if freeze && complete {
+        let frozen = incremental::frozen(kind, &mut round)?;
+        let _ = tx.send(Event::Finished(name, frozen.len()));
+        return Ok(FetchedRound {
+            round,
+            objects: Some(Vec::new()),
+            frozen,
+        });
+    }
     let applied = incremental::apply(kind, &mut round, true, &mut |_| Ok(None))?;
-    // The objects now live in `objects`; the round keeps only its token.
-    round.objects.clear();
     let mut objects: Vec<Object> = applied.into_values().flatten().collect();
     for id in lists::read_untracked_of_all(client, kind, &mut objects).await? {
         let _ = tx.send(Event::Vanished(name, id));
     }
     let _ = tx.send(Event::Finished(name, objects.len()));
+    let (objects, frozen) = if freeze {
+        (
+            Vec::new(),
+            objects.into_iter().map(Frozen::freeze).collect(),
+        )
+    } else {
+        (objects, Vec::new())
+    };
     Ok(FetchedRound {
         round,
         objects: Some(objects),
+        frozen,
     })
 }
 

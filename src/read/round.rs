@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::frozen::Frozen;
 use crate::model::Object;
 
 /// Where the next round of a kind starts, and what it was taken for.
@@ -59,6 +60,8 @@ pub struct ObjectDelta {
     /// Initial rounds: the object normalized from its properties (links not yet laid over), so
     /// that raw pages never pile up for the whole tenant.
     pub whole: Option<Object>,
+    /// Initial rounds that freeze: `whole` as the text of its properties.
+    pub frozen: Option<Frozen>,
     /// The object left the tenant (the last word of the round counts).
     pub removed: Option<Removed>,
     pub links: BTreeMap<String, LinkDelta>,

@@ -12,6 +12,7 @@ use super::pack::{blob_id, pack_entry, Deflater, ObjKind, Spool};
 use super::tree::{empty_tree_id, Dir, Displaced, FILE_MODE};
 use super::worktree::Change;
 use super::{Store, StoreError};
+use crate::frozen::Frozen;
 use crate::layout;
 use crate::model::{Object, Snapshot};
 use crate::schema::KindSpec;
@@ -28,6 +29,8 @@ pub struct KindState<'a> {
     /// (path, blob id) of files kept as they are.
     pub kept: &'a [(String, Oid)],
     pub objects: Vec<&'a Object>,
+    /// Objects whose files are written, kept as text.
+    pub frozen: Vec<&'a Frozen>,
 }
 
 impl<'a> KindState<'a> {
@@ -41,6 +44,7 @@ impl<'a> KindState<'a> {
                 .values()
                 .filter(|o| o.kind.name() == kind.kind)
                 .collect(),
+            frozen: Vec::new(),
         }
     }
 }
@@ -57,9 +61,46 @@ pub(super) struct Built {
     pub changes: Option<Vec<Change>>,
 }
 
+/// An object whose file is written: as an object, or frozen as text.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Object(&'a Object),
+    Frozen(&'a Frozen),
+}
+
+impl Source<'_> {
+    fn kind(&self) -> &'static KindSpec {
+        match self {
+            Source::Object(o) => o.kind.spec(),
+            Source::Frozen(f) => f.kind.spec(),
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            Source::Object(o) => &o.id,
+            Source::Frozen(f) => &f.id,
+        }
+    }
+
+    fn name_for_path(&self) -> &str {
+        match self {
+            Source::Object(o) => o.name_for_path(),
+            Source::Frozen(f) => &f.name_for_path,
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Source::Object(o) => yaml::emit_object(o),
+            Source::Frozen(f) => f.file_text(),
+        }
+    }
+}
+
 /// One object's file, hashed.
 struct Prepared<'a> {
-    object: &'a Object,
+    object: Source<'a>,
     path: String,
     oid: Oid,
 }
@@ -75,7 +116,7 @@ struct Old {
 enum Placed<'a> {
     Extra,
     Kept(&'static KindSpec),
-    Object(&'a Object),
+    Object(Source<'a>),
 }
 
 impl Placed<'_> {
@@ -83,7 +124,7 @@ impl Placed<'_> {
         match self {
             Placed::Extra => format!("file {path}"),
             Placed::Kept(kind) => layout::id_hint_from_path(kind, path).unwrap_or_default(),
-            Placed::Object(o) => o.id.clone(),
+            Placed::Object(o) => o.id().to_string(),
         }
     }
 }
@@ -96,17 +137,18 @@ fn in_scope(kinds: &[&'static KindSpec], kind: &KindSpec) -> bool {
 /// does not have are handed to `new_blob` as pack entries as soon as they are made (through a
 /// bounded channel), so that only paths and ids stay in memory.
 fn prepare<'a>(
-    objects: &[&'a Object],
+    objects: &[Source<'a>],
     known: &HashSet<Oid>,
     level: u32,
     new_blob: &mut dyn FnMut(Oid, Vec<u8>) -> Result<(), StoreError>,
 ) -> Result<Vec<Prepared<'a>>, StoreError> {
-    let one = |object: &&'a Object, deflater: &mut Deflater| {
-        let path = layout::path_for(object.kind.spec(), &object.id, object.name_for_path());
-        let text = yaml::emit_object(object);
+    let one = |object: &Source<'a>, deflater: &mut Deflater| {
+        let path = layout::path_for(object.kind(), object.id(), object.name_for_path());
+        let text = object.text();
         let oid = blob_id(text.as_bytes());
         let entry =
             (!known.contains(&oid)).then(|| pack_entry(ObjKind::Blob, text.as_bytes(), deflater));
+        let object = *object;
         (Prepared { object, path, oid }, entry)
     };
     let threads = std::thread::available_parallelism()
@@ -281,9 +323,12 @@ impl Store {
         super::timing::mark("build: old files");
         let known: HashSet<Oid> = old.values().map(|o| o.oid).collect();
 
-        let objects: Vec<&Object> = states
+        let objects: Vec<Source<'_>> = states
             .iter()
-            .flat_map(|s| s.objects.iter().copied())
+            .flat_map(|s| {
+                let objects = s.objects.iter().map(|o| Source::Object(o));
+                objects.chain(s.frozen.iter().map(|f| Source::Frozen(f)))
+            })
             .collect();
         // The first snapshot of a large tenant is stored uncompressed in its pack: it is written
         // in well under half the time, and git's own maintenance (`git gc`) compresses it.
@@ -359,7 +404,7 @@ impl Store {
         }
         super::timing::mark("build: placed kept files");
         for p in &prepared {
-            let kind = p.object.kind.spec();
+            let kind = p.object.kind();
             *totals.entry(kind.kind.as_str()).or_default() += 1;
             if let Some(first) = placed.insert(&p.path, Placed::Object(p.object)) {
                 return Err(collision(&p.path, &first, &Placed::Object(p.object)));
@@ -368,7 +413,7 @@ impl Store {
                 Some(kind),
                 &p.path,
                 p.oid,
-                || p.object.id.clone(),
+                || p.object.id().to_string(),
                 || p.object.name_for_path().to_string(),
             )?;
         }

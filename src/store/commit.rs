@@ -260,6 +260,9 @@ impl Store {
         if let Some(o) = state.objects.iter().find(|o| o.id == id) {
             return Some((*o).clone());
         }
+        if let Some(f) = state.frozen.iter().find(|f| f.id == id) {
+            return f.thaw().ok();
+        }
         let safe = layout::safe_component(id);
         let (path, oid) = state
             .kept

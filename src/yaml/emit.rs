@@ -12,6 +12,13 @@ use crate::model::{LinkRef, Object};
 /// as a comment (quoted where it must be, see `push_comment`); a single link (`manager`) is one
 /// id on the key's line, or null.
 pub fn emit_object(object: &Object) -> String {
+    let mut out = emit_props(object);
+    emit_links(&mut out, &object.kind.links, &object.links);
+    out
+}
+
+/// The properties part of an object's file text: what [`emit_object`] writes before the links.
+pub fn emit_props(object: &Object) -> String {
     let mut out = String::with_capacity(1024);
     let mut names = Names {
         names: &object.names,
@@ -26,18 +33,23 @@ pub fn emit_object(object: &Object) -> String {
             emit_path_entry(&mut out, 0, key, value, &mut names);
         }
     }
-    for link in &object.kind.links {
-        let refs = object
-            .links
-            .get(&link.name)
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        emit_key(&mut out, 0, &link.name);
+    out
+}
+
+/// The links part of an object's file text, in the kind's order.
+pub fn emit_links(
+    out: &mut String,
+    specs: &[crate::schema::LinkSpec],
+    links: &std::collections::BTreeMap<String, Vec<LinkRef>>,
+) {
+    for link in specs {
+        let refs = links.get(&link.name).map(Vec::as_slice).unwrap_or(&[]);
+        emit_key(out, 0, &link.name);
         if link.single {
             match refs.first() {
                 Some(r) => {
                     out.push(' ');
-                    emit_ref(&mut out, r);
+                    emit_ref(out, r);
                 }
                 None => out.push_str(" null\n"),
             }
@@ -50,10 +62,9 @@ pub fn emit_object(object: &Object) -> String {
         out.push('\n');
         for r in refs {
             out.push_str("- ");
-            emit_ref(&mut out, r);
+            emit_ref(out, r);
         }
     }
-    out
 }
 
 /// A link end: its id, the display name as a comment, the end of the line.

@@ -12,7 +12,7 @@ mod scalar;
 
 use std::path::PathBuf;
 
-pub use emit::{emit_object, emit_value};
+pub use emit::{emit_links, emit_object, emit_props, emit_value};
 pub use parse::{link_names, parse_object};
 pub use scalar::emit_scalar_str;
 

@@ -102,6 +102,7 @@ fn a_tree_built_from_the_changes_equals_one_built_from_scratch() {
                 .copied()
                 .filter(|o| o.kind.name() == k.kind)
                 .collect(),
+            frozen: Vec::new(),
         })
         .collect();
     let kept = store3.commit_states(&states, &[], &options()).unwrap();
