@@ -10,6 +10,15 @@ use serde_json::Value;
 use super::client::{GraphClient, Request};
 use super::GraphError;
 
+/// A request running on its own task, stopped when the round no longer waits for it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A delta page: its items, its nextLink and its deltaLink.
 type DeltaPage = (Vec<Value>, Option<String>, Option<String>);
 
@@ -59,28 +68,52 @@ impl GraphClient {
 
     /// Follows a delta round from `start` (a path with its query for an initial round, or a
     /// stored deltaLink), handing each page's items to `page`; returns the deltaLink of the next
-    /// round. `minimal`: ask for only the properties that changed.
+    /// round. `minimal`: ask for only the properties that changed. The next page is asked for
+    /// (and its answer parsed, on another task) while `page` takes in the current one: a round
+    /// is a chain of requests, and this keeps Graph's time and the caller's off each other's
+    /// path.
     pub async fn get_delta_pages(
         &self,
         start: &str,
         minimal: bool,
         mut page: impl FnMut(Vec<Value>) -> Result<(), GraphError>,
     ) -> Result<String, GraphError> {
-        let mut url = self.url_for(start)?;
+        let prefer = minimal.then_some("return=minimal");
+        let get = |url: String| {
+            let client = self.clone();
+            AbortOnDrop(tokio::spawn(async move {
+                let resp = client
+                    .execute(&Request {
+                        method: Method::GET,
+                        url: url.clone(),
+                        body: None,
+                        idempotent: true,
+                        prefer,
+                    })
+                    .await?;
+                Ok::<_, GraphError>((url, resp.body))
+            }))
+        };
+        let mut pending = get(self.url_for(start)?);
         loop {
-            let resp = self
-                .execute(&Request {
-                    method: Method::GET,
-                    url: url.clone(),
-                    body: None,
-                    idempotent: true,
-                    prefer: minimal.then_some("return=minimal"),
-                })
-                .await?;
-            let (items, next, delta) = self.split_delta_page(&url, resp.body)?;
+            let (url, body) = match (&mut pending.0).await {
+                Ok(answer) => answer?,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => {
+                    return Err(GraphError::InvalidResponse {
+                        method: "GET",
+                        path: self.display_path(start),
+                        detail: format!("no answer: the request's task ended ({e})"),
+                    })
+                }
+            };
+            let (items, next, delta) = self.split_delta_page(&url, body)?;
+            if let Some(next) = &next {
+                pending = get(next.clone());
+            }
             page(items)?;
             match (next, delta) {
-                (Some(next), _) => url = next,
+                (Some(_), _) => {}
                 (None, Some(delta)) => return Ok(delta),
                 (None, None) => {
                     return Err(GraphError::InvalidResponse {
