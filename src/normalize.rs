@@ -52,6 +52,16 @@ pub fn normalize(
             kind: kind.kind.clone(),
         });
     };
+    normalize_owned(kind, raw.clone(), links)
+}
+
+/// [`normalize`] of a raw object the caller gives up: its values are moved, not copied.
+pub fn normalize_owned(
+    kind: impl Into<Kind>,
+    mut raw: Map<String, Value>,
+    links: BTreeMap<String, Vec<LinkRef>>,
+) -> Result<Object, NormalizeError> {
+    let kind: Kind = kind.into();
     let id = match raw.get("id") {
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         _ if kind.singleton => kind.kind.clone(),
@@ -86,17 +96,18 @@ pub fn normalize(
     };
     let mut names = BTreeMap::new();
     for p in kind.managed_for(odata_type.as_deref()) {
-        if kind.is_secret(p) {
+        // A property named twice (by the kind and a variant) keeps its first place and value.
+        if kind.is_secret(p) || props.contains_key(p) {
             continue;
         }
-        let value = match (raw.get(p), kind.child(p)) {
+        let value = match (raw.remove(p), kind.child(p)) {
             (None, _) => Value::Null,
-            (Some(v), Some(child)) => canonical_children(&kind, child, v),
+            (Some(v), Some(child)) => canonical_children(&kind, child, &v),
             (Some(v), None) => clean(&kind, p, v, &mut names),
         };
         props.insert(p.to_string(), value);
     }
-    keep_extensions(&kind, raw, &mut props, &mut names);
+    keep_extensions(&kind, &raw, &mut props, &mut names);
     let links = canonical_links(&kind, links);
     Ok(Object {
         kind,
@@ -126,7 +137,7 @@ fn keep_extensions(
         .collect();
     found.sort();
     for name in found {
-        props.insert(name.clone(), clean(kind, name, &raw[name], names));
+        props.insert(name.clone(), clean(kind, name, raw[name].clone(), names));
     }
 }
 
@@ -145,12 +156,7 @@ pub fn canonical_children(kind: &KindSpec, child: &ChildSpec, value: &Value) -> 
                 kept.insert(p.clone(), item.get(p).cloned().unwrap_or(Value::Null));
             }
             // Keys sorted and set-like arrays sorted, like any nested mapping.
-            clean(
-                kind,
-                &child.name,
-                &Value::Object(kept),
-                &mut BTreeMap::new(),
-            )
+            clean(kind, &child.name, Value::Object(kept), &mut BTreeMap::new())
         })
         .collect();
     let key = |v: &Value| {
@@ -210,37 +216,39 @@ fn is_bookkeeping(key: &str) -> bool {
 }
 
 /// A value in canonical form; the names of references met on the way go to `names`.
-fn clean(
-    kind: &KindSpec,
-    path: &str,
-    value: &Value,
-    names: &mut BTreeMap<String, String>,
-) -> Value {
+fn clean(kind: &KindSpec, path: &str, value: Value, names: &mut BTreeMap<String, String>) -> Value {
     if kind.is_reference(path) {
-        return reference(path, value, names);
+        return reference(path, &value, names);
     }
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().filter(|k| !is_bookkeeping(k)).collect();
-            keys.sort();
-            let mut out = Map::with_capacity(keys.len());
-            for k in keys {
+            let mut entries: Vec<(String, Value)> = map
+                .into_iter()
+                .filter(|(k, _)| !is_bookkeeping(k))
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut out = Map::with_capacity(entries.len());
+            for (k, v) in entries {
                 let child = format!("{path}.{k}");
                 if kind.is_secret(&child) {
                     continue;
                 }
-                out.insert(k.clone(), clean(kind, &child, &map[k], names));
+                let v = clean(kind, &child, v, names);
+                out.insert(k, v);
             }
             Value::Object(out)
         }
         Value::Array(items) => {
-            let mut items: Vec<Value> = items.iter().map(|v| clean(kind, path, v, names)).collect();
+            let mut items: Vec<Value> = items
+                .into_iter()
+                .map(|v| clean(kind, path, v, names))
+                .collect();
             if kind.is_set_like(path) {
                 sort_set(&mut items);
             }
             Value::Array(items)
         }
-        other => other.clone(),
+        other => other,
     }
 }
 

@@ -151,7 +151,7 @@ fn fold(
         // First seen: normalized straight from what the page carried.
         None => {
             props.insert("id".into(), Value::String(id.to_string()));
-            crate::normalize::normalize(kind, &Value::Object(props), BTreeMap::new())
+            crate::normalize::normalize_owned(kind, props, BTreeMap::new())
                 .map_err(PageError::Normalize)?
         }
         previous => {
@@ -215,11 +215,15 @@ fn merge(
             }
         }
     }
-    for (k, v) in item {
-        if k == "id" || (k.starts_with("@odata.") && k != "@odata.type") {
-            continue;
-        }
-        entry.props.insert(k, v);
+    let kept = |k: &str| k != "id" && (!k.starts_with("@odata.") || k == "@odata.type");
+    if entry.props.is_empty() {
+        // The usual case, an object's first page: its map is taken as it is.
+        item.retain(|k, _| kept(k));
+        entry.props = item;
+    } else {
+        entry
+            .props
+            .extend(item.into_iter().filter(|(k, _)| kept(k)));
     }
     Ok(Some(id))
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::frozen::Frozen;
 use crate::model::{LinkRef, Object};
-use crate::normalize::{canonical_links, normalize};
+use crate::normalize::{canonical_links, normalize_owned};
 use crate::schema::KindSpec;
 
 use super::round::{ObjectDelta, Round};
@@ -105,7 +105,7 @@ pub fn updated(
             change.added.iter().cloned(),
         );
     }
-    Ok(normalize(kind, &Value::Object(props), links)?)
+    Ok(normalize_owned(kind, props, links)?)
 }
 
 fn is_single(kind: &KindSpec, link: &str) -> bool {
@@ -142,6 +142,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::normalize::normalize;
     use crate::read::round::{DeltaToken, LinkDelta, Removed};
     use crate::schema;
 
