@@ -32,8 +32,9 @@ pub const DEFAULT_TEXT: &str = r#"# tenantgit configuration: committed with the 
 # max-retries = 8                         # retries of a failing request (429 waits don't count)
 
 [snapshot]
-# kinds = ["users", "groups", "applications", "servicePrincipals", "namedLocations",
-#          "conditionalAccessPolicies", "authenticationMethodsPolicy", "authorizationPolicy"]
+# kinds = ["users", "groups", "applications", "servicePrincipals", "administrativeUnits",
+#          "namedLocations", "conditionalAccessPolicies", "authenticationMethodsPolicy",
+#          "authenticationMethodConfigurations", "authorizationPolicy"]
 # full-every = "1d"      # a full read at least this often ("12h", "7d", "off"); other runs
 #                        # follow Graph's delta tokens, kept as a git note on the snapshot
 
@@ -273,6 +274,19 @@ mod tests {
     fn default_text_parses() {
         let c = FileConfig::parse(DEFAULT_TEXT, FILE_NAME).unwrap();
         assert_eq!(c.kinds_in_scope().len(), schema::kinds().len());
+    }
+
+    #[test]
+    fn the_commented_kinds_list_names_every_kind() {
+        let start = DEFAULT_TEXT.find("# kinds = [").expect("a kinds line");
+        let list = &DEFAULT_TEXT[start..start + DEFAULT_TEXT[start..].find(']').unwrap()];
+        for k in schema::kinds() {
+            assert!(
+                list.contains(&format!("\"{}\"", k.kind)),
+                "{} missing",
+                k.kind
+            );
+        }
     }
 
     #[test]
