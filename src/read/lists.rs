@@ -98,19 +98,17 @@ pub async fn read_by_lists(
 ) -> Result<Vec<String>, ReadError> {
     let mut gone = Vec::new();
     for &relationship in relationships {
-        let listed = list(client, kind, relationship).await?;
+        let mut listed = list(client, kind, relationship).await?;
         let mut again = BTreeSet::new();
         for object in objects.iter_mut() {
-            match listed.get(object.id.as_str()) {
+            match listed.remove(object.id.as_str()) {
                 Some(Listed::Ends(ends)) => {
                     let mut links = std::mem::take(&mut object.links);
-                    links.insert(relationship.name().to_string(), ends.clone());
+                    links.insert(relationship.name().to_string(), ends);
                     object.links = canonical_links(kind, links);
                 }
                 Some(Listed::Children(value)) => {
-                    object
-                        .props
-                        .insert(relationship.name().to_string(), value.clone());
+                    object.props.insert(relationship.name().to_string(), value);
                 }
                 None => {
                     again.insert(object.id.clone());
