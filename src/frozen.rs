@@ -19,7 +19,7 @@ pub struct Frozen {
     pub id: String,
     /// [`Object::name_for_path`].
     pub name_for_path: String,
-    /// `displayName`: the object's name as a link end.
+    /// [`Object::end_name`].
     pub display_name: Option<String>,
     /// [`yaml::emit_props`] of the object.
     pub props_text: Box<str>,
@@ -33,11 +33,7 @@ impl Frozen {
         Frozen {
             kind: object.kind,
             name_for_path: object.name_for_path().to_string(),
-            display_name: object
-                .props
-                .get("displayName")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_string),
+            display_name: object.end_name(),
             id: object.id,
             props_text,
             links: object.links,

@@ -104,6 +104,14 @@ impl Object {
         &self.id
     }
 
+    /// The name a full read gives the object as a link end: its `displayName`, when it has one.
+    pub fn end_name(&self) -> Option<String> {
+        self.props
+            .get("displayName")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
     /// The readable part of the file name.
     pub fn name_for_path(&self) -> &str {
         match self.props.get(&self.kind.name_property) {

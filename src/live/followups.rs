@@ -50,15 +50,6 @@ pub(super) fn parse_file(
     Ok(yaml::parse_object(kind, Path::new(path), &text)?)
 }
 
-/// The display name a full read gives an object as a link end.
-pub(super) fn end_name(object: &Object) -> Option<String> {
-    object
-        .props
-        .get("displayName")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
 /// Names the link ends in `unnamed` as a full read would: from the objects of this run, else
 /// through `directoryObjects/getByIds`; and renames ends of objects renamed this round.
 pub(super) async fn name_ends(
@@ -73,7 +64,7 @@ pub(super) async fn name_ends(
     for k in &live.kinds {
         for o in &k.objects {
             if unnamed.contains(&o.id) {
-                names.insert(o.id.clone(), end_name(o));
+                names.insert(o.id.clone(), o.end_name());
             }
         }
         for f in &k.frozen {

@@ -335,10 +335,10 @@ async fn since(
             new.push(id.as_str());
             continue;
         };
-        let before = end_name(&base);
+        let before = base.end_name();
         let object = incremental::updated(kind, id, Some(base), change)?;
-        if end_name(&object) != before {
-            follow.renamed.insert(id.clone(), (kind, end_name(&object)));
+        if object.end_name() != before {
+            follow.renamed.insert(id.clone(), (kind, object.end_name()));
         }
         for ends in change.links.values() {
             follow.unnamed.extend(ends.added.iter().cloned());
