@@ -367,12 +367,7 @@ impl Builder {
             }
             body.entry(top.to_string())
                 .or_insert_with(|| desired.props.get(top).cloned().unwrap_or(Value::Null));
-            shown.push(PlanAttribute {
-                path: a.path.clone(),
-                old: a.old.clone(),
-                new: a.new.clone(),
-                set_like: a.set_like,
-            });
+            shown.push(PlanAttribute::of_change(a));
         }
         for (prop, reason) in skipped {
             self.note(
@@ -575,12 +570,7 @@ impl Builder {
             if is_empty_value(v) {
                 continue;
             }
-            shown.push(PlanAttribute {
-                path: k.clone(),
-                old: Value::Null,
-                new: v.clone(),
-                set_like: kind.is_set_like(k),
-            });
+            shown.push(PlanAttribute::created(kind, k, v));
         }
         let secret = kind.create_secret.as_ref();
         self.push(

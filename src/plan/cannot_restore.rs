@@ -42,12 +42,9 @@ impl Unwritable {
     }
 
     pub fn attribute(&mut self, o: &Object, rule: &WriteRule, a: &AttributeChange) {
-        self.entry(o, rule).attributes.push(PlanAttribute {
-            path: a.path.clone(),
-            old: a.old.clone(),
-            new: a.new.clone(),
-            set_like: a.set_like,
-        });
+        self.entry(o, rule)
+            .attributes
+            .push(PlanAttribute::of_change(a));
     }
 
     pub fn link(

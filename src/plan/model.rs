@@ -182,6 +182,26 @@ pub struct PlanAttribute {
 }
 
 impl PlanAttribute {
+    /// A difference the differ found.
+    pub fn of_change(a: &AttributeChange) -> PlanAttribute {
+        PlanAttribute {
+            path: a.path.clone(),
+            old: a.old.clone(),
+            new: a.new.clone(),
+            set_like: a.set_like,
+        }
+    }
+
+    /// A property a create sets: there is no live value.
+    pub fn created(kind: &crate::schema::KindSpec, path: &str, value: &Value) -> PlanAttribute {
+        PlanAttribute {
+            path: path.to_string(),
+            old: Value::Null,
+            new: value.clone(),
+            set_like: kind.is_set_like(path),
+        }
+    }
+
     /// As the differ's type, for renderers that show set-like arrays as elements added/removed.
     pub fn as_change(&self) -> AttributeChange {
         AttributeChange {

@@ -143,12 +143,7 @@ impl Builder {
             if super::is_empty_value(v) {
                 continue;
             }
-            shown.push(PlanAttribute {
-                path: k.clone(),
-                old: Value::Null,
-                new: v.clone(),
-                set_like: kind.is_set_like(k),
-            });
+            shown.push(PlanAttribute::created(kind, k, v));
             if !set_by_invitation(k) {
                 patch.insert(k.clone(), v.clone());
             }
