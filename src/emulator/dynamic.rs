@@ -345,10 +345,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn user(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
-    }
+    use crate::emulator::tests::props as user;
 
     #[test]
     fn rules_parse_and_match_like_entra() {

@@ -55,14 +55,11 @@ pub(crate) fn apply(t: &mut Tenant, req: &SyncRequest) -> Result<Vec<String>, St
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Map};
+    use serde_json::json;
 
     use super::*;
     use crate::emulator::model::model;
-
-    fn props(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
-    }
+    use crate::emulator::tests::props;
 
     #[test]
     fn exchange_changes_only_its_own_groups_and_logs_the_change() {

@@ -262,10 +262,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn props(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
-    }
+    use crate::emulator::tests::props;
 
     #[test]
     fn a_sync_is_logged_like_any_change() {

@@ -18,7 +18,8 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-fn props(v: Value) -> Map<String, Value> {
+/// A JSON object literal as a property map (test helper shared by the emulator's modules).
+pub(crate) fn props(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 

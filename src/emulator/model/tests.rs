@@ -1,14 +1,11 @@
 //! Unit tests of the model: the data files load, facts land on the right properties, values are
 //! checked against their Edm types, and write rules refuse exactly when enforced.
 
+use crate::emulator::tests::props;
 use serde_json::{json, Map, Value};
 
 use super::edm::Prim;
 use super::*;
-
-fn props(v: Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
-}
 
 #[test]
 fn the_model_loads_with_base_types_flattened_and_facts_applied() {
