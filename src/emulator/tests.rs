@@ -88,6 +88,7 @@ fn render_fills_nulls_and_hides_secrets() {
         Render {
             odata_type: false,
             keep_key: true,
+            omit_null: false,
         },
     );
     assert_eq!(with_key["keyCredentials"][0]["key"], "AAAA");

@@ -15,6 +15,7 @@ use crate::emulator::state::Render;
 const RENDER: Render = Render {
     odata_type: true,
     keep_key: false,
+    omit_null: false,
 };
 
 pub(crate) fn route(req: &Req, rest: &[&str]) -> Reply {

@@ -18,6 +18,7 @@ use crate::emulator::state::{render_child, Render};
 const DIRECTORY: Render = Render {
     odata_type: true,
     keep_key: false,
+    omit_null: false,
 };
 
 pub(crate) fn route(req: &Req, rest: &[&str]) -> Reply {

@@ -181,6 +181,7 @@ fn collection_route(req: &Req, k: usize, rest: &[&str]) -> Reply {
                     let render = Render {
                         odata_type: false,
                         keep_key,
+                        omit_null: false,
                     };
                     single(req, &t, slot, &format!("{}/$entity", coll.path), render)
                 }

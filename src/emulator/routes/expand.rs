@@ -102,6 +102,7 @@ pub(crate) fn parse_expand(
 const DIRECTORY: Render = Render {
     odata_type: true,
     keep_key: false,
+    omit_null: false,
 };
 
 /// Adds the expanded relationships to a rendered object.

@@ -279,6 +279,7 @@ pub(crate) fn list_slots(req: &Req, t: &Tenant, set: &BTreeSet<u32>) -> Reply {
     let render = Render {
         odata_type: true,
         keep_key: false,
+        omit_null: false,
     };
     let mut items = Vec::new();
     let mut last = None;
@@ -341,6 +342,7 @@ pub(crate) fn get_one(req: &Req, slot: u32, li: usize, member: Option<&str>) -> 
         Render {
             odata_type: true,
             keep_key: false,
+            omit_null: false,
         },
     ));
     Reply::json(200, Value::Object(body))

@@ -15,6 +15,8 @@ pub(crate) struct Render {
     pub odata_type: bool,
     /// Keep `keyCredentials[].key` (single GET with `$select=keyCredentials`, GRAPH.md A.5).
     pub keep_key: bool,
+    /// Leave out the properties that would be null (delta pages do not carry never-set ones).
+    pub omit_null: bool,
 }
 
 impl Tenant {
@@ -43,7 +45,9 @@ impl Tenant {
                 entry.props.get(name).cloned().unwrap_or(Value::Null)
             };
             let value = shape_secret(ty, name, value, opts.keep_key);
-            out.insert(name.to_string(), value);
+            if !(opts.omit_null && value.is_null()) {
+                out.insert(name.to_string(), value);
+            }
         };
         match select {
             Some(names) => names.iter().for_each(|p| put(p)),

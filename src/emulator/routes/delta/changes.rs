@@ -9,33 +9,33 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::emulator::model::model;
 use crate::emulator::state::{Life, Purged, Tenant};
 
-/// One `{link}@delta` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LinkEntry {
+/// One `{link}@delta` entry, borrowed from the tenant: a page of groups lays a million of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LinkEntry<'a> {
     /// Link index in the owner's collection.
     pub link: u8,
-    pub id: String,
+    pub id: &'a str,
     /// `#microsoft.graph.user`.
-    pub ty: String,
+    pub ty: &'a str,
     pub removed: bool,
 }
 
-impl LinkEntry {
+impl<'a> LinkEntry<'a> {
     /// Position in an object's entries (and in a page cursor).
-    pub fn key(&self) -> (u8, &str) {
-        (self.link, &self.id)
+    pub fn key(&self) -> (u8, &'a str) {
+        (self.link, self.id)
     }
 }
 
 /// What happened to one object in a round's window.
 #[derive(Debug, Default)]
-pub(crate) struct Change {
+pub(crate) struct Change<'a> {
     /// Created or restored: reported whole.
     pub whole: bool,
     /// Tracked properties given another value.
     pub props: BTreeSet<String>,
     /// Net relationship changes, in entry order.
-    pub links: Vec<LinkEntry>,
+    pub links: Vec<LinkEntry<'a>>,
 }
 
 /// What a round tracks.
@@ -55,12 +55,12 @@ fn window<T>(log: &[T], seq: impl Fn(&T) -> u64, since: u64, upto: u64) -> &[T] 
 
 /// Objects of the tracked collection with a tracked change in `(since, upto]`, by id. A
 /// purged object's id comes from the purge log.
-pub(crate) fn collect(
-    t: &Tenant,
+pub(crate) fn collect<'a>(
+    t: &'a Tenant,
     tr: &Tracking,
     since: u64,
     upto: u64,
-) -> BTreeMap<String, Change> {
+) -> BTreeMap<String, Change<'a>> {
     let log = &t.changes;
     let m = model();
     // Purged after `since`: their slots are gone, their ids and types are here.
@@ -68,15 +68,15 @@ pub(crate) fn collect(
         .iter()
         .map(|p| (p.slot, p))
         .collect();
-    let ident = |slot: u32| -> Option<(usize, String, usize)> {
+    let ident = |slot: u32| -> Option<(usize, &'a str, usize)> {
         match t.entry(slot) {
-            Some(e) => Some((e.kind as usize, e.id.clone(), e.ty as usize)),
+            Some(e) => Some((e.kind as usize, e.id.as_str(), e.ty as usize)),
             None => purged
                 .get(&slot)
-                .map(|p| (p.kind as usize, p.id.clone(), p.ty as usize)),
+                .map(|p| (p.kind as usize, p.id.as_str(), p.ty as usize)),
         }
     };
-    let mut out: HashMap<u32, Change> = HashMap::new();
+    let mut out: HashMap<u32, Change<'a>> = HashMap::new();
     let mut life: BTreeSet<u32> = BTreeSet::new();
     for c in window(&log.life, |c| c.seq, since, upto) {
         if ident(c.slot).is_some_and(|(k, _, _)| k == tr.kind) {
@@ -140,15 +140,15 @@ pub(crate) fn collect(
         out.entry(owner).or_default().links.push(LinkEntry {
             link,
             id,
-            ty: m.ty(ty).odata_type.clone(),
+            ty: &m.ty(ty).odata_type,
             removed: !after,
         });
     }
     out.into_iter()
         .filter(|(slot, ch)| life.contains(slot) || !ch.props.is_empty() || !ch.links.is_empty())
         .filter_map(|(slot, mut ch)| {
-            ch.links.sort_by(|a, b| a.key().cmp(&b.key()));
-            ident(slot).map(|(_, id, _)| (id, ch))
+            ch.links.sort_unstable_by_key(LinkEntry::key);
+            ident(slot).map(|(_, id, _)| (id.to_string(), ch))
         })
         .collect()
 }
@@ -173,12 +173,12 @@ pub(crate) fn recycled(t: &Tenant, kind: usize) -> HashMap<(u32, usize), Vec<u32
 }
 
 /// Every relationship entry of an object as delta sees it, in entry order.
-pub(crate) fn current_links(
-    t: &Tenant,
+pub(crate) fn current_links<'a>(
+    t: &'a Tenant,
     slot: u32,
     links: &[u8],
     recycled: &HashMap<(u32, usize), Vec<u32>>,
-) -> Vec<LinkEntry> {
+) -> Vec<LinkEntry<'a>> {
     let Some(e) = t.entry(slot) else {
         return Vec::new();
     };
@@ -197,13 +197,13 @@ pub(crate) fn current_links(
             if let Some(te) = t.entry(*target) {
                 out.push(LinkEntry {
                     link: *li,
-                    id: te.id.clone(),
-                    ty: m.ty(te.ty as usize).odata_type.clone(),
+                    id: &te.id,
+                    ty: &m.ty(te.ty as usize).odata_type,
                     removed: false,
                 });
             }
         }
     }
-    out.sort_by(|a, b| a.key().cmp(&b.key()));
+    out.sort_unstable_by_key(LinkEntry::key);
     out
 }

@@ -17,9 +17,9 @@ use crate::emulator::state::{Render, Tenant};
 
 /// An object as one page shows it: its head (id and properties, or `@removed`) and the
 /// relationship entries still to show.
-struct Item {
+struct Item<'a> {
     head: Map<String, Value>,
-    links: Vec<LinkEntry>,
+    links: Vec<LinkEntry<'a>>,
 }
 
 /// What a page holds and where the round goes on.
@@ -44,7 +44,11 @@ fn shaped(
     sel: Option<&[String]>,
     keep: &BTreeSet<String>,
 ) -> Map<String, Value> {
-    let mut head = t.render(slot, sel, Render::default());
+    let opts = Render {
+        omit_null: keep.is_empty(),
+        ..Render::default()
+    };
+    let mut head = t.render(slot, sel, opts);
     head.retain(|k, v| !v.is_null() || keep.contains(k));
     head
 }
@@ -57,14 +61,14 @@ struct Reader<'a> {
     recycled: Option<HashMap<(u32, usize), Vec<u32>>>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn held(&mut self) -> &HashMap<(u32, usize), Vec<u32>> {
         let (t, k) = (self.t, self.state.k as usize);
         self.recycled.get_or_insert_with(|| recycled(t, k))
     }
 
     /// A live object in full: every selected property and every relationship entry.
-    fn whole(&mut self, slot: u32) -> Item {
+    fn whole(&mut self, slot: u32) -> Item<'a> {
         let (t, state) = (self.t, self.state);
         let links = if state.links.is_empty() {
             Vec::new()
@@ -78,7 +82,7 @@ impl Reader<'_> {
     }
 
     /// An object of a later round as it is now.
-    fn changed(&mut self, id: &str, ch: Change) -> Item {
+    fn changed(&mut self, id: &str, ch: Change<'a>) -> Item<'a> {
         let t = self.t;
         let Some(slot) = t.slot(id) else {
             return Item {
@@ -114,8 +118,8 @@ fn with_links(mut head: Map<String, Value>, kind: usize, entries: &[LinkEntry]) 
     for e in entries {
         let name = format!("{}@delta", coll.links[e.link as usize].name);
         let mut v = Map::new();
-        v.insert("@odata.type".into(), Value::String(e.ty.clone()));
-        v.insert("id".into(), Value::String(e.id.clone()));
+        v.insert("@odata.type".into(), Value::String(e.ty.to_string()));
+        v.insert("id".into(), Value::String(e.id.to_string()));
         if e.removed {
             v.insert("@removed".into(), json!({"reason": "deleted"}));
         }
@@ -128,15 +132,15 @@ fn with_links(mut head: Map<String, Value>, kind: usize, entries: &[LinkEntry]) 
 }
 
 /// Where an object of the page comes from.
-enum Source {
+enum Source<'a> {
     /// A live object of the initial round.
     Live(u32),
     /// An object a later round reports.
-    Changed(Change),
+    Changed(Change<'a>),
 }
 
-impl Reader<'_> {
-    fn item(&mut self, id: &str, source: Source) -> Item {
+impl<'a> Reader<'a> {
+    fn item(&mut self, id: &str, source: Source<'a>) -> Item<'a> {
         match source {
             Source::Live(slot) => self.whole(slot),
             Source::Changed(ch) => self.changed(id, ch),
@@ -146,7 +150,7 @@ impl Reader<'_> {
 
 /// The objects from the cursor on (at most `want`): live ones in the initial round, changed ones
 /// in a later round, by id.
-fn walk(t: &Tenant, state: &State, want: usize) -> Vec<(String, Source)> {
+fn walk<'a>(t: &'a Tenant, state: &State, want: usize) -> Vec<(String, Source<'a>)> {
     let kind = state.k as usize;
     let lower = match &state.at {
         Some(Cursor::Within(id, _, _)) => Bound::Included(id.clone()),
@@ -246,7 +250,7 @@ pub(crate) fn build(t: &Tenant, state: &State, minimal: bool, limits: &DeltaConf
             let last = &entries[take - 1];
             return Page {
                 items: out,
-                next: Some(Cursor::Within(id, last.link, last.id.clone())),
+                next: Some(Cursor::Within(id, last.link, last.id.to_string())),
             };
         }
         last_done = Some(id);
