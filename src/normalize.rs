@@ -100,12 +100,13 @@ pub fn normalize_owned(
         if kind.is_secret(p) || props.contains_key(p) {
             continue;
         }
-        let value = match (raw.remove(p), kind.child(p)) {
-            (None, _) => Value::Null,
-            (Some(v), Some(child)) => canonical_children(&kind, child, &v),
-            (Some(v), None) => clean(&kind, p, v, &mut names),
+        // The raw map's key moves along with its value.
+        let (key, value) = match (raw.remove_entry(p), kind.child(p)) {
+            (None, _) => (p.to_string(), Value::Null),
+            (Some((k, v)), Some(child)) => (k, canonical_children(&kind, child, &v)),
+            (Some((k, v)), None) => (k, clean(&kind, p, v, &mut names)),
         };
-        props.insert(p.to_string(), value);
+        props.insert(key, value);
     }
     keep_extensions(&kind, &raw, &mut props, &mut names);
     let links = canonical_links(&kind, links);
@@ -221,6 +222,7 @@ fn clean(kind: &KindSpec, path: &str, value: Value, names: &mut BTreeMap<String,
         return reference(path, &value, names);
     }
     match value {
+        Value::Object(map) if !kind.has_rules_below(path) => clean_plain(Value::Object(map)),
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map
                 .into_iter()
@@ -248,6 +250,27 @@ fn clean(kind: &KindSpec, path: &str, value: Value, names: &mut BTreeMap<String,
             }
             Value::Array(items)
         }
+        other => other,
+    }
+}
+
+/// [`clean`] of a value no rule reaches into: keys sorted, bookkeeping left out.
+fn clean_plain(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map
+                .into_iter()
+                .filter(|(k, _)| !is_bookkeeping(k))
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, clean_plain(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(clean_plain).collect()),
         other => other,
     }
 }

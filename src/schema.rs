@@ -351,6 +351,29 @@ impl KindSpec {
     pub fn is_secret(&self, path: &str) -> bool {
         self.secret.iter().any(|pat| path_matches(pat, path))
     }
+
+    /// Whether a secret, set-like or reference rule names a path below `path` (one with more
+    /// segments that starts with it): when none does, the value there is cleaned by shape
+    /// alone.
+    pub fn has_rules_below(&self, path: &str) -> bool {
+        self.secret
+            .iter()
+            .chain(&self.set_like)
+            .chain(&self.references)
+            .any(|pat| path_below(pat, path))
+    }
+}
+
+/// Whether a pattern (`*` for one segment) names a path below `path`.
+fn path_below(pattern: &str, path: &str) -> bool {
+    let mut pat = pattern.split('.');
+    for seg in path.split('.') {
+        match pat.next() {
+            Some(p) if p == "*" || p == seg => {}
+            _ => return false,
+        }
+    }
+    pat.next().is_some()
 }
 
 /// Whether a property name is a directory extension attribute's (`extension_{appId}_{name}`,
@@ -656,5 +679,28 @@ mod tests {
         assert!(!path_matches("conditions.users.*", "conditions.users"));
         assert!(path_matches("keyCredentials.key", "keyCredentials.key"));
         assert!(!path_matches("a.b", "a.b.c"));
+        assert!(path_below("conditions.users.*", "conditions"));
+        assert!(path_below("conditions.users.*", "conditions.users"));
+        assert!(!path_below(
+            "conditions.users.*",
+            "conditions.users.includeUsers"
+        ));
+        assert!(!path_below("conditions.users.*", "grantControls"));
+        assert!(path_below("*.key", "keyCredentials"));
+    }
+
+    #[test]
+    fn rules_below_a_path() {
+        let ca = kind("conditionalAccessPolicies").unwrap();
+        assert!(ca.has_rules_below("grantControls"), "{:?}", ca.references);
+        assert!(!ca.has_rules_below("sessionControls"));
+        let apps = kind("applications").unwrap();
+        assert!(apps
+            .secret
+            .iter()
+            .any(|s| s.starts_with("passwordCredentials.")));
+        assert!(apps.has_rules_below("passwordCredentials"));
+        let users = kind("users").unwrap();
+        assert!(!users.has_rules_below("onPremisesExtensionAttributes"));
     }
 }
