@@ -43,6 +43,9 @@ pub(super) struct Inner {
     started: std::time::Instant,
 }
 
+/// Why a collection page was refused.
+pub(super) const NO_VALUE: &str = "no `value` array in a collection response";
+
 /// How long after a throttled write the client keeps writing one request at a time.
 const WRITE_THROTTLE_MEMORY: Duration = Duration::from_secs(10);
 
@@ -63,11 +66,29 @@ pub struct Metrics {
 
 /// A successful answer.
 #[derive(Debug, Clone)]
-pub struct GraphResponse {
+pub struct GraphResponse<B = Value> {
     pub status: u16,
-    /// The JSON body; `Null` when the body is empty (204).
-    pub body: Value,
+    /// The body; for JSON, `Null` when the body is empty (204).
+    pub body: B,
     pub request_id: Option<String>,
+}
+
+/// What a successful answer's body is read into: any JSON, or a shape of its own that is
+/// cheaper to read (a delta page, `delta_page`).
+pub(super) trait ResponseBody: Sized {
+    /// The body of an empty answer (204).
+    fn empty() -> Self;
+    /// Reads a body that is not empty; an error is an answer that is not JSON.
+    fn read(bytes: bytes::Bytes) -> Result<Self, serde_json::Error>;
+}
+
+impl ResponseBody for Value {
+    fn empty() -> Self {
+        Value::Null
+    }
+    fn read(bytes: bytes::Bytes) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(&bytes)
+    }
 }
 
 /// One request as the retry loop sees it.
@@ -332,10 +353,26 @@ impl GraphClient {
         };
         let items = match map.remove("value") {
             Some(Value::Array(items)) => items,
-            _ => return Err(invalid("no `value` array in a collection response".into())),
+            _ => return Err(invalid(NO_VALUE.into())),
         };
-        let next = match map.remove("@odata.nextLink") {
-            None | Some(Value::Null) => None,
+        let next = self.next_link(method, url, map.remove("@odata.nextLink"))?;
+        Ok((items, next))
+    }
+
+    /// A page's `@odata.nextLink`, checked to be a link under Graph.
+    pub(super) fn next_link(
+        &self,
+        method: &'static str,
+        url: &str,
+        link: Option<Value>,
+    ) -> Result<Option<String>, GraphError> {
+        let invalid = |detail: String| GraphError::InvalidResponse {
+            method,
+            path: self.display_path(url),
+            detail,
+        };
+        match link {
+            None | Some(Value::Null) => Ok(None),
             Some(Value::String(link)) => {
                 if !self.is_on_graph(&link) {
                     return Err(invalid(format!(
@@ -343,11 +380,10 @@ impl GraphClient {
                         self.inner.base
                     )));
                 }
-                Some(link)
+                Ok(Some(link))
             }
-            Some(_) => return Err(invalid("@odata.nextLink is not a string".into())),
-        };
-        Ok((items, next))
+            Some(_) => Err(invalid("@odata.nextLink is not a string".into())),
+        }
     }
 
     fn write_throttled_recently(&self) -> bool {
@@ -358,6 +394,14 @@ impl GraphClient {
 
     /// Sends a request, retrying what is safe to retry, refreshing the token once on a 401.
     pub(super) async fn execute(&self, req: &Request<'_>) -> Result<GraphResponse, GraphError> {
+        self.execute_as(req).await
+    }
+
+    /// [`execute`](Self::execute), with the body read into `B`.
+    pub(super) async fn execute_as<B: ResponseBody>(
+        &self,
+        req: &Request<'_>,
+    ) -> Result<GraphResponse<B>, GraphError> {
         // Graph's write quota is per application and tenant: once it throttles a write, several
         // writers retrying in parallel would mostly collect more 429s. Until the throttling has
         // been quiet for a while, writes queue and go one at a time, each waiting out its
@@ -419,7 +463,10 @@ impl GraphClient {
         }
     }
 
-    async fn attempt(&self, req: &Request<'_>) -> Result<GraphResponse, Failure> {
+    async fn attempt<B: ResponseBody>(
+        &self,
+        req: &Request<'_>,
+    ) -> Result<GraphResponse<B>, Failure> {
         let inner = &self.inner;
         let token = inner
             .tokens
@@ -472,17 +519,17 @@ impl GraphClient {
         let request_id = header_str(&headers, "request-id");
         if (200..300).contains(&status) {
             let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-                Value::Null
+                B::empty()
             } else {
-                match serde_json::from_slice(&bytes) {
+                let size = bytes.len();
+                match B::read(bytes) {
                     Ok(v) => v,
                     Err(e) => {
                         let error = GraphError::InvalidResponse {
                             method,
                             path,
                             detail: format!(
-                                "HTTP {status} with a body that is not JSON ({e}; {} bytes)",
-                                bytes.len()
+                                "HTTP {status} with a body that is not JSON ({e}; {size} bytes)"
                             ),
                         };
                         return Err(if req.idempotent {

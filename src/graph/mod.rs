@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod client;
 mod delta;
+mod delta_page;
 mod extensions;
 mod retry;
 mod settings;
@@ -19,6 +20,7 @@ pub(crate) mod test_server;
 mod tests;
 
 pub use client::{GraphClient, GraphResponse, Metrics};
+pub use delta_page::{DeltaEnd, DeltaItem, LinkEnds};
 pub use extensions::{ExtensionProperties, ExtensionProperty};
 pub use retry::RetryTiming;
 pub use settings::{

@@ -11,7 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::frozen::Frozen;
-use crate::graph::{GraphClient, GraphError};
+use crate::graph::{DeltaItem, GraphClient, GraphError, LinkEnds};
 use crate::schema::KindSpec;
 
 use super::round::{DeltaToken, ObjectDelta, Removed, Round};
@@ -178,9 +178,13 @@ fn fold(
 fn merge(
     kind: &KindSpec,
     objects: &mut BTreeMap<String, ObjectDelta>,
-    item: Value,
+    item: DeltaItem,
 ) -> Result<Option<String>, PageError> {
-    let Value::Object(mut item) = item else {
+    let DeltaItem::Object {
+        props: mut item,
+        links,
+    } = item
+    else {
         return Err(format!("a {} delta item that is not an object", kind.kind).into());
     };
     let Some(id) = item.get("id").and_then(Value::as_str).map(str::to_string) else {
@@ -196,22 +200,23 @@ fn merge(
     }
     // Present again after a removal earlier in the round: it is back.
     entry.removed = None;
-    for link in &kind.links {
-        let Some(value) = item.remove(&format!("{}@delta", link.name)) else {
+    for (name, ends) in links {
+        // Links the kind does not track are not read.
+        let Some(link) = kind.links.iter().find(|l| l.name == name) else {
             continue;
         };
-        let Value::Array(ends) = value else {
-            return Err(format!("{}@delta is not a list", link.name).into());
+        let LinkEnds::List(ends) = ends else {
+            return Err(format!("{name}@delta is not a list").into());
         };
         let delta = entry.links.entry(link.name.clone()).or_default();
         for end in ends {
-            let Some(end_id) = end.get("id").and_then(Value::as_str) else {
-                return Err(format!("a {}@delta entry without an id", link.name).into());
+            let Some(end_id) = end.id else {
+                return Err(format!("a {name}@delta entry without an id").into());
             };
-            if end.get("@removed").is_some() {
-                delta.remove(end_id.to_string());
+            if end.removed {
+                delta.remove(end_id);
             } else {
-                delta.add(end_id.to_string());
+                delta.add(end_id);
             }
         }
     }
@@ -239,6 +244,11 @@ mod tests {
         schema::kind("groups").unwrap()
     }
 
+    /// A page item as the client reads it.
+    fn item(v: Value) -> DeltaItem {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
     fn pages_merge_per_object_and_links_net_out() {
         let mut objects = BTreeMap::new();
@@ -255,7 +265,7 @@ mod tests {
             json!({"id": "g4", "@removed": {"reason": "deleted"}}),
             json!({"id": "g4", "displayName": "Back"}),
         ] {
-            assert!(merge(groups(), &mut objects, item).is_ok());
+            assert!(merge(groups(), &mut objects, self::item(item)).is_ok());
         }
         let g1 = &objects["g1"];
         assert_eq!(g1.props["displayName"], "Sales");
@@ -270,13 +280,17 @@ mod tests {
         assert_eq!(objects["g2"].removed, Some(Removed::Changed));
         assert_eq!(objects["g3"].removed, Some(Removed::Deleted));
         assert_eq!(objects["g4"].removed, None, "the last word counts");
-        assert!(merge(groups(), &mut objects, json!({"displayName": "x"})).is_err());
-        assert!(merge(
-            groups(),
-            &mut objects,
-            json!({"id": "g", "members@delta": 3})
-        )
-        .is_err());
+        for bad in [
+            json!({"displayName": "x"}),
+            json!({"id": "g", "members@delta": 3}),
+            json!({"id": "g", "members@delta": [{"@odata.type": "#microsoft.graph.user"}]}),
+            json!("g"),
+        ] {
+            assert!(
+                merge(groups(), &mut objects, item(bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -290,7 +304,10 @@ mod tests {
                     {"@odata.type": "#microsoft.graph.user", "id": "u2"}]}),
                 json!({"id": "g1", "description": "new"}),
             ] {
-                let id = merge(groups(), &mut objects, item).ok().flatten().unwrap();
+                let id = merge(groups(), &mut objects, self::item(item))
+                    .ok()
+                    .flatten()
+                    .unwrap();
                 assert!(fold(groups(), &id, &mut objects, freeze).is_ok());
             }
             let g1 = &objects["g1"];

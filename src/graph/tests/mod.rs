@@ -11,10 +11,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
-use super::test_server::{start, start_raw, token_counter, Call, RawReply, Reply};
+use super::test_server::{start, start_raw, token_counter, Call, FakeGraph, RawReply, Reply};
 use super::*;
 
 mod batch;
+mod delta;
 mod urls;
 
 const SECRET: &str = "s3cret-Value~that-must-not-leak";
