@@ -183,7 +183,9 @@ pub(crate) fn current_links<'a>(
         return Vec::new();
     };
     let m = model();
-    let mut out = Vec::new();
+    // Sorted by a copy of each id's first bytes, so that sorting seldom reaches into the
+    // targets' entries, which lie all over the tenant.
+    let mut out: Vec<(u8, [u8; 8], LinkEntry<'a>)> = Vec::new();
     for li in links {
         let l = *li as usize;
         let Some(set) = e.links.get(l) else {
@@ -195,15 +197,19 @@ pub(crate) fn current_links<'a>(
         let extra: &[u32] = if single && !set.is_empty() { &[] } else { held };
         for target in set.iter().chain(extra) {
             if let Some(te) = t.entry(*target) {
-                out.push(LinkEntry {
+                let mut head = [0u8; 8];
+                let n = te.id.len().min(8);
+                head[..n].copy_from_slice(&te.id.as_bytes()[..n]);
+                let entry = LinkEntry {
                     link: *li,
                     id: &te.id,
                     ty: &m.ty(te.ty as usize).odata_type,
                     removed: false,
-                });
+                };
+                out.push((*li, head, entry));
             }
         }
     }
-    out.sort_unstable_by_key(LinkEntry::key);
-    out
+    out.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| a.2.id.cmp(b.2.id)));
+    out.into_iter().map(|(_, _, e)| e).collect()
 }
