@@ -19,6 +19,7 @@ pub mod live;
 pub mod model;
 pub mod normalize;
 pub mod ops;
+pub mod parallel;
 pub mod plan;
 pub mod problem;
 pub mod read;

@@ -151,9 +151,7 @@ fn prepare<'a>(
         let object = *object;
         (Prepared { object, path, oid }, entry)
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = crate::parallel::threads();
     if threads == 1 || objects.len() < 512 {
         let mut deflater = Deflater::with_level(level);
         let mut out = Vec::with_capacity(objects.len());
@@ -340,10 +338,17 @@ impl Store {
         let odb = repo
             .odb()
             .map_err(StoreError::git("opening the object database"))?;
+        // A repository without a single object (before its first snapshot) has none to look
+        // up: 130k lookups are 130k file system calls on the one thread that writes the pack.
+        let mut odb_empty = true;
+        let _ = odb.foreach(|_| {
+            odb_empty = false;
+            false
+        });
         let is_new = |oid: Oid, queued: &HashSet<Oid>| {
             !known.contains(&oid)
                 && !queued.contains(&oid)
-                && !odb.exists_ext(oid, git2::OdbLookupFlags::NO_REFRESH)
+                && (odb_empty || !odb.exists_ext(oid, git2::OdbLookupFlags::NO_REFRESH))
         };
         let mut queued: HashSet<Oid> = HashSet::new();
         let mut pack = Spool::new(repo.path());

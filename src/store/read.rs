@@ -116,9 +116,7 @@ pub(super) fn parse_all(files: Vec<RawFile>) -> Result<Vec<Object>, YamlError> {
         })?;
         yaml::parse_object(*kind, Path::new(path), text)
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = crate::parallel::threads();
     if threads == 1 || files.len() < 64 {
         return files.iter().map(parse).collect();
     }
