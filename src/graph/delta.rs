@@ -203,10 +203,12 @@ impl GraphClient {
         let delta = match page.delta_link {
             None | Some(Value::Null) => None,
             Some(Value::String(link)) if self.is_on_graph(&link) => Some(link),
-            Some(_) => return Err(invalid(format!(
+            Some(_) => {
+                return Err(invalid(format!(
                 "@odata.deltaLink is not a link under {}; tenantgit sends its token only to Graph",
                 self.base_url()
-            ))),
+            )))
+            }
         };
         let Some(items) = page.items else {
             return Err(invalid(NO_VALUE.into()));

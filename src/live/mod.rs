@@ -24,6 +24,7 @@
 //! blocks a snapshot. Graph refusing a token (expired, reset) is the same.
 
 mod followups;
+mod ids;
 mod note;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -256,7 +257,7 @@ pub async fn read(
                 for links in links {
                     for link in kind.links.iter().filter(|l| l.delta) {
                         let ends = links.get(&link.name).into_iter().flatten();
-                        follow.unnamed.extend(ends.map(|e| e.id.clone()));
+                        follow.unnamed.extend(ends.map(|e| &e.id));
                     }
                 }
                 LiveKind {
@@ -341,7 +342,7 @@ async fn since(
             follow.renamed.insert(id.clone(), (kind, object.end_name()));
         }
         for ends in change.links.values() {
-            follow.unnamed.extend(ends.added.iter().cloned());
+            follow.unnamed.extend(&ends.added);
         }
         objects.push(object);
     }
