@@ -81,25 +81,15 @@ fn is_guid(s: &str) -> bool {
         })
 }
 
-fn is_plain_safe(s: &str) -> bool {
-    if is_guid(s) {
-        return true;
-    }
-    let bytes = s.as_bytes();
-    let Some(&first) = bytes.first() else {
-        return false;
-    };
-    // A leading letter, underscore or slash rules out numbers, dates, indicators and `.inf`.
-    if !(first.is_ascii_alphabetic() || first == b'_' || first == b'/') {
-        return false;
-    }
-    if bytes.last() == Some(&b' ') || s.contains("  ") {
-        return false;
-    }
-    let allowed = |b: u8| {
-        b.is_ascii_alphanumeric()
+/// Bytes a plain scalar may hold (after its first).
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
             || matches!(
-                b,
+                c,
                 b' ' | b'_'
                     | b'.'
                     | b'-'
@@ -114,10 +104,34 @@ fn is_plain_safe(s: &str) -> bool {
                     | b'&'
                     | b'$'
                     | b'~'
-            )
-    };
-    if !bytes.iter().all(|&b| allowed(b)) {
+            );
+        b += 1;
+    }
+    table
+};
+
+fn is_plain_safe(s: &str) -> bool {
+    if is_guid(s) {
+        return true;
+    }
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else {
         return false;
+    };
+    // A leading letter, underscore or slash rules out numbers, dates, indicators and `.inf`.
+    if !(first.is_ascii_alphabetic() || first == b'_' || first == b'/') {
+        return false;
+    }
+    if bytes.last() == Some(&b' ') {
+        return false;
+    }
+    // One pass: every byte allowed, and no two spaces in a row.
+    let mut space = false;
+    for &b in bytes {
+        if !PLAIN[usize::from(b)] || (b == b' ' && space) {
+            return false;
+        }
+        space = b == b' ';
     }
     !RESERVED.iter().any(|r| r.eq_ignore_ascii_case(s))
 }
@@ -202,6 +216,7 @@ mod tests {
             "",
             " lead",
             "trail ",
+            "two  spaces",
             "a: b",
             "a #b",
             "@odata.type",
