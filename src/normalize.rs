@@ -293,6 +293,15 @@ fn reference(path: &str, value: &Value, names: &mut BTreeMap<String, String>) ->
 /// Sorts a set-like array and drops duplicates: scalars by value, objects by `id` or `keyId`
 /// and then by their whole canonical text.
 fn sort_set(items: &mut Vec<Value>) {
+    if items.len() < 2 {
+        return;
+    }
+    // Strings only (most sets): sorting by the string is sorting by the key below.
+    if items.iter().all(Value::is_string) {
+        items.sort_unstable_by(|a, b| a.as_str().cmp(&b.as_str()));
+        items.dedup();
+        return;
+    }
     let key = |v: &Value| -> (String, String) {
         let primary = match v {
             Value::Object(m) => m
@@ -407,6 +416,16 @@ mod tests {
                 ["members"],
             json!(["t1", "t2"])
         );
+        // Duplicates go; a set of strings and other values sorts by each value's key.
+        let users = schema::kind("users").unwrap();
+        let o = normalize(
+            users,
+            &json!({"id": "u1", "businessPhones": ["2", "1", "2"], "otherMails": ["b", 3, "a", "b"]}),
+            BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(o.props["businessPhones"], json!(["1", "2"]));
+        assert_eq!(o.props["otherMails"], json!([3, "a", "b"]));
     }
 
     #[test]
