@@ -165,8 +165,10 @@ fn prepare<'a>(
         return Ok(out);
     }
     let chunk = objects.len().div_ceil(threads);
+    // Entries go to the writer in batches: one hand-over per object would wake it 130k times.
+    const BATCH: usize = 64;
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Oid, Vec<u8>)>(256);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Oid, Vec<u8>)>>(8);
         let handles: Vec<_> = objects
             .chunks(chunk)
             .map(|part| {
@@ -174,14 +176,24 @@ fn prepare<'a>(
                 s.spawn(move || {
                     let mut deflater = Deflater::with_level(level);
                     let mut out = Vec::with_capacity(part.len());
+                    let mut batch = Vec::with_capacity(BATCH);
                     for o in part {
                         let (prepared, entry) = one(o, &mut deflater);
                         if let Some(entry) = entry {
+                            batch.push((prepared.oid, entry));
+                        }
+                        if batch.len() == BATCH {
                             // The receiver drains until every worker is done, even after a
                             // failure, so a send never blocks for good.
-                            let _ = tx.send((prepared.oid, entry));
+                            let _ = tx.send(std::mem::replace(
+                                &mut batch,
+                                Vec::with_capacity(BATCH),
+                            ));
                         }
                         out.push(prepared);
+                    }
+                    if !batch.is_empty() {
+                        let _ = tx.send(batch);
                     }
                     out
                 })
@@ -189,7 +201,7 @@ fn prepare<'a>(
             .collect();
         drop(tx);
         let mut failed = None;
-        for (oid, entry) in rx {
+        for (oid, entry) in rx.into_iter().flatten() {
             if failed.is_none() {
                 failed = new_blob(oid, entry).err();
             }
