@@ -26,7 +26,8 @@ pub(super) const GET_BY_IDS: usize = 1000;
 /// What the rounds of a run leave for later passes, once every kind is assembled.
 #[derive(Default)]
 pub(super) struct Followups {
-    /// Link ends added this round (or every end of an initial round): named afterwards.
+    /// Link ends added this round: named afterwards (with every end of the kinds read in full,
+    /// see [`super::LiveKind::unnamed_ends`]).
     pub(super) unnamed: IdSet,
     /// Objects renamed this round, with their new name: files naming them are written again.
     pub(super) renamed: HashMap<String, (&'static KindSpec, Option<String>)>,
@@ -78,31 +79,115 @@ impl NameBook {
     }
 }
 
-/// Names the link ends in `unnamed` as a full read would: from the objects of this run, else
-/// through `directoryObjects/getByIds`; and renames ends of objects renamed this round.
+/// Names link ends as a full read would: every end of a kind read in full this run (an initial
+/// round names none), and the ends in `unnamed` (added this round) of the other kinds. Names
+/// come from the objects of this run, else from `directoryObjects/getByIds`; an end Graph does
+/// not resolve is dropped.
 pub(super) async fn name_ends(
     client: &GraphClient,
     live: &mut Live,
     unnamed: &IdSet,
 ) -> Result<(), Error> {
-    if unnamed.is_empty() {
+    let tracked: Vec<Vec<String>> = live
+        .kinds
+        .iter()
+        .map(|k| {
+            let delta = k.kind.links.iter().filter(|l| l.delta);
+            delta.map(|l| l.name.clone()).collect()
+        })
+        .collect();
+    let whole = |k: &super::LiveKind, tracked: &[String]| k.unnamed_ends && !tracked.is_empty();
+    let any_whole = live.kinds.iter().zip(&tracked).any(|(k, t)| whole(k, t));
+    if unnamed.is_empty() && !any_whole {
         return Ok(());
     }
     let mut names = NameBook::default();
     for k in &live.kinds {
         for o in &k.objects {
-            if unnamed.contains(&o.id) {
+            if any_whole || unnamed.contains(&o.id) {
                 names.add(&o.id, o.end_name().as_deref());
             }
         }
         for f in &k.frozen {
-            if unnamed.contains(&f.id) {
+            if any_whole || unnamed.contains(&f.id) {
                 names.add(&f.id, f.display_name.as_deref());
             }
         }
     }
     let missing: Vec<String> = unnamed.ids().filter(|id| names.get(id).is_none()).collect();
-    for chunk in missing.chunks(GET_BY_IDS) {
+    read_names(client, &missing, &mut names).await?;
+    // One lookup per end (1.2M in the 100k benchmark tenant), on all cores. Ends of a whole
+    // kind that no object of the run names are named afterwards.
+    let mut work: Vec<(&[String], bool, &mut Links, Vec<String>)> = Vec::new();
+    for (k, tracked) in live.kinds.iter_mut().zip(&tracked) {
+        let all = whole(k, tracked);
+        let links = k.objects.iter_mut().map(|o| &mut o.links);
+        for links in links.chain(k.frozen.iter_mut().map(|f| &mut f.links)) {
+            work.push((tracked, all, links, Vec::new()));
+        }
+    }
+    crate::parallel::each_mut(&mut work, 1024, |(tracked, all, links, unknown)| {
+        for name in tracked.iter() {
+            let Some(ends) = links.get_mut(name) else {
+                continue;
+            };
+            ends.retain_mut(|end| match names.get(&end.id) {
+                Some(name) => {
+                    set_name(&mut end.display_name, name);
+                    true
+                }
+                None if *all => {
+                    unknown.push(end.id.clone());
+                    true
+                }
+                // An end Graph does not resolve is not live: an initial round still lists
+                // soft-deleted members, which member lists (and so a full read) leave out.
+                None => !unnamed.contains(&end.id),
+            });
+        }
+    });
+    let mut unknown = IdSet::default();
+    for (_, _, _, ids) in &work {
+        unknown.extend(ids);
+    }
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let missing: Vec<String> = unknown.ids().collect();
+    read_names(client, &missing, &mut names).await?;
+    for (tracked, _, links, ids) in &mut work {
+        if ids.is_empty() {
+            continue;
+        }
+        for name in tracked.iter() {
+            let Some(ends) = links.get_mut(name) else {
+                continue;
+            };
+            ends.retain_mut(|end| {
+                if !unknown.contains(&end.id) {
+                    return true;
+                }
+                match names.get(&end.id) {
+                    Some(name) => {
+                        set_name(&mut end.display_name, name);
+                        true
+                    }
+                    None => false,
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The names of objects by id, through `directoryObjects/getByIds`; an id Graph does not
+/// resolve is left out.
+async fn read_names(
+    client: &GraphClient,
+    ids: &[String],
+    names: &mut NameBook,
+) -> Result<(), Error> {
+    for chunk in ids.chunks(GET_BY_IDS) {
         let body = json!({ "ids": chunk });
         let answer = client.post_read("directoryObjects/getByIds", &body).await?;
         for item in answer
@@ -116,38 +201,6 @@ pub(super) async fn name_ends(
             }
         }
     }
-    // One lookup per end (1.2M in the 100k benchmark tenant), on all cores.
-    let tracked: Vec<Vec<String>> = live
-        .kinds
-        .iter()
-        .map(|k| {
-            let delta = k.kind.links.iter().filter(|l| l.delta);
-            delta.map(|l| l.name.clone()).collect()
-        })
-        .collect();
-    let mut work: Vec<(&[String], &mut Links)> = Vec::new();
-    for (k, tracked) in live.kinds.iter_mut().zip(&tracked) {
-        let links = k.objects.iter_mut().map(|o| &mut o.links);
-        for links in links.chain(k.frozen.iter_mut().map(|f| &mut f.links)) {
-            work.push((tracked, links));
-        }
-    }
-    crate::parallel::each_mut(&mut work, 1024, |(tracked, links)| {
-        for name in tracked.iter() {
-            let Some(ends) = links.get_mut(name) else {
-                continue;
-            };
-            // An end Graph does not resolve is not live: an initial round still lists
-            // soft-deleted members, which member lists (and so a full read) leave out.
-            ends.retain_mut(|end| match names.get(&end.id) {
-                Some(name) => {
-                    set_name(&mut end.display_name, name);
-                    true
-                }
-                None => !unnamed.contains(&end.id),
-            });
-        }
-    });
     Ok(())
 }
 

@@ -69,6 +69,8 @@ pub struct LiveKind {
     token: Option<DeltaToken>,
     /// Read incrementally: its kept files may name link ends that were renamed since.
     incremental: bool,
+    /// Read by an initial delta round, which names no link end: every end is named afterwards.
+    unnamed_ends: bool,
 }
 
 /// The live tenant, for the kinds asked for.
@@ -247,19 +249,10 @@ pub async fn read(
                 frozen: Vec::new(),
                 token: None,
                 incremental: false,
+                unnamed_ends: false,
             },
             (_, Fetched::Round(r)) if r.objects.is_some() => {
                 let objects = r.objects.expect("checked");
-                let links = objects
-                    .iter()
-                    .map(|o| &o.links)
-                    .chain(r.frozen.iter().map(|f| &f.links));
-                for links in links {
-                    for link in kind.links.iter().filter(|l| l.delta) {
-                        let ends = links.get(&link.name).into_iter().flatten();
-                        follow.unnamed.extend(ends.map(|e| &e.id));
-                    }
-                }
                 LiveKind {
                     kind,
                     kept: Vec::new(),
@@ -267,6 +260,7 @@ pub async fn read(
                     frozen: r.frozen,
                     token: Some(r.round.token),
                     incremental: false,
+                    unnamed_ends: true,
                 }
             }
             (Plan::Since { base, .. }, Fetched::Round(r)) => {
@@ -284,7 +278,7 @@ pub async fn read(
         };
         live.kinds.push(lk);
     }
-    crate::store::timing::mark("live: assemble kinds (since)");
+    crate::store::timing::mark("live: assemble kinds");
     name_ends(client, &mut live, &follow.unnamed).await?;
     crate::store::timing::mark("live: name_ends");
     if !follow.renamed.is_empty() {
@@ -363,6 +357,7 @@ async fn since(
         frozen: Vec::new(),
         token: Some(round.token),
         incremental: true,
+        unnamed_ends: false,
     })
 }
 

@@ -185,10 +185,8 @@ fn prepare<'a>(
                         if batch.len() == BATCH {
                             // The receiver drains until every worker is done, even after a
                             // failure, so a send never blocks for good.
-                            let _ = tx.send(std::mem::replace(
-                                &mut batch,
-                                Vec::with_capacity(BATCH),
-                            ));
+                            let _ =
+                                tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                         }
                         out.push(prepared);
                     }
