@@ -19,6 +19,9 @@ pub struct SnapshotRun {
     pub notices: Vec<String>,
     /// Every kind was read in full (no kind continued from stored delta tokens).
     pub full: bool,
+    /// What was read. A caller that exits right after can leave it to the operating system:
+    /// freeing a large tenant's million allocations one by one takes a third of a second.
+    pub live: live::Live,
 }
 
 /// Reads every object of `kinds` — incrementally where the last snapshot's delta tokens allow —
@@ -76,5 +79,6 @@ pub async fn snapshot(
         read_seconds,
         notices,
         full: live.is_full(),
+        live,
     })
 }

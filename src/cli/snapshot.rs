@@ -140,5 +140,8 @@ pub fn run(global: &Global, args: Args) -> Result<i32, Error> {
         }
         None => global.say("no changes: the tenant matches HEAD, nothing committed"),
     }
+    // The process ends here: what was read goes back to the system with it, without being
+    // freed object by object.
+    std::mem::forget(run);
     Ok(0)
 }
