@@ -22,7 +22,7 @@ pub(crate) struct Render {
 impl Tenant {
     /// Renders an object. `select` = `None` returns the type's default property set.
     pub fn render(&self, slot: u32, select: Option<&[String]>, opts: Render) -> Map<String, Value> {
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(select.map_or(16, |s| s.len() + 2));
         let Some(entry) = self.entry(slot) else {
             return out;
         };
