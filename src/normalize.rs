@@ -224,11 +224,7 @@ fn clean(kind: &KindSpec, path: &str, value: Value, names: &mut BTreeMap<String,
     match value {
         Value::Object(map) if !kind.has_rules_below(path) => clean_plain(Value::Object(map)),
         Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map
-                .into_iter()
-                .filter(|(k, _)| !is_bookkeeping(k))
-                .collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let entries = sorted_entries(map);
             let mut out = Map::with_capacity(entries.len());
             for (k, v) in entries {
                 let child = format!("{path}.{k}");
@@ -254,22 +250,25 @@ fn clean(kind: &KindSpec, path: &str, value: Value, names: &mut BTreeMap<String,
     }
 }
 
+/// An object's entries sorted by key, OData bookkeeping left out.
+fn sorted_entries(map: Map<String, Value>) -> Vec<(String, Value)> {
+    let mut entries: Vec<(String, Value)> = map
+        .into_iter()
+        .filter(|(k, _)| !is_bookkeeping(k))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries
+}
+
 /// [`clean`] of a value no rule reaches into: keys sorted, bookkeeping left out.
 fn clean_plain(value: Value) -> Value {
     match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map
+        Value::Object(map) => Value::Object(
+            sorted_entries(map)
                 .into_iter()
-                .filter(|(k, _)| !is_bookkeeping(k))
-                .collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, clean_plain(v)))
-                    .collect(),
-            )
-        }
+                .map(|(k, v)| (k, clean_plain(v)))
+                .collect(),
+        ),
         Value::Array(items) => Value::Array(items.into_iter().map(clean_plain).collect()),
         other => other,
     }
