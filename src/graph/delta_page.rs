@@ -189,7 +189,7 @@ impl<'de> Deserialize<'de> for DeltaPage {
                 let mut page = DeltaPage::default();
                 while let Some(key) = map.next_key::<Key>()? {
                     match key {
-                        Key::Value => page.items = map.next_value::<Items>()?.0,
+                        Key::Value => page.items = map.next_value::<ArrayOf<DeltaItem>>()?.0,
                         Key::NextLink => page.next_link = Some(map.next_value()?),
                         Key::DeltaLink => page.delta_link = Some(map.next_value()?),
                         _ => {
@@ -208,30 +208,30 @@ impl<'de> Deserialize<'de> for DeltaPage {
     }
 }
 
-/// `value` when it is an array.
-struct Items(Option<Vec<DeltaItem>>);
+/// A value that is an array of `T`s, or `None` when it is not an array (read past).
+struct ArrayOf<T>(Option<Vec<T>>);
 
-impl<'de> Deserialize<'de> for Items {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ArrayOf<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ItemsVisitor;
-        impl<'de> Visitor<'de> for ItemsVisitor {
-            type Value = Items;
+        struct ArrayVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ArrayVisitor<T> {
+            type Value = ArrayOf<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of delta items")
+                f.write_str("a list")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ArrayOf<T>, A::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
                 while let Some(item) = seq.next_element()? {
                     items.push(item);
                 }
-                Ok(Items(Some(items)))
+                Ok(ArrayOf(Some(items)))
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
-                drain_map(map).map(|()| Items(None))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ArrayOf<T>, A::Error> {
+                drain_map(map).map(|()| ArrayOf(None))
             }
-            other_values!(Items(None));
+            other_values!(ArrayOf(None));
         }
-        d.deserialize_any(ItemsVisitor)
+        d.deserialize_any(ArrayVisitor(std::marker::PhantomData))
     }
 }
 
@@ -267,25 +267,10 @@ impl<'de> Deserialize<'de> for DeltaItem {
 
 impl<'de> Deserialize<'de> for LinkEnds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct EndsVisitor;
-        impl<'de> Visitor<'de> for EndsVisitor {
-            type Value = LinkEnds;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of link entries")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LinkEnds, A::Error> {
-                let mut ends = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(end) = seq.next_element()? {
-                    ends.push(end);
-                }
-                Ok(LinkEnds::List(ends))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LinkEnds, A::Error> {
-                drain_map(map).map(|()| LinkEnds::NotAList)
-            }
-            other_values!(LinkEnds::NotAList);
-        }
-        d.deserialize_any(EndsVisitor)
+        Ok(match ArrayOf::deserialize(d)?.0 {
+            Some(ends) => LinkEnds::List(ends),
+            None => LinkEnds::NotAList,
+        })
     }
 }
 
